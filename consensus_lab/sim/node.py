@@ -1,0 +1,253 @@
+"""The node contract: a protocol node only reacts, and acts only through ``ctx``.
+
+A node is a state machine fed three kinds of input -- messages, timers and
+client requests -- and it produces effects: messages to send, timers to set or
+cancel, client replies.  It never reads a wall clock, never touches the global
+``random`` module and never talks to another node except by ``ctx.send``.
+
+``ctx`` records the effects in an *outbox* (as etcd's ``Ready`` or
+Stateright's ``Out`` do); whoever drives the node -- the simulator, the schedule
+explorer, or a unit test with :class:`consensus_lab.testing.FakeContext` --
+applies them after the handler returns.  Only ``ctx.storage`` is written at
+once: a durable write completes before the handler goes on, which is exactly
+the promise "persist before you reply" needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Node",
+    "Context",
+    "Storage",
+    "Send",
+    "SetTimer",
+    "CancelTimer",
+    "Reply",
+    "Effect",
+    "freeze_message",
+]
+
+
+class Node:
+    """Base class of every protocol node.
+
+    Subclasses override the handlers they need.  ``__init__`` receives the
+    node's id and the ids of the whole cluster; volatile state lives in plain
+    attributes and is lost on a crash (the simulator builds a fresh object);
+    state that must survive goes to ``ctx.storage`` and is read back in
+    :meth:`on_start`.
+    """
+
+    def __init__(self, node_id: str, cluster: tuple[str, ...] = ()) -> None:
+        self.id = node_id
+        self.cluster = tuple(cluster)
+        self.peers = tuple(p for p in self.cluster if p != node_id)
+
+    def on_start(self, ctx: Context) -> None:
+        """Called when the node boots, and again after every restart."""
+
+    def on_message(self, ctx: Context, src: str, msg: Any) -> None:
+        """A message from node ``src`` arrived."""
+
+    def on_timer(self, ctx: Context, name: str, payload: Any) -> None:
+        """The timer ``name`` set earlier with ``ctx.set_timer`` fired."""
+
+    def on_client_request(self, ctx: Context, request: Any) -> None:
+        """A client asks this node to do something; answer with ``ctx.reply``."""
+
+    def state_view(self) -> dict[str, Any]:
+        """A small read-only summary for pictures, widgets and graders."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id!r})"
+
+
+# --- effects -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    dst: str
+    msg: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    name: str
+    delay: float
+    payload: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    request: Any
+    result: Any
+
+
+Effect = Send | SetTimer | CancelTimer | Reply
+
+
+# --- durable storage -----------------------------------------------------------
+
+
+class Storage(MutableMapping):
+    """A node's durable key-value store: it survives crash and restart.
+
+    Values are copied in and out, so a node can never keep a live reference to
+    what it stored (mutating a list after ``storage['log'] = log`` does not
+    change the stored log).  Immutable values (ints, strings, tuples of them)
+    are stored as they are, which keeps the common case cheap.
+    """
+
+    __slots__ = ("_data", "writes")
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = {}
+        self.writes = 0
+        if data:
+            for k, v in data.items():
+                self._data[k] = _copy_value(v)
+
+    def __getitem__(self, key: str) -> Any:
+        return _copy_value(self._data[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        self._data[key] = _copy_value(value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes += 1
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the contents (for traces, fingerprints and tests)."""
+        return {k: _copy_value(v) for k, v in self._data.items()}
+
+    def __repr__(self) -> str:
+        return f"Storage({self._data!r})"
+
+
+_IMMUTABLE_SCALARS = (int, float, str, bool, bytes, type(None), complex)
+
+
+def _is_immutable(v: Any) -> bool:
+    if isinstance(v, _IMMUTABLE_SCALARS):
+        return True
+    if isinstance(v, tuple | frozenset):
+        return all(_is_immutable(x) for x in v)
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        params = type(v).__dataclass_params__  # type: ignore[attr-defined]
+        if not params.frozen:
+            return False
+        return all(_is_immutable(getattr(v, f.name)) for f in dataclasses.fields(v))
+    return False
+
+
+def _copy_value(v: Any) -> Any:
+    return v if _is_immutable(v) else copy.deepcopy(v)
+
+
+_FROZEN_TYPES: dict[type, bool] = {}
+
+
+def freeze_message(msg: Any) -> Any:
+    """Check that ``msg`` is a frozen dataclass and return a private copy.
+
+    Messages are values: the receiver gets its own copy, so two nodes can never
+    share an object.  A message whose fields are all immutable is already a
+    value and is passed as it is; one holding a list or dict is deep-copied.
+    """
+    t = type(msg)
+    ok = _FROZEN_TYPES.get(t)
+    if ok is None:
+        ok = dataclasses.is_dataclass(t) and t.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        _FROZEN_TYPES[t] = ok
+    if not ok:
+        raise TypeError(
+            f"message {msg!r} is a {t.__name__}; messages must be frozen dataclasses "
+            "(@dataclass(frozen=True)) so that they cannot be shared between nodes"
+        )
+    for name in t.__dataclass_fields__:  # type: ignore[attr-defined]
+        v = getattr(msg, name)
+        if not isinstance(v, _IMMUTABLE_SCALARS) and not _is_immutable(v):
+            return copy.deepcopy(msg)
+    return msg
+
+
+# --- the context ---------------------------------------------------------------
+
+
+class Context:
+    """What a node may touch: time, its own randomness, storage, and the outbox.
+
+    ``now`` is simulated time; ``clock()`` is the node's own, possibly skewed,
+    local clock (use it for timestamps a protocol compares, never for timers).
+    """
+
+    __slots__ = ("node_id", "rng", "storage", "outbox", "_now", "_clock_offset", "_clock_drift")
+
+    def __init__(self, node_id: str, rng: random.Random, storage: Storage) -> None:
+        self.node_id = node_id
+        self.rng = rng
+        self.storage = storage
+        self.outbox: list[Effect] = []
+        self._now = 0.0
+        self._clock_offset = 0.0
+        self._clock_drift = 0.0
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def clock(self) -> float:
+        """This node's local clock: true time with its offset and drift applied."""
+        return self._now * (1.0 + self._clock_drift) + self._clock_offset
+
+    def send(self, dst: str, msg: Any) -> None:
+        self.outbox.append(Send(dst, freeze_message(msg)))
+
+    def broadcast(self, dsts: tuple[str, ...] | list[str], msg: Any) -> None:
+        """Send the same message to every node in ``dsts`` (in that order)."""
+        msg = freeze_message(msg)
+        for d in dsts:
+            self.outbox.append(Send(d, msg))
+
+    def set_timer(self, name: str, delay: float, payload: Any = None) -> None:
+        """(Re)arm timer ``name``: it fires once after ``delay`` seconds.
+
+        Setting a timer that is already armed replaces it.
+        """
+        if not delay >= 0:
+            raise ValueError(f"timer {name!r}: delay must be >= 0, got {delay!r}")
+        self.outbox.append(SetTimer(name, float(delay), payload))
+
+    def cancel_timer(self, name: str) -> None:
+        self.outbox.append(CancelTimer(name))
+
+    def reply(self, request: Any, result: Any) -> None:
+        """Complete a client operation (see :mod:`consensus_lab.sim.clients`)."""
+        self.outbox.append(Reply(request, result))
+
+    def take_effects(self) -> list[Effect]:
+        out = self.outbox
+        self.outbox = []
+        return out

@@ -1,0 +1,529 @@
+"""The discrete-event loop: it owns time, randomness, the network and failures.
+
+Events wait in a heap ordered by ``(time, sequence number)``; the sequence
+number breaks ties in the order events were scheduled, so the run never
+depends on how Python hashes or compares anything else.  Every random draw
+comes from a ``random.Random`` seeded by a string derived from the scenario
+seed (string seeds are hashed with SHA-512, the same in every process): one for
+the network, one per node (``ctx.rng``), one per client, one for the nemesis.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..history import Op
+from .clients import ClientRequest, Fail, Ok, Redirect, Workload, generate_op, is_read
+from .invariants import Invariant, Violation, World
+from .nemesis import Action, ClockSkew, Crash, Cut, Heal, Partition, Restart, SetLoss
+from .network import Links, NetworkConfig
+from .node import CancelTimer, Context, Node, Reply, Send, SetTimer, Storage
+from .trace import Trace, TraceEvent
+
+__all__ = ["Simulation", "SimulationError", "NodeError"]
+
+# event kinds in the heap
+_DELIVER, _TIMER, _ARRIVE, _REPLY, _CLIENT_NEXT, _CLIENT_TIMEOUT, _NEMESIS = range(7)
+
+_VIOLATION_CONTEXT = 30  # how many events before a violation are kept with it
+
+
+class SimulationError(RuntimeError):
+    """The simulation was asked to do something impossible."""
+
+
+class NodeError(RuntimeError):
+    """A node's handler raised: the message names the node, handler and time."""
+
+
+@dataclass
+class _ClientSlot:
+    slot: int
+    process: int
+    rng: random.Random
+    target: str
+    seq: int = 0
+    op: tuple[str, Any, Any] | None = None
+    invoked_at: float = 0.0
+    attempt: int = 0
+    ops: int = 0
+
+    @property
+    def client_id(self) -> str:
+        return f"c{self.process}"
+
+
+class Simulation:
+    """One run of a set of nodes under a network, a workload and a nemesis.
+
+    Drive it to the end with :meth:`run`, or interactively (widgets do) with
+    :meth:`step`, :meth:`run_until`, :meth:`crash`, :meth:`restart`,
+    :meth:`partition`, :meth:`heal` and :meth:`drop_next_message`.
+    """
+
+    def __init__(
+        self,
+        make_node: Callable[[str, tuple[str, ...]], Node],
+        node_ids: Sequence[str],
+        *,
+        seed: int = 0,
+        network: NetworkConfig | None = None,
+        workload: Workload | None = None,
+        schedule: Sequence[tuple[float, Action]] = (),
+        invariants: Sequence[Invariant] = (),
+        stop_on_violation: bool = False,
+    ) -> None:
+        if not node_ids:
+            raise SimulationError("a simulation needs at least one node")
+        if len(set(node_ids)) != len(node_ids):
+            raise SimulationError(f"node ids must be distinct, got {list(node_ids)}")
+        self.seed = seed
+        self.node_ids = tuple(node_ids)
+        self.make_node = make_node
+        self.network = network or NetworkConfig()
+        self.workload = workload or Workload()
+        self.invariants = list(invariants)
+        self.stop_on_violation = stop_on_violation
+        self.now = 0.0
+        self.links = Links(self.node_ids)
+        self.loss = self.network.loss
+        self._net_rng = random.Random(f"consensus_lab:{seed}:network")
+        self._net_random = self._net_rng.random
+        self._default_delay = self.network.latency.sampler(self._net_rng)
+        self._link_delay = {(a, b): lat.sampler(self._net_rng) for a, b, lat in self.network.link_latency}
+        self._client_delay = self.network.client_latency.sampler(self._net_rng)
+        self._heap: list[tuple] = []
+        self._seq = 0
+        self._msg_id = 0
+        self._rows: list[tuple] = []
+        self._cancelled: set[int] = set()
+        self.storage: dict[str, Storage] = {n: Storage() for n in self.node_ids}
+        self.nodes: dict[str, Node | None] = {n: None for n in self.node_ids}
+        self._ctx: dict[str, Context] = {
+            n: Context(n, random.Random(f"consensus_lab:{seed}:node:{n}"), self.storage[n]) for n in self.node_ids
+        }
+        self._timers: dict[str, dict[str, int]] = {n: {} for n in self.node_ids}
+        self._incarnation: dict[str, int] = {n: 0 for n in self.node_ids}
+        self.history: list[Op] = []
+        self.world = World(self.nodes, self.storage, self.history)
+        self.violations: list[Violation] = []
+        self._violated: set[str] = set()
+        self.goals: dict[str, float | None] = {i.name: None for i in self.invariants if i.kind == "sometimes"}
+        self.stats = {
+            "events": 0,
+            "sent": 0,
+            "delivered": 0,
+            "dropped": 0,
+            "duplicated": 0,
+            "timers": 0,
+            "crashes": 0,
+            "restarts": 0,
+        }
+        self._latencies: list[float] = []
+        self._clients: list[_ClientSlot] = []
+        self._by_client: dict[str, _ClientSlot] = {}
+        self._written: list[Any] = []
+        self._value_counter = 0
+        self._started = False
+        for t, action in schedule:
+            self._push(float(t), _NEMESIS, action, None, None, None, None)
+
+    # --- scheduling -------------------------------------------------------------
+
+    def _push(self, t: float, kind: int, a, b, c, d, e) -> int:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, a, b, c, d, e))
+        return self._seq
+
+    def _rec(self, kind: str, node=None, peer=None, msg_id=None, msg=None, info=None) -> None:
+        self._rows.append((self.now, kind, node, peer, msg_id, msg, info))
+
+    # --- start ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Boot every node (``on_start``) and the clients, at time 0."""
+        if self._started:
+            return
+        self._started = True
+        for n in self.node_ids:
+            self._boot(n, "start")
+        w = self.workload
+        for slot in range(w.clients):
+            rng = random.Random(f"consensus_lab:{self.seed}:client:{slot}")
+            target = self.node_ids[rng.randrange(len(self.node_ids))]
+            c = _ClientSlot(slot, slot, rng, target)
+            self._clients.append(c)
+            self._by_client[c.client_id] = c
+            self._push(w.start + rng.random() * max(w.think, 1e-3), _CLIENT_NEXT, slot, None, None, None, None)
+        self._check()
+
+    def _boot(self, n: str, kind: str) -> None:
+        node = self.make_node(n, self.node_ids)
+        if getattr(node, "id", None) != n:
+            raise SimulationError(f"the node factory built a node with id {getattr(node, 'id', None)!r} for {n!r}")
+        self.nodes[n] = node
+        self._rec(kind, n)
+        ctx = self._ctx[n]
+        ctx._now = self.now
+        ctx.outbox.clear()
+        self._call(node, "on_start", ctx)
+
+    def _call(self, node: Node, handler: str, ctx: Context, *args) -> None:
+        try:
+            getattr(node, handler)(ctx, *args)
+        except Exception as exc:
+            what = handler
+            if handler == "on_message":
+                what += f"({type(args[1]).__name__} from {args[0]})"
+            elif handler == "on_timer":
+                what += f"({args[0]!r})"
+            raise NodeError(f"node {node.id} raised {type(exc).__name__} in {what} at t={self.now:.4f}: {exc}") from exc
+        if ctx.outbox:
+            self._apply(node.id, ctx)
+
+    # --- effects ----------------------------------------------------------------
+
+    def _apply(self, nid: str, ctx: Context) -> None:
+        out = ctx.outbox
+        ctx.outbox = []
+        for eff in out:
+            t = type(eff)
+            if t is Send:
+                self._send(nid, eff.dst, eff.msg)
+            elif t is SetTimer:
+                token = self._push(self.now + eff.delay, _TIMER, nid, eff.name, None, eff.payload, None)
+                self._timers[nid][eff.name] = token
+            elif t is CancelTimer:
+                self._timers[nid].pop(eff.name, None)
+            elif t is Reply:
+                req = eff.request
+                self._rec("reply", nid, getattr(req, "client", None), None, None, eff.result)
+                self._push(self.now + self._client_delay(), _REPLY, req, eff.result, nid, None, None)
+            else:  # pragma: no cover - Context only makes the four kinds
+                raise SimulationError(f"unknown effect {eff!r}")
+
+    def _send(self, src: str, dst: str, msg: Any) -> None:
+        if dst not in self._incarnation:
+            raise NodeError(f"node {src} sent {type(msg).__name__} to unknown node {dst!r} at t={self.now:.4f}")
+        self._msg_id += 1
+        mid = self._msg_id
+        stats = self.stats
+        stats["sent"] += 1
+        rows = self._rows
+        now = self.now
+        rows.append((now, "send", src, dst, mid, msg, None))
+        if (src, dst) in self.links.blocked:
+            stats["dropped"] += 1
+            rows.append((now, "drop", src, dst, mid, msg, "partition"))
+            return
+        if self.loss and self._net_random() < self.loss:
+            stats["dropped"] += 1
+            rows.append((now, "drop", src, dst, mid, msg, "loss"))
+            return
+        delay = self._link_delay.get((src, dst), self._default_delay) if self._link_delay else self._default_delay
+        self._seq += 1
+        heapq.heappush(self._heap, (now + delay(), self._seq, _DELIVER, src, dst, msg, mid, self._incarnation[dst]))
+        if self.network.duplicate and self._net_random() < self.network.duplicate:
+            stats["duplicated"] += 1
+            rows.append((now, "duplicate", src, dst, mid, msg, None))
+            self._seq += 1
+            heapq.heappush(self._heap, (now + delay(), self._seq, _DELIVER, src, dst, msg, mid, self._incarnation[dst]))
+
+    # --- the loop ---------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Process the next event; return False when nothing is left to do."""
+        if not self._started:
+            self.start()
+            return True
+        if not self._heap:
+            return False
+        self._dispatch(heapq.heappop(self._heap))
+        return True
+
+    def run_until(self, t_end: float, progress: Callable[[float], None] | None = None) -> None:
+        """Process every event up to and including simulated time ``t_end``."""
+        if not self._started:
+            self.start()
+        heap = self._heap
+        pop = heapq.heappop
+        dispatch = self._dispatch
+        count = 0
+        while heap and heap[0][0] <= t_end:
+            dispatch(pop(heap))
+            if self.stop_on_violation and self.violations:
+                return
+            count += 1
+            if progress is not None and count % 20000 == 0:
+                progress(self.now)
+        if t_end > self.now:
+            self.now = t_end
+
+    def _dispatch(self, ev: tuple) -> None:
+        self.now = now = ev[0]
+        kind = ev[2]
+        self.stats["events"] += 1
+        if kind == _DELIVER:
+            _, seq, _, src, dst, msg, mid, inc = ev
+            if seq in self._cancelled:
+                self._cancelled.discard(seq)
+                self.stats["dropped"] += 1
+                self._rows.append((now, "drop", src, dst, mid, msg, "dropped by hand"))
+            elif self.nodes[dst] is None or self._incarnation[dst] != inc:
+                self.stats["dropped"] += 1
+                self._rows.append((now, "drop", src, dst, mid, msg, "crashed"))
+            elif (src, dst) in self.links.blocked:
+                self.stats["dropped"] += 1
+                self._rows.append((now, "drop", src, dst, mid, msg, "partition"))
+            else:
+                self.stats["delivered"] += 1
+                self._rows.append((now, "deliver", dst, src, mid, msg, None))
+                ctx = self._ctx[dst]
+                ctx._now = now
+                node = self.nodes[dst]
+                try:
+                    node.on_message(ctx, src, msg)
+                except Exception as exc:
+                    raise NodeError(
+                        f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
+                        f"at t={now:.4f}: {exc}"
+                    ) from exc
+                if ctx.outbox:
+                    self._apply(dst, ctx)
+        elif kind == _TIMER:
+            _, token, _, nid, name, _, payload, _ = ev
+            timers = self._timers[nid]
+            if timers.get(name) != token:
+                return  # cancelled, replaced, or lost in a crash: not an event
+            del timers[name]
+            self.stats["timers"] += 1
+            self._rows.append((now, "timer", nid, None, None, None, name))
+            ctx = self._ctx[nid]
+            ctx._now = now
+            self._call(self.nodes[nid], "on_timer", ctx, name, payload)
+        elif kind == _ARRIVE:
+            _, _, _, nid, req, _, _, _ = ev
+            node = self.nodes[nid]
+            if node is None:
+                self._rec("drop", req.client, nid, None, req, "crashed")
+            else:
+                self._rec("request", nid, req.client, None, req, None)
+                ctx = self._ctx[nid]
+                ctx._now = now
+                self._call(node, "on_client_request", ctx, req)
+        elif kind == _REPLY:
+            self._client_reply(ev[3], ev[4], ev[5])
+        elif kind == _CLIENT_NEXT:
+            self._client_next(self._clients[ev[3]])
+        elif kind == _CLIENT_TIMEOUT:
+            _, _, _, slot, seq, attempt, _, _ = ev
+            c = self._clients[slot]
+            if c.op is not None and c.seq == seq and c.attempt == attempt:
+                if now >= c.invoked_at + self.workload.deadline - 1e-12:
+                    self._complete(c, "info", c.op[2])
+                else:
+                    self._client_retry(c, None)
+        elif kind == _NEMESIS:
+            self.apply_fault(ev[3])
+        if self.invariants:
+            self._check()
+
+    # --- invariants -------------------------------------------------------------
+
+    def _check(self) -> None:
+        world = self.world
+        world.now = self.now
+        for inv in self.invariants:
+            if inv.kind == "sometimes":
+                if self.goals.get(inv.name) is None and inv.check(world):
+                    self.goals[inv.name] = self.now
+                continue
+            if inv.name in self._violated:
+                continue
+            problem = inv.check(world)
+            if problem:
+                self._violated.add(inv.name)
+                start = max(0, len(self._rows) - _VIOLATION_CONTEXT)
+                events = [e.to_dict() for e in Trace(self._rows)[start:]]
+                self.violations.append(Violation(inv.name, self.now, str(problem), events))
+
+    # --- faults -------------------------------------------------------------------
+
+    def apply_fault(self, action: Action) -> None:
+        """Apply a nemesis action now (the widgets call this too)."""
+        t = type(action)
+        if t is Crash:
+            self.crash(action.node)
+        elif t is Restart:
+            self.restart(action.node)
+        elif t is Partition:
+            self.partition(action.groups)
+        elif t is Cut:
+            self.links.cut(action.src, action.dst)
+            self._rec("cut", action.src, action.dst)
+        elif t is Heal:
+            self.heal()
+        elif t is SetLoss:
+            self.loss = action.p
+            self._rec("loss", info=action.p)
+        elif t is ClockSkew:
+            ctx = self._ctx[self._known(action.node)]
+            ctx._clock_offset = action.offset
+            ctx._clock_drift = action.drift
+            self._rec("skew", action.node, info=[action.offset, action.drift])
+        else:
+            raise SimulationError(f"unknown fault {action!r}")
+
+    def _known(self, n: str) -> str:
+        if n not in self._incarnation:
+            raise SimulationError(f"unknown node {n!r} (nodes: {', '.join(self.node_ids)})")
+        return n
+
+    def crash(self, n: str) -> None:
+        """Stop node ``n``: volatile state and timers are lost, storage is kept."""
+        if self.nodes[self._known(n)] is None:
+            return
+        self.nodes[n] = None
+        self._timers[n] = {}
+        self._incarnation[n] += 1
+        self._ctx[n].outbox.clear()
+        self.stats["crashes"] += 1
+        self._rec("crash", n)
+
+    def restart(self, n: str) -> None:
+        """Boot node ``n`` again from its durable storage (``on_start`` runs)."""
+        if self.nodes[self._known(n)] is not None:
+            return
+        self._incarnation[n] += 1
+        self.stats["restarts"] += 1
+        self._boot(n, "restart")
+
+    def partition(self, groups: Sequence[Sequence[str]]) -> None:
+        try:
+            full = self.links.partition(groups)
+        except ValueError as exc:
+            raise SimulationError(str(exc)) from None
+        self._rec("partition", info=[list(g) for g in full])
+
+    def heal(self) -> None:
+        self.links.heal()
+        self._rec("heal")
+
+    def in_flight(self) -> list[TraceEvent]:
+        """Messages sent but not yet delivered or dropped, earliest first."""
+        out = []
+        for ev in sorted(e for e in self._heap if e[2] == _DELIVER):
+            if ev[1] in self._cancelled:
+                continue
+            out.append(TraceEvent(-1, ev[0], "in-flight", ev[4], ev[3], ev[6], ev[5], None))
+        return out
+
+    def drop_next_message(self) -> TraceEvent | None:
+        """Drop the message that would be delivered next (a hand-made loss)."""
+        candidates = sorted(e for e in self._heap if e[2] == _DELIVER and e[1] not in self._cancelled)
+        if not candidates:
+            return None
+        ev = candidates[0]
+        self._cancelled.add(ev[1])
+        return TraceEvent(-1, ev[0], "in-flight", ev[4], ev[3], ev[6], ev[5], None)
+
+    # --- clients ----------------------------------------------------------------
+
+    def _client_next(self, c: _ClientSlot) -> None:
+        w = self.workload
+        if (w.stop is not None and self.now >= w.stop) or (w.max_ops is not None and c.ops >= w.max_ops):
+            return
+        c.seq += 1
+        c.ops += 1
+        c.attempt = 0
+        f, key, value = generate_op(w, c.rng, self._next_value(), self._written)
+        c.op = (f, key, value)
+        c.invoked_at = self.now
+        self.history.append(Op(c.process, "invoke", f, key, value, self.now))
+        self._rec("invoke", c.client_id, c.target, None, None, {"process": c.process, "f": f, "key": key, "value": value})
+        self._client_send(c)
+
+    def _next_value(self) -> int:
+        self._value_counter += 1
+        return self._value_counter
+
+    def _client_send(self, c: _ClientSlot) -> None:
+        f, key, value = c.op  # type: ignore[misc]
+        req = ClientRequest(c.client_id, c.seq, f, key, value, c.attempt)
+        self._push(self.now + self._client_delay(), _ARRIVE, c.target, req, None, None, None)
+        self._push(self.now + self.workload.timeout, _CLIENT_TIMEOUT, c.slot, c.seq, c.attempt, None, None)
+
+    def _client_retry(self, c: _ClientSlot, hint: str | None) -> None:
+        c.attempt += 1
+        if hint is not None and hint in self._incarnation:
+            c.target = hint
+        elif len(self.node_ids) > 1:
+            others = [n for n in self.node_ids if n != c.target]
+            c.target = others[c.rng.randrange(len(others))]
+        self._client_send(c)
+
+    def _client_reply(self, req: ClientRequest, result: Any, nid: str) -> None:
+        c = self._by_client.get(getattr(req, "client", None))
+        if c is None or c.op is None or c.seq != req.seq:
+            return  # a late or duplicate answer to an operation already completed
+        if isinstance(result, Redirect):
+            if self.now >= c.invoked_at + self.workload.deadline:
+                self._complete(c, "info", c.op[2])
+            else:
+                self._client_retry(c, result.leader if result.leader != c.target else None)
+            return
+        c.target = nid
+        if isinstance(result, Fail):
+            self._complete(c, "fail", c.op[2])
+            return
+        value = result.value if isinstance(result, Ok) else result
+        f = c.op[0]
+        self._complete(c, "ok", value if is_read(f) else c.op[2])
+
+    def _complete(self, c: _ClientSlot, typ: str, value: Any) -> None:
+        f, key, _ = c.op  # type: ignore[misc]
+        self.history.append(Op(c.process, typ, f, key, value, self.now))
+        self._rec("complete", c.client_id, None, None, None, {"process": c.process, "type": typ, "f": f, "value": value})
+        if typ == "ok":
+            self._latencies.append(self.now - c.invoked_at)
+            if not is_read(f):
+                self._written.append(c.op[2] if f != "cas" else c.op[2][1])
+        c.op = None
+        if typ == "info":  # Jepsen: the process is gone, a fresh one replaces it
+            del self._by_client[c.client_id]
+            c.process += len(self._clients)
+            self._by_client[c.client_id] = c
+        self._push(self.now + c.rng.expovariate(1.0 / max(self.workload.think, 1e-6)), _CLIENT_NEXT, c.slot, None, None, None, None)
+
+    def finish_clients(self) -> None:
+        """Close every open operation as ``info`` (called at the end of a run)."""
+        for c in self._clients:
+            if c.op is not None:
+                self._complete(c, "info", c.op[2])
+
+    # --- results ------------------------------------------------------------------
+
+    @property
+    def trace(self) -> Trace:
+        return Trace(self._rows)
+
+    def summary_stats(self) -> dict[str, Any]:
+        s = dict(self.stats)
+        counts = {"ok": 0, "fail": 0, "info": 0}
+        for op in self.history:
+            if op.type in counts:
+                counts[op.type] += 1
+        s["ops"] = counts
+        lat = sorted(self._latencies)
+
+        def pct(p: float) -> float | None:
+            if not lat:
+                return None
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 6)
+
+        s["latency"] = {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": round(lat[-1], 6) if lat else None}
+        return s
