@@ -104,7 +104,7 @@ def build(scenario: Scenario) -> tuple[Simulation, ProtocolSpec, list[tuple[floa
 
 
 def run(
-    scenario: Scenario | str | ProtocolSpec,
+    scenario: Scenario | str | ProtocolSpec | None = None,
     /,
     *,
     progress: Callable[[float, float], None] | None = None,
@@ -118,6 +118,10 @@ def run(
     """
     if isinstance(scenario, Scenario):
         sc = scenario.replace(**changes) if changes else scenario
+    elif scenario is None:
+        if "protocol" not in changes:
+            raise ScenarioError("run() needs a protocol: run('raft', ...) or run(Scenario(...))")
+        sc = Scenario(**changes)
     else:
         sc = Scenario(protocol=scenario, **changes)
     sim, spec, schedule = build(sc)

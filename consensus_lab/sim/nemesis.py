@@ -90,7 +90,7 @@ class SetLoss:
     p: float
 
     def script(self) -> str:
-        return f"loss {self.p:g}"
+        return f"loss {_num(self.p)}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class ClockSkew:
     drift: float = 0.0
 
     def script(self) -> str:
-        return f"skew {self.node} {self.offset:g} {self.drift:g}"
+        return f"skew {self.node} {_num(self.offset)} {_num(self.drift)}"
 
 
 Action = Crash | Restart | Partition | Cut | Heal | SetLoss | ClockSkew
@@ -187,13 +187,19 @@ def parse_script(text: str, nodes: Sequence[str] | None = None) -> list[tuple[fl
                 "(use crash, restart, partition, cut, heal, loss, skew)"
             )
         out.append((t, action))
+    out = [(round(t, 4), a) for t, a in out]  # millisecond-ish times read better and paste back exactly
     out.sort(key=lambda ta: ta[0])
     return out
 
 
 def schedule_to_script(schedule: Sequence[tuple[float, Action]]) -> str:
     """The inverse of :func:`parse_script`: a schedule you can paste back."""
-    return "; ".join(f"{t:g} {a.script()}" for t, a in schedule)
+    return "; ".join(f"{_num(t)} {a.script()}" for t, a in schedule)
+
+
+def _num(x: float) -> str:
+    """Shortest text that reads back as exactly ``x`` (``1`` rather than ``1.0``)."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def random_schedule(
@@ -252,9 +258,11 @@ def random_schedule(
         t = stop + rng.expovariate(1.0 / interval)
     # final recovery: everything healed and restarted before the quiet period
     if out:
-        out.append((end, Heal()))
+        if any(isinstance(a, Partition | Cut) for _, a in out):
+            out.append((end, Heal()))
         out += [(end, Restart(v)) for v in nodes if any(isinstance(a, Crash) and a.node == v for _, a in out)]
         if "loss" in kinds:
             out.append((end, SetLoss(base_loss)))
+    out = [(round(t, 4), a) for t, a in out]  # millisecond-ish times read better and paste back exactly
     out.sort(key=lambda ta: ta[0])
     return out
