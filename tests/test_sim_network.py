@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _toys import Hello, chatter_spec
+from _toys import chatter_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

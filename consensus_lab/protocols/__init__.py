@@ -14,21 +14,21 @@ from ..sim import ProtocolSpec
 
 __all__ = ["get", "names", "register", "specs"]
 
-# protocol modules, in the order ``consensus-lab run --list`` shows them
-_MODULES = (
-    "broadcast",
-    "twopc",
-    "paxos",
-    "multipaxos",
-    "raft",
-    "primary_backup",
-    "quorum",
-    "gossip",
-    "sharded_txn",
-)
+# protocol name -> module, in the order ``consensus-lab run --list`` shows them
+_MODULES = {
+    "broadcast": "broadcast",
+    "twopc": "twopc",
+    "paxos": "paxos",
+    "multi-paxos": "multipaxos",
+    "raft": "raft",
+    "primary-backup": "primary_backup",
+    "quorum": "quorum",
+    "gossip": "gossip",
+    "sharded-txn": "sharded_txn",
+}
 
 _REGISTRY: dict[str, ProtocolSpec] = {}
-_loaded = False
+_imported: set[str] = set()
 
 
 def register(spec: ProtocolSpec) -> ProtocolSpec:
@@ -37,35 +37,44 @@ def register(spec: ProtocolSpec) -> ProtocolSpec:
     return spec
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
+def _import(module_name: str) -> None:
+    if module_name in _imported:
         return
-    _loaded = True
-    for mod in _MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{mod}":
-                continue  # not written yet
-            raise
-        for spec in getattr(module, "SPECS", ()):
-            _REGISTRY.setdefault(spec.name, spec)
+    _imported.add(module_name)
+    try:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{module_name}":
+            return  # not written yet
+        raise
+    for spec in getattr(module, "SPECS", ()):
+        _REGISTRY.setdefault(spec.name, spec)
+
+
+def _load_all() -> None:
+    for module_name in dict.fromkeys(_MODULES.values()):
+        _import(module_name)
 
 
 def names() -> list[str]:
-    _load()
-    return list(_REGISTRY)
+    """Every registered protocol, built-in ones in course order first."""
+    _load_all()
+    order = list(_MODULES)
+    return sorted(_REGISTRY, key=lambda n: (order.index(n) if n in order else len(order), n))
 
 
 def specs() -> list[ProtocolSpec]:
-    _load()
-    return list(_REGISTRY.values())
+    return [_REGISTRY[n] for n in names()]
 
 
 def get(name: str) -> ProtocolSpec:
-    _load()
+    """The spec called ``name``; imports only the module that defines it."""
+    if name not in _REGISTRY:
+        if name in _MODULES:
+            _import(_MODULES[name])
+        else:
+            _load_all()
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown protocol {name!r} (known: {', '.join(_REGISTRY)})") from None
+        raise KeyError(f"unknown protocol {name!r} (known: {', '.join(names())})") from None

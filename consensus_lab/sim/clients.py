@@ -22,7 +22,16 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ClientRequest", "Ok", "Fail", "Redirect", "Workload", "generate_op"]
+__all__ = [
+    "ClientRequest",
+    "SessionRequest",
+    "Ok",
+    "SessionOk",
+    "Fail",
+    "Redirect",
+    "Workload",
+    "generate_op",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +47,28 @@ class ClientRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRequest(ClientRequest):
+    """A request that carries the client's session token.
+
+    A client sends one once a node has handed it a token (with
+    :class:`SessionOk`); the token is opaque to the client (a session-aware store
+    puts version vectors in it, as Bayou's session guarantees do).  A new client
+    process (after an ``info``) starts a new session with no token.
+    """
+
+    token: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ok:
     value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOk(Ok):
+    """``Ok`` that also gives the client a new session token for its next requests."""
+
+    token: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +88,9 @@ _READS = frozenset({"read", "get"})
 class Workload:
     """How clients behave.
 
-    ``mix`` weights operation names; values are generated so that every write
+    ``sticky`` clients keep talking to the node that last answered them;
+    non-sticky ones pick a node at random for every operation (clients behind
+    a load balancer).  ``mix`` weights operation names; values are generated so that every write
     is unique (checkers rely on that): ``write``/``put``/``append``/``add``
     carry a fresh integer, ``cas`` carries ``(expected, new)``, ``txn`` carries
     a tuple of ``(key, value)`` writes on distinct keys, ``read``/``get`` carry
@@ -75,6 +106,7 @@ class Workload:
     start: float = 0.0
     stop: float | None = None
     max_ops: int | None = None
+    sticky: bool = True
 
     def __post_init__(self) -> None:
         if self.clients < 0:
@@ -97,6 +129,7 @@ class Workload:
             "start": self.start,
             "stop": self.stop,
             "max_ops": self.max_ops,
+            **({} if self.sticky else {"sticky": False}),
         }
 
     @classmethod

@@ -257,12 +257,23 @@ def random_schedule(
             out.append((t, ClockSkew(v, round(rng.uniform(-1.0, 1.0), 3), round(rng.uniform(-0.05, 0.05), 4))))
         t = stop + rng.expovariate(1.0 / interval)
     # final recovery: everything healed and restarted before the quiet period
-    if out:
-        if any(isinstance(a, Partition | Cut) for _, a in out):
-            out.append((end, Heal()))
-        out += [(end, Restart(v)) for v in nodes if any(isinstance(a, Crash) and a.node == v for _, a in out)]
-        if "loss" in kinds:
-            out.append((end, SetLoss(base_loss)))
+    out.sort(key=lambda ta: ta[0])
+    down: list[str] = []
+    healed = True
+    for _, a in out:
+        if isinstance(a, Crash) and a.node not in down:
+            down.append(a.node)
+        elif isinstance(a, Restart) and a.node in down:
+            down.remove(a.node)
+        elif isinstance(a, Partition | Cut):
+            healed = False
+        elif isinstance(a, Heal):
+            healed = True
+    if not healed:
+        out.append((end, Heal()))
+    out += [(end, Restart(v)) for v in sorted(down)]
+    if "loss" in kinds and out:
+        out.append((end, SetLoss(base_loss)))
     out = [(round(t, 4), a) for t, a in out]  # millisecond-ish times read better and paste back exactly
     out.sort(key=lambda ta: ta[0])
     return out

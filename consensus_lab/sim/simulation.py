@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..history import Op
-from .clients import ClientRequest, Fail, Ok, Redirect, Workload, generate_op, is_read
+from .clients import (
+    ClientRequest,
+    Fail,
+    Ok,
+    Redirect,
+    SessionOk,
+    SessionRequest,
+    Workload,
+    generate_op,
+    is_read,
+)
 from .invariants import Invariant, Violation, World
 from .nemesis import Action, ClockSkew, Crash, Cut, Heal, Partition, Restart, SetLoss
 from .network import Links, NetworkConfig
@@ -51,6 +61,7 @@ class _ClientSlot:
     invoked_at: float = 0.0
     attempt: int = 0
     ops: int = 0
+    token: Any = None  # session token handed out by a node (SessionOk), if any
 
     @property
     def client_id(self) -> str:
@@ -93,6 +104,7 @@ class Simulation:
         self.loss = self.network.loss
         self._net_rng = random.Random(f"consensus_lab:{seed}:network")
         self._net_random = self._net_rng.random
+        self._duplicate = self.network.duplicate
         self._default_delay = self.network.latency.sampler(self._net_rng)
         self._link_delay = {(a, b): lat.sampler(self._net_rng) for a, b, lat in self.network.link_latency}
         self._client_delay = self.network.client_latency.sampler(self._net_rng)
@@ -190,48 +202,48 @@ class Simulation:
     def _apply(self, nid: str, ctx: Context) -> None:
         out = ctx.outbox
         ctx.outbox = []
+        now = self.now
         for eff in out:
             t = type(eff)
             if t is Send:
-                self._send(nid, eff.dst, eff.msg)
+                # inlined _send: the hottest path of the simulator
+                dst, msg = eff
+                incarnation = self._incarnation.get(dst)
+                if incarnation is None:
+                    raise NodeError(f"node {nid} sent {type(msg).__name__} to unknown node {dst!r} at t={now:.4f}")
+                self._msg_id = mid = self._msg_id + 1
+                stats = self.stats
+                stats["sent"] += 1
+                rows = self._rows
+                rows.append((now, "send", nid, dst, mid, msg, None))
+                if (nid, dst) in self.links.blocked:
+                    stats["dropped"] += 1
+                    rows.append((now, "drop", nid, dst, mid, msg, "partition"))
+                    continue
+                if self.loss and self._net_random() < self.loss:
+                    stats["dropped"] += 1
+                    rows.append((now, "drop", nid, dst, mid, msg, "loss"))
+                    continue
+                delay = self._link_delay.get((nid, dst), self._default_delay) if self._link_delay else self._default_delay
+                self._seq = seq = self._seq + 1
+                heapq.heappush(self._heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
+                if self._duplicate and self._net_random() < self._duplicate:
+                    stats["duplicated"] += 1
+                    rows.append((now, "duplicate", nid, dst, mid, msg, None))
+                    self._seq = seq = seq + 1
+                    heapq.heappush(self._heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
             elif t is SetTimer:
-                token = self._push(self.now + eff.delay, _TIMER, nid, eff.name, None, eff.payload, None)
-                self._timers[nid][eff.name] = token
+                self._seq = seq = self._seq + 1
+                heapq.heappush(self._heap, (now + eff[1], seq, _TIMER, nid, eff[0], None, eff[2], None))
+                self._timers[nid][eff[0]] = seq
             elif t is CancelTimer:
                 self._timers[nid].pop(eff.name, None)
             elif t is Reply:
                 req = eff.request
                 self._rec("reply", nid, getattr(req, "client", None), None, None, eff.result)
-                self._push(self.now + self._client_delay(), _REPLY, req, eff.result, nid, None, None)
+                self._push(now + self._client_delay(), _REPLY, req, eff.result, nid, None, None)
             else:  # pragma: no cover - Context only makes the four kinds
                 raise SimulationError(f"unknown effect {eff!r}")
-
-    def _send(self, src: str, dst: str, msg: Any) -> None:
-        if dst not in self._incarnation:
-            raise NodeError(f"node {src} sent {type(msg).__name__} to unknown node {dst!r} at t={self.now:.4f}")
-        self._msg_id += 1
-        mid = self._msg_id
-        stats = self.stats
-        stats["sent"] += 1
-        rows = self._rows
-        now = self.now
-        rows.append((now, "send", src, dst, mid, msg, None))
-        if (src, dst) in self.links.blocked:
-            stats["dropped"] += 1
-            rows.append((now, "drop", src, dst, mid, msg, "partition"))
-            return
-        if self.loss and self._net_random() < self.loss:
-            stats["dropped"] += 1
-            rows.append((now, "drop", src, dst, mid, msg, "loss"))
-            return
-        delay = self._link_delay.get((src, dst), self._default_delay) if self._link_delay else self._default_delay
-        self._seq += 1
-        heapq.heappush(self._heap, (now + delay(), self._seq, _DELIVER, src, dst, msg, mid, self._incarnation[dst]))
-        if self.network.duplicate and self._net_random() < self.network.duplicate:
-            stats["duplicated"] += 1
-            rows.append((now, "duplicate", src, dst, mid, msg, None))
-            self._seq += 1
-            heapq.heappush(self._heap, (now + delay(), self._seq, _DELIVER, src, dst, msg, mid, self._incarnation[dst]))
 
     # --- the loop ---------------------------------------------------------------
 
@@ -252,14 +264,49 @@ class Simulation:
         heap = self._heap
         pop = heapq.heappop
         dispatch = self._dispatch
+        rows = self._rows
+        nodes = self.nodes
+        incarnation = self._incarnation
+        blocked = self.links.blocked
+        contexts = self._ctx
+        stats = self.stats
+        cancelled = self._cancelled
         count = 0
         while heap and heap[0][0] <= t_end:
-            dispatch(pop(heap))
-            if self.stop_on_violation and self.violations:
-                return
+            ev = pop(heap)
             count += 1
             if progress is not None and count % 20000 == 0:
-                progress(self.now)
+                progress(ev[0])
+            if ev[2] != _DELIVER or self.invariants or cancelled:
+                dispatch(ev)
+                if self.stop_on_violation and self.violations:
+                    return
+                continue
+            # the hot path, inlined: a message delivery with no invariants to check
+            now, _, _, src, dst, msg, mid, inc = ev
+            self.now = now
+            stats["events"] += 1
+            node = nodes[dst]
+            if node is None or incarnation[dst] != inc:
+                stats["dropped"] += 1
+                rows.append((now, "drop", src, dst, mid, msg, "crashed"))
+            elif (src, dst) in blocked:
+                stats["dropped"] += 1
+                rows.append((now, "drop", src, dst, mid, msg, "partition"))
+            else:
+                stats["delivered"] += 1
+                rows.append((now, "deliver", dst, src, mid, msg, None))
+                ctx = contexts[dst]
+                ctx._now = now
+                try:
+                    node.on_message(ctx, src, msg)
+                except Exception as exc:
+                    raise NodeError(
+                        f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
+                        f"at t={now:.4f}: {exc}"
+                    ) from exc
+                if ctx.outbox:
+                    self._apply(dst, ctx)
         if t_end > self.now:
             self.now = t_end
 
@@ -442,6 +489,8 @@ class Simulation:
         c.attempt = 0
         f, key, value = generate_op(w, c.rng, self._next_value(), self._written)
         c.op = (f, key, value)
+        if not w.sticky and len(self.node_ids) > 1:
+            c.target = self.node_ids[c.rng.randrange(len(self.node_ids))]
         c.invoked_at = self.now
         self.history.append(Op(c.process, "invoke", f, key, value, self.now))
         self._rec("invoke", c.client_id, c.target, None, None, {"process": c.process, "f": f, "key": key, "value": value})
@@ -453,7 +502,10 @@ class Simulation:
 
     def _client_send(self, c: _ClientSlot) -> None:
         f, key, value = c.op  # type: ignore[misc]
-        req = ClientRequest(c.client_id, c.seq, f, key, value, c.attempt)
+        if c.token is None:
+            req = ClientRequest(c.client_id, c.seq, f, key, value, c.attempt)
+        else:
+            req = SessionRequest(c.client_id, c.seq, f, key, value, c.attempt, c.token)
         self._push(self.now + self._client_delay(), _ARRIVE, c.target, req, None, None, None)
         self._push(self.now + self.workload.timeout, _CLIENT_TIMEOUT, c.slot, c.seq, c.attempt, None, None)
 
@@ -480,6 +532,8 @@ class Simulation:
         if isinstance(result, Fail):
             self._complete(c, "fail", c.op[2])
             return
+        if isinstance(result, SessionOk):
+            c.token = result.token
         value = result.value if isinstance(result, Ok) else result
         f = c.op[0]
         self._complete(c, "ok", value if is_read(f) else c.op[2])
@@ -496,6 +550,7 @@ class Simulation:
         if typ == "info":  # Jepsen: the process is gone, a fresh one replaces it
             del self._by_client[c.client_id]
             c.process += len(self._clients)
+            c.token = None  # a new process starts a new session
             self._by_client[c.client_id] = c
         self._push(self.now + c.rng.expovariate(1.0 / max(self.workload.think, 1e-6)), _CLIENT_NEXT, c.slot, None, None, None, None)
 
@@ -526,4 +581,16 @@ class Simulation:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))], 6)
 
         s["latency"] = {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": round(lat[-1], 6) if lat else None}
+        sent_at: dict[int, float] = {}
+        delays: list[float] = []
+        for r in self._rows:
+            if r[1] == "send":
+                sent_at[r[4]] = r[0]
+            elif r[1] == "deliver" and r[4] in sent_at:
+                delays.append(r[0] - sent_at[r[4]])
+        delays.sort()
+        s["message_delay"] = {
+            "p50": round(delays[len(delays) // 2], 6) if delays else None,
+            "p99": round(delays[min(len(delays) - 1, int(0.99 * len(delays)))], 6) if delays else None,
+        }
         return s

@@ -18,13 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else None
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 __all__ = ["plot_spacetime", "message_colors"]
 
@@ -110,6 +106,7 @@ def plot_spacetime(
     part_spans: list[tuple[float, float, str]] = []
     part_open: tuple[float, str] | None = None
     timers: list[tuple[float, str, str]] = []
+    client_links: list[tuple[float, str, str, bool]] = []  # time, client, node, is_request
     ops: dict[int, list] = {}
     ops_done: list[tuple[int, float, float, str, str]] = []
     cut_at: float | None = None
@@ -150,6 +147,8 @@ def plot_spacetime(
             if part_open is not None:
                 part_spans.append((part_open[0], t, part_open[1]))
                 part_open = None
+        elif kind in ("request", "reply") and show_clients and lo <= t <= hi and node in lanes:
+            client_links.append((t, str(peer), node, kind == "request"))
         elif kind == "timer" and show_timers:
             timers.append((t, node, str(info)))
         elif kind == "invoke" and info is not None:
@@ -168,7 +167,7 @@ def plot_spacetime(
         down_spans.append((node, since, hi))
     if part_open is not None:
         part_spans.append((part_open[0], hi, part_open[1]))
-    for proc, o in ops.items():
+    for _proc, o in ops.items():
         ops_done.append((_slot_of(o[2]), o[0], hi, "open", o[1]))
 
     clients = sorted({c for c, *_ in ops_done if c is not None}) if show_clients else []
@@ -216,7 +215,7 @@ def plot_spacetime(
             ax.text((ts + tr) / 2, (y_of[src] + y_of[dst]) / 2, typ, fontsize=6.5, color=colors[typ],
                     ha="center", va="center", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
-    for ts, src, dst, typ, why in drops:
+    for ts, src, dst, typ, _why in drops:
         y0, y1 = y_of[src], y_of[dst]
         stub = min(span * 0.015, 0.4 * span)
         xe, ye = ts + stub, y0 + (y1 - y0) * 0.3
@@ -228,9 +227,14 @@ def plot_spacetime(
     for t, n in restarts:
         if n in y_of and lo <= t <= hi:
             ax.plot([t], [y_of[n]], marker=">", color="#2ca02c", ms=8, zorder=5)
-    for t, n, name in timers:
+    for t, n, _name in timers:
         if n in y_of and lo <= t <= hi:
             ax.plot([t], [y_of[n]], marker="o", color="#555555", ms=2.5, zorder=4)
+    for t, client, node, is_request in client_links:
+        if client in cy and node in y_of:
+            ax.plot([t, t], [cy[client], y_of[node]], color="#9e9e9e", lw=0.6, ls=":", zorder=2)
+            ax.plot([t], [y_of[node] if is_request else cy[client]], marker="v" if is_request else "^",
+                    color="#9e9e9e", ms=3, zorder=2)
     char_w = span / 170  # rough width of one label character at this figure size
     label_end: dict[str, float] = {}
     for c, a, b, typ, label in sorted(ops_done, key=lambda o: o[1]):
@@ -255,11 +259,13 @@ def plot_spacetime(
         extra.append(Line2D([0], [0], marker="x", color="#d62728", lw=0, label="lost"))
     if any(a[5] for a in arrows):
         extra.append(Line2D([0], [0], color="#555555", ls="--", lw=1.2, label="duplicate"))
-    if crashes:
+    if any(lo <= t <= hi and n in y_of for t, n in crashes):
         extra.append(Line2D([0], [0], marker="X", color="black", lw=0, label="crash"))
-    if restarts:
+    if any(lo <= t <= hi and n in y_of for t, n in restarts):
         extra.append(Line2D([0], [0], marker=">", color="#2ca02c", lw=0, label="restart"))
-    if part_spans:
+    if client_links:
+        extra.append(Line2D([0], [0], color="#9e9e9e", ls=":", lw=1, label="client request/reply"))
+    if any(b > lo and a < hi for a, b, _ in part_spans):
         extra.append(Patch(color="#ffcc80", alpha=0.5, label="partition"))
     if clients:
         extra += [Patch(color=_OP_COLORS["ok"], label="op ok"), Patch(color=_OP_COLORS["info"], label="op info"),
