@@ -9,6 +9,7 @@ PY      = $(VENV)/bin/python
 PORT   ?= 8888
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
+TEST_PATHS = $(wildcard tests notebooks solutions exercises)
 NBVAL  = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
 .PHONY: lab test test-fast stress bench lint release clean env-lab env-dev
@@ -33,7 +34,7 @@ lab: env-lab
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
 test: env-dev
-	$(PY) -m pytest -n $(JOBS) --dist loadfile tests notebooks solutions exercises $(NBVAL) -q
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(TEST_PATHS) $(NBVAL) -q
 
 test-fast: env-dev
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests -m "not browser" -q
