@@ -178,7 +178,7 @@ def cmd_run(args) -> int:
         for name, c in check_results.items():
             print(f"  check {name}: {'holds' if c['holds'] else 'VIOLATED'} - {c['detail']}")
         for name, t in result.goals.items():
-            print(f"  goal {name}: {'reached at t=%.3f' % t if t is not None else 'not reached'}")
+            print(f"  goal {name}: {f'reached at t={t:.3f}' if t is not None else 'not reached'}")
         if result.violations:
             print(f"  replay: consensus-lab run {_replay_args(args)}")
     return 1 if failed else 0
