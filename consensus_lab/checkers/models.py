@@ -77,6 +77,12 @@ class Model:
         """Which independent object ``op`` touches; ``None`` means one object."""
         return None
 
+    def legal_states(self, op: Operation) -> frozenset[Any] | None:
+        """Optional speed-up for a pure ``op``: the states in which it is legal
+        (a read that returned ``v`` is legal only where the state is ``v``).
+        ``None`` (the default) means "ask ``step``"."""
+        return None
+
     def validate(self, op: Operation) -> str | None:
         """``None`` when the model understands ``op``, else a message."""
         return None
@@ -144,6 +150,9 @@ class RegisterModel(Model):
 
     def is_pure(self, op: Operation) -> bool:
         return op.f == "read"
+
+    def legal_states(self, op: Operation) -> frozenset[Any] | None:
+        return _hashable_set(op.output) if op.f == "read" and op.status == "ok" else None
 
     def partition_key(self, op: Operation) -> Hashable:
         return op.key
@@ -215,6 +224,11 @@ class KVModel(Model):
     def is_pure(self, op: Operation) -> bool:
         return op.f in ("get", "read")
 
+    def legal_states(self, op: Operation) -> frozenset[Any] | None:
+        if op.f not in ("get", "read") or op.status != "ok":
+            return None
+        return frozenset(_EMPTY) if op.output in _EMPTY else _hashable_set(op.output)
+
     def partition_key(self, op: Operation) -> Hashable:
         return op.key
 
@@ -223,6 +237,13 @@ class KVModel(Model):
             return f"model 'kv' has no operation {op.f!r}; it knows {', '.join(self._ops)}"
         if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
             return f"a cas needs a value (expected, new), got {op.value!r}"
+        return None
+
+
+def _hashable_set(v: Any) -> frozenset[Any] | None:
+    try:
+        return frozenset((v,))
+    except TypeError:
         return None
 
 
