@@ -1,5 +1,11 @@
-"""Layer 5: pictures of runs and histories (matplotlib, no state of its own)."""
+"""Layer 5: pictures of runs and histories (matplotlib, no state of its own).
 
+* :func:`plot_spacetime` -- who told what to whom, and when;
+* :func:`plot_history` -- client operations as bars, linearization points marked;
+* :func:`plot_consistency_hierarchy` -- which promise implies which.
+"""
+
+from .history_plot import plot_consistency_hierarchy, plot_history
 from .spacetime import message_colors, plot_spacetime
 
-__all__ = ["plot_spacetime", "message_colors"]
+__all__ = ["plot_spacetime", "plot_history", "plot_consistency_hierarchy", "message_colors"]
