@@ -23,13 +23,16 @@ __all__ = ["Invariant", "World", "Violation", "invariant", "goal"]
 class World:
     """A read-only window on the system for invariants and graders."""
 
-    __slots__ = ("nodes", "storage", "now", "history")
+    __slots__ = ("nodes", "storage", "now", "history", "event")
 
     def __init__(self, nodes: dict[str, Any], storage: dict[str, Any], history: list | None = None) -> None:
         self.nodes = nodes
         self.storage = storage
         self.now = 0.0
         self.history = history if history is not None else []
+        #: how many events have happened; invariants that share bookkeeping can
+        #: use it to update once per event whatever order they are called in
+        self.event = 0
 
     def up(self, node_id: str) -> bool:
         return self.nodes.get(node_id) is not None

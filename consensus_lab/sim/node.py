@@ -144,27 +144,39 @@ class Storage(MutableMapping):
 
 
 _IMMUTABLE_SCALARS = (int, float, str, bool, bytes, type(None), complex)
+_SCALAR_TYPES = frozenset(_IMMUTABLE_SCALARS)
+
+
+_DATACLASS_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _frozen_fields(t: type) -> tuple[str, ...] | None:
+    """Field names of a frozen dataclass type (cached); None for anything else."""
+    try:
+        return _DATACLASS_FIELDS[t]
+    except KeyError:
+        ok = dataclasses.is_dataclass(t) and t.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        names = tuple(f.name for f in dataclasses.fields(t)) if ok else None
+        _DATACLASS_FIELDS[t] = names
+        return names
 
 
 def _is_immutable(v: Any) -> bool:
+    t = type(v)
+    if t in _SCALAR_TYPES:
+        return True
+    if isinstance(v, tuple | frozenset):  # named tuples too
+        return all(_is_immutable(x) for x in v)
     if isinstance(v, _IMMUTABLE_SCALARS):
         return True
-    if isinstance(v, tuple | frozenset):
-        return all(_is_immutable(x) for x in v)
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        params = type(v).__dataclass_params__  # type: ignore[attr-defined]
-        if not params.frozen:
-            return False
-        return all(_is_immutable(getattr(v, f.name)) for f in dataclasses.fields(v))
-    return False
+    names = _frozen_fields(t) if dataclasses.is_dataclass(t) else None
+    if names is None:
+        return False
+    return all(_is_immutable(getattr(v, n)) for n in names)
 
 
 def _copy_value(v: Any) -> Any:
     return v if _is_immutable(v) else copy.deepcopy(v)
-
-
-_SCALAR_TYPES = frozenset(_IMMUTABLE_SCALARS)
-_FROZEN_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
 def freeze_message(msg: Any) -> Any:
@@ -175,12 +187,7 @@ def freeze_message(msg: Any) -> Any:
     value and is passed as it is; one holding a list or dict is deep-copied.
     """
     t = type(msg)
-    try:
-        fields = _FROZEN_FIELDS[t]
-    except KeyError:
-        ok = dataclasses.is_dataclass(t) and t.__dataclass_params__.frozen  # type: ignore[attr-defined]
-        fields = tuple(t.__dataclass_fields__) if ok else None  # type: ignore[attr-defined]
-        _FROZEN_FIELDS[t] = fields
+    fields = _frozen_fields(t)
     if fields is None:
         raise TypeError(
             f"message {msg!r} is a {t.__name__}; messages must be frozen dataclasses "

@@ -384,6 +384,7 @@ class Simulation:
     def _check(self) -> None:
         world = self.world
         world.now = self.now
+        world.event += 1
         for inv in self.invariants:
             if inv.kind == "sometimes":
                 if self.goals.get(inv.name) is None and inv.check(world):
