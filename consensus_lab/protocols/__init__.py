@@ -25,6 +25,7 @@ _MODULES = {
     "quorum": "quorum",
     "gossip": "gossip",
     "sharded-txn": "sharded_txn",
+    "partitioned": "partitioned",
 }
 
 _REGISTRY: dict[str, ProtocolSpec] = {}
