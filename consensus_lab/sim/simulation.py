@@ -381,6 +381,15 @@ class Simulation:
 
     # --- invariants -------------------------------------------------------------
 
+    def check_invariants(self) -> None:
+        """Check every invariant now (the loop does this after each event; call it
+        after changing the system by hand, as the widgets do after a manual fault)."""
+        self._check()
+
+    def next_event_time(self) -> float | None:
+        """When the next scheduled event happens, or None when nothing is scheduled."""
+        return self._heap[0][0] if self._heap else None
+
     def _check(self) -> None:
         world = self.world
         world.now = self.now
