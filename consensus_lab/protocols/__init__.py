@@ -26,6 +26,8 @@ _MODULES = {
     "gossip": "gossip",
     "sharded-txn": "sharded_txn",
     "partitioned": "partitioned",
+    "raft-follower-reads": "realsystems",
+    "truetime": "realsystems",
 }
 
 _REGISTRY: dict[str, ProtocolSpec] = {}
