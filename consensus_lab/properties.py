@@ -199,8 +199,6 @@ def _sequential(run: Run, spec: ProtocolSpec, timeout: float) -> PropertyResult:
         by_key.setdefault(model.partition_key(op), []).append(op)
     undecided = []
     for key, part in by_key.items():
-        # the checker numbers operations by position: renumber each key's sub-history
-        part = [dataclasses.replace(op, index=i) for i, op in enumerate(part)]
         try:
             r = check_sequential(part, model, max_operations=10_000, timeout=timeout)
         except (TimeoutError, HistoryTooLargeError) as exc:
@@ -395,170 +393,24 @@ def _partial(versions: Mapping[Any, Any]) -> bool:
 
 
 def _session(name: str, run: Run, spec: ProtocolSpec) -> PropertyResult:
-    from .checkers import SESSION_GUARANTEES
+    from .checkers import check_session_guarantees
 
-    model, history = checked_history(run, spec)
-    version = version_order(run, spec)
-    if model in ("register", "kv", "cas-register") and version is not None:
-        # a read that returned siblings saw each of them and everything before them
-        history = [
-            dataclasses.replace(op, value=Siblings(op.value))
-            if op.type == "ok" and op.f in ("read", "get") and isinstance(op.value, tuple)
-            else op
-            for op in history
-        ]
-    try:
-        observed = getattr(run, "_observed", None)
-        if observed is None:
-            observed = _observe(history, version)
-            run._observed = observed  # type: ignore[attr-defined]  # shared by the four guarantees
-        result = _FAST[name](observed)
-    except ImportError:  # the checkers changed inside: use their own functions
-        result = SESSION_GUARANTEES[name](history, version=version)
+    results = getattr(run, "_session_results", None)
+    if results is None:  # all four at once: they share the work of finding what each read saw
+        model, history = checked_history(run, spec)
+        version = version_order(run, spec)
+        if model in ("register", "kv", "cas-register") and version is not None:
+            # a read that returned siblings saw each of them and everything before them
+            history = [
+                dataclasses.replace(op, value=Siblings(op.value))
+                if op.type == "ok" and op.f in ("read", "get") and isinstance(op.value, tuple)
+                else op
+                for op in history
+            ]
+        results = check_session_guarantees(history, version=version)
+        run._session_results = results  # type: ignore[attr-defined]
+    result = results[name]
     return PropertyResult(name, HOLDS if result.holds else VIOLATED, result.detail)
-
-
-# The four guarantees, with the definitions of consensus_lab.checkers.sessions
-# (whose seen sets they reuse, computed once per run), in time near-linear in
-# the total size of the reads' seen sets.  For the write guarantees only the
-# *union* over the session's earlier operations matters, so it is kept as the
-# session goes instead of comparing each earlier operation with each reader
-# (tests/test_matrix.py checks these against the checkers' own functions).
-
-
-def _observe(history: list, version: Any) -> tuple[list, Any, dict]:
-    from .checkers._common import as_operations
-    from .checkers.sessions import _Observations
-
-    ops = as_operations(history)
-    obs = _Observations(ops, version)
-    seers: dict[tuple[Hashable, Any], list[Operation]] = {}
-    for op in ops:
-        seen = obs.seen.get(op.index)
-        if seen is not None:
-            for v in seen:
-                seers.setdefault((op.key, v), []).append(op)
-    return ops, obs, seers
-
-
-def _sessions_of(ops: list) -> dict[Hashable, list[Operation]]:
-    out: dict[Hashable, list[Operation]] = {}
-    for op in sorted(ops, key=lambda o: o.call):
-        if op.status != "fail":
-            out.setdefault(op.process, []).append(op)
-    return out
-
-
-def _written(op: Operation) -> Any:
-    return op.value[1] if op.f == "cas" and isinstance(op.value, tuple) and len(op.value) == 2 else op.value
-
-
-def _fast_read_your_writes(observed: tuple) -> Any:
-    from .checkers.sessions import WRITES, SessionResult, SessionViolation
-
-    ops, obs, _ = observed
-    found = []
-    for sid, seq in _sessions_of(ops).items():
-        mine: dict[Hashable, list[tuple[Any, Operation]]] = {}
-        for op in seq:
-            if op.f in WRITES and op.status == "ok":
-                mine.setdefault(op.key, []).append((_written(op), op))
-            elif op.index in obs.seen:
-                seen = obs.seen[op.index]
-                for value, w in mine.get(op.key, ()):
-                    if value not in seen:
-                        found.append(SessionViolation("read-your-writes", sid, w, op, None, value))
-                        break
-    return _session_result("read-your-writes", found, SessionResult)
-
-
-def _fast_monotonic_reads(observed: tuple) -> Any:
-    from .checkers.sessions import SessionResult, SessionViolation
-
-    ops, obs, _ = observed
-    found = []
-    for sid, seq in _sessions_of(ops).items():
-        earlier: dict[Hashable, dict[Any, Operation]] = {}
-        for op in seq:
-            if op.index not in obs.seen:
-                continue
-            seen = obs.seen[op.index]
-            known = earlier.setdefault(op.key, {})
-            missing = known.keys() - seen
-            if missing:
-                miss = min(missing, key=lambda v: known[v].call)
-                found.append(SessionViolation("monotonic-reads", sid, known[miss], op, None, miss))
-            for v in seen:
-                known.setdefault(v, op)
-    return _session_result("monotonic-reads", found, SessionResult)
-
-
-def _fast_writes_follow_reads(observed: tuple) -> Any:
-    from .checkers.sessions import WRITES, SessionResult, SessionViolation
-
-    ops, obs, seers = observed
-    found = []
-    for sid, seq in _sessions_of(ops).items():
-        saw: dict[Hashable, dict[Any, Operation]] = {}  # key -> value seen -> first read that saw it
-        for op in seq:
-            if op.index in obs.seen:
-                known = saw.setdefault(op.key, {})
-                for v in obs.seen[op.index]:
-                    known.setdefault(v, op)
-                continue
-            if op.f not in WRITES:
-                continue
-            value = _written(op)
-            known = saw.get(op.key, {})
-            needed = frozenset(known) - {value}
-            if not needed:
-                continue
-            for reader in seers.get((op.key, value), ()):
-                missing = needed - obs.seen[reader.index]
-                if missing:
-                    miss = sorted(missing, key=repr)[0]
-                    found.append(SessionViolation("writes-follow-reads", sid, known[miss], op, reader, miss))
-                    break
-    return _session_result("writes-follow-reads", found, SessionResult)
-
-
-def _fast_monotonic_writes(observed: tuple) -> Any:
-    from .checkers.sessions import WRITES, SessionResult, SessionViolation
-
-    ops, obs, seers = observed
-    found = []
-    for sid, seq in _sessions_of(ops).items():
-        earlier: dict[Hashable, dict[Any, Operation]] = {}
-        for op in seq:
-            if op.f not in WRITES:
-                continue
-            before = earlier.setdefault(op.key, {})
-            if before:
-                needed = frozenset(before)
-                for reader in seers.get((op.key, _written(op)), ()):
-                    missing = needed - obs.seen[reader.index]
-                    if missing:
-                        miss = min(missing, key=lambda v: before[v].call)
-                        found.append(SessionViolation("monotonic-writes", sid, before[miss], op, reader, miss))
-                        break
-            if op.status == "ok":
-                before.setdefault(_written(op), op)
-    return _session_result("monotonic-writes", found, SessionResult)
-
-
-def _session_result(name: str, found: list, cls: Any) -> Any:
-    if not found:
-        return cls(name, True, f"{name} holds in every session")
-    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    return cls(name, False, f"{name} violated: {found[0].explain()}{more}", found)
-
-
-_FAST = {
-    "read-your-writes": _fast_read_your_writes,
-    "monotonic-reads": _fast_monotonic_reads,
-    "monotonic-writes": _fast_monotonic_writes,
-    "writes-follow-reads": _fast_writes_follow_reads,
-}
 
 
 # --- eventual properties: after a quiet period ----------------------------------------------
@@ -674,30 +526,6 @@ def final_states(run: Run, spec: ProtocolSpec | None = None) -> dict[str, Any]:
     return out
 
 
-def _one_sibling_each(states: dict[str, Any], spec: ProtocolSpec, run: Run) -> dict[Any, Any]:
-    """For a register store that keeps siblings: one virtual replica per sibling.
-
-    A write survives if some sibling is that write, or a write that did not
-    finish before it began -- which is what the lost-write check asks of a
-    single value, so each sibling is handed to it as if a replica held it alone.
-    """
-    model, _ = checked_history(run, spec)
-    if model not in ("register", "kv", "cas-register"):
-        return states
-    out: dict[Any, Any] = {}
-    for nid, state in states.items():
-        if not isinstance(state, Mapping):
-            out[nid] = state
-            continue
-        plain = {k: v for k, v in state.items() if not isinstance(v, tuple)}
-        out[nid] = plain
-        for k, v in state.items():
-            if isinstance(v, tuple):
-                for i, sib in enumerate(v):
-                    out[(nid, k, i)] = {k: sib}
-    return out
-
-
 def _converged(states: dict[str, Any], run: Run, check: Callable, writes: list) -> Any:
     """Compare whole states -- or, when each key lives on only some nodes
     (nodes offer ``replicas_of(key)``), each key on its own replicas."""
@@ -732,7 +560,7 @@ def _eventual(name: str, run: Run, spec: ProtocolSpec) -> PropertyResult:
     if name == "convergent":
         result = _converged(states, settled, check_convergence, writes)
     else:
-        result = check_no_lost_writes(_one_sibling_each(states, spec, settled), writes)
+        result = check_no_lost_writes(states, writes)
     note = f" (down at the end, not compared: {', '.join(down)})" if down else ""
     return PropertyResult(name, HOLDS if result.holds else VIOLATED, result.detail + note)
 

@@ -3,6 +3,7 @@ plus the contract a student's own model relies on."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from consensus_lab.checkers import (
     check_sequential,
     get_model,
 )
-from consensus_lab.history import Op, Operation
+from consensus_lab.history import Op, Operation, pair_operations
 
 
 def ev(p: int, t: str, f: str, value: Any = None, key: Any = None) -> Op:
@@ -170,6 +171,21 @@ def test_sequential_consistency_allows_stale_read_but_not_disagreement() -> None
     assert not r.holds
     assert r.verdict == "not sequentially consistent"
     assert r.stuck
+
+
+def test_sequential_consistency_of_a_sub_history() -> None:
+    # two keys; key y's operations picked out keep the numbers of the full history
+    h = [ev(0, "invoke", "write", 1, "x"), ev(0, "ok", "write", 1, "x"),
+         ev(1, "invoke", "write", 1, "y"), ev(1, "ok", "write", 1, "y"),
+         ev(2, "invoke", "read", None, "y"), ev(2, "ok", "read", 2, "y")]
+    y = [op for op in pair_operations(h) if op.key == "y"]  # operations #1 and #2
+    assert check_sequential(y[:1], "register").order == [1]
+    r = check_sequential(y, "register")
+    assert not r.holds and r.stuck == [2] and r.longest_prefix == [1]
+    assert r.detail.endswith("no process can continue: #2 y:r->2 (process 2)")
+    # numbers that do not name one operation each are replaced by positions
+    r = check_sequential([dataclasses.replace(op, index=0) for op in y], "register")
+    assert r.stuck == [1] and r.operations[1].output == 2 and "#1 y:r->2" in r.detail
 
 
 # --- a student's model -------------------------------------------------------

@@ -130,6 +130,17 @@ def test_operations_paired_by_the_caller_are_accepted() -> None:
     assert check_linearizable(ops, "register").ok
 
 
+def test_a_sub_history_keeps_the_numbers_of_the_full_one() -> None:
+    h = [ev(0, "invoke", "write", 1, "x"), ev(0, "ok", "write", 1, "x"),
+         ev(1, "invoke", "write", 1, "y"), ev(1, "ok", "write", 1, "y"),
+         ev(2, "invoke", "read", None, "y"), ev(2, "ok", "read", 2, "y")]
+    y = [op for op in pair_operations(h) if op.key == "y"]  # operations #1 and #2
+    r = check_linearizable(y, "register")
+    assert r.unplaceable == [2] and r.detail.endswith("no order can place #2 y:r->2")
+    ok = check_linearizable(y[:1], "register")
+    assert ok.linearization == [1] and list(linearization_points(ok)) == [1]
+
+
 # --- budgets and arguments ---------------------------------------------------
 
 

@@ -74,7 +74,9 @@ _TRANS_CACHE = 512  # remembered model steps per operation
 class LinearizabilityResult:
     """The verdict of :func:`check_linearizable`, with its evidence.
 
-    Operation numbers are indices into :attr:`operations` (``Operation.index``).
+    Operation numbers are the operations' own ``Operation.index`` (the
+    positions in the history they were paired from; a sub-history keeps the
+    numbers of the full one).
 
     * ``witness``: when linearizable, for each partition key the operations in a
       valid linearization order.  Indeterminate operations that are absent
@@ -120,7 +122,8 @@ class LinearizabilityResult:
         if self.verdict == UNKNOWN:
             return f"unknown: {self.reason}"
         where = "" if self.partition is None else f" on key {self.partition!r}"
-        bad = ", ".join(f"#{i} {self.model.describe(self.operations[i])}" for i in self.unplaceable)
+        by_index = {op.index: op for op in self.operations}
+        bad = ", ".join(f"#{i} {self.model.describe(by_index[i])}" for i in self.unplaceable)
         k = len(self.longest_prefix)
         return (
             f"not linearizable{where}: after {k} operation{'' if k == 1 else 's'} no order "
@@ -417,8 +420,8 @@ def linearization_points(result: LinearizabilityResult, *, end: float | None = N
     completion time of indeterminate operations (default: one past the last
     finite time).
     """
-    ops = result.operations
-    finite = [t for op in ops for t in (op.call, op.ret) if t != float("inf")]
+    ops = {op.index: op for op in result.operations}
+    finite = [t for op in ops.values() for t in (op.call, op.ret) if t != float("inf")]
     horizon = end if end is not None else (max(finite) + 1 if finite else 1.0)
     if result.witness:
         orders = list(result.witness.values())

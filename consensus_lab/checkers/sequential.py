@@ -17,6 +17,7 @@ histories is the point here).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -41,9 +42,12 @@ class HistoryTooLargeError(ValueError):
 class SequentialResult:
     """Verdict of :func:`check_sequential`.
 
-    ``order`` is a valid total order (operation indices) when it holds;
+    ``order`` is a valid total order (operation numbers) when it holds;
     otherwise ``longest_prefix`` is the longest order that works and ``stuck``
     the operations that come next in their process and cannot be placed.
+    Operations are named by their own ``Operation.index`` (so a sub-history,
+    say one key's operations, names them as the full history does), unless two
+    share a number: then they are renumbered by position in ``operations``.
     """
 
     holds: bool
@@ -68,13 +72,17 @@ def check_sequential(
 ) -> SequentialResult:
     """Decide whether ``history`` is sequentially consistent for ``model``.
 
-    Raises :class:`HistoryTooLargeError` above ``max_operations`` operations
-    (after dropping failed operations and indeterminate reads) and
-    ``TimeoutError`` when ``timeout`` seconds pass without an answer.
+    ``history`` is any list of events or of operations, e.g. one key's
+    operations picked out of a longer history.  Raises
+    :class:`HistoryTooLargeError` above ``max_operations`` operations (after
+    dropping failed operations and indeterminate reads) and ``TimeoutError``
+    when ``timeout`` seconds pass without an answer.
     """
     t0 = time.perf_counter()
     model = get_model(model)
     ops = as_operations(history)
+    if len({op.index for op in ops}) != len(ops):  # numbers must name one operation each
+        ops = [dataclasses.replace(op, index=i) for i, op in enumerate(ops)]
     validate_operations(ops, model)
     rel = relevant(ops, model)
     if len(rel) > max_operations:
@@ -136,9 +144,10 @@ def check_sequential(
         return SequentialResult(True, f"sequentially consistent: one order of {n} operations works for all",
                                 ops, order=list(path), seconds=time.perf_counter() - t0)
     pos, state = best_node
-    stuck = [q[pos[p]].index for p, q in enumerate(queues)
-             if pos[p] < len(q) and q[pos[p]].status == "ok" and advance(pos, state, p) is None]
-    names = ", ".join(f"#{i} {model.describe(ops[i])} (process {ops[i].process})" for i in stuck)
+    blocked = [q[pos[p]] for p, q in enumerate(queues)
+               if pos[p] < len(q) and q[pos[p]].status == "ok" and advance(pos, state, p) is None]
+    stuck = [op.index for op in blocked]
+    names = ", ".join(f"#{op.index} {model.describe(op)} (process {op.process})" for op in blocked)
     detail = (f"not sequentially consistent: after {len(best)} operation{'' if len(best) == 1 else 's'} "
               f"in every possible order, "
               f"no process can continue: {names}")
