@@ -1,0 +1,79 @@
+"""``consensus-lab grade SUBMISSIONS_DIR --out GRADEBOOK.csv ...``: grade a class, safely."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import UsageError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "grade",
+        help="grade submitted notebooks in a sandbox",
+        description="Grade every submitted notebook: the answer cells run in sandboxed processes, "
+        "every verdict is computed by the grader, and a gradebook CSV is written "
+        "(student,exercise,points,max_points,status,seconds,reason).",
+    )
+    p.add_argument("submissions", metavar="SUBMISSIONS_DIR",
+                   help="a folder per student holding their notebooks (or <student>_<notebook> files)")
+    p.add_argument("--out", required=True, metavar="GRADEBOOK.csv")
+    p.add_argument("--hidden", metavar="DIR", help="the instructor's hidden checks (*.json)")
+    p.add_argument("--feedback", metavar="DIR", help="write a feedback file per student here")
+    p.add_argument("--gradescope", metavar="RESULTS.json", help="write Gradescope results (one student)")
+    p.add_argument("--jobs", type=int, default=None, metavar="J", help="submissions graded at once (default: cores)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="wall-clock seconds per submission (default 120)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..grading.grader import GradingError, grade, terminal_progress
+    from ..grading.registry import HiddenChecksError
+    from ..grading.sandbox import Limits, SandboxError, detect_isolation, isolation_summary
+
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if not os.path.isdir(args.submissions):
+        raise UsageError(f"submissions directory {args.submissions} does not exist")
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if os.path.isdir(args.out) or not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise UsageError(f"cannot write the gradebook {args.out} (its directory is missing or not writable)")
+    if args.hidden is not None and not os.path.isdir(args.hidden):
+        raise UsageError(f"hidden checks directory {args.hidden} does not exist")
+    if args.hidden is not None:
+        from ..grading.registry import load_hidden
+
+        try:
+            load_hidden(args.hidden)
+        except HiddenChecksError as exc:
+            raise UsageError(str(exc)) from None
+    if args.gradescope is not None:
+        from ..grading.grader import discover
+
+        students = {s.student for s in discover(args.submissions)}
+        if len(students) > 1:
+            raise UsageError(f"--gradescope writes one student's results.json; the submissions hold {len(students)} students")
+    try:
+        mode = detect_isolation()
+    except SandboxError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"consensus-lab grade: isolation {isolation_summary(mode)}", file=sys.stderr)
+    limits = Limits(call_timeout=min(5.0, args.timeout), cpu_seconds=int(args.timeout) + 5)
+    try:
+        results = grade(args.submissions, out=args.out, hidden=args.hidden, feedback=args.feedback,
+                        gradescope=args.gradescope, jobs=jobs, timeout=args.timeout, limits=limits,
+                        progress=terminal_progress())
+    except (GradingError, HiddenChecksError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the results: {exc.strerror or exc}") from None
+    students = len({r.student for r in results})
+    print(f"consensus-lab grade: {len(results)} submissions of {students} students graded; gradebook {args.out}",
+          file=sys.stderr)
+    return 0

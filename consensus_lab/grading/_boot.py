@@ -1,0 +1,273 @@
+"""The sandbox's first process (the *zygote*): standard library only.
+
+The grader starts it as ``python -I -S -c <this file's text> <config JSON>``,
+inside fresh mount, network, PID, IPC and UTS namespaces when it can.  As
+(namespace) root it builds a tiny root file system -- the system libraries,
+the Python installation and a copy of the few ``consensus_lab`` modules an
+answer may import, all read-only, plus an empty size-limited tmpfs for
+scratch space -- and ``pivot_root``\\ s into it, detaching the host's file
+system: the solutions, the hidden checks, the submissions and the gradebook
+are simply not there.  Then it imports the
+exercise's modules and waits on its control socket.
+
+It never runs student code.  For each node incarnation (or function check)
+the grader asks it for a *worker*: it forks; the child enters its own network
+and IPC namespaces, gets its own scratch directory, sets resource limits
+(address space, CPU time, one process, file size, open files, no core
+dumps), drops to its own unprivileged uid, and serves requests on a socket
+whose other end the zygote hands to the grader.  Workers of one submission
+cannot see each other's memory, files, sockets or signals.
+"""
+
+import ctypes
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MNT_DETACH = 2
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # syscall numbers
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = None
+
+
+def _c():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _check(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def unshare(flags):
+    _check(_c().unshare(ctypes.c_int(flags)), "unshare")
+
+
+def mount(src, target, fstype, flags, data):
+    _check(_c().mount(src.encode() if src else None, target.encode(), fstype.encode() if fstype else None,
+                      ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+
+
+def _locked_flags(path):
+    f = os.statvfs(path).f_flag
+    out = 0
+    for st, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+                   (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME)):
+        if f & st:
+            out |= ms
+    return out
+
+
+def _mkdirs(path):
+    parts = [p for p in path.split("/") if p]
+    cur = ""
+    for p in parts:
+        cur += "/" + p
+        if not os.path.lexists(cur):
+            os.mkdir(cur, 0o755)
+
+
+def build_root(cfg, applied):
+    root = cfg["root"]
+    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0755")
+
+    def bind(src, rel):
+        dst = root + rel
+        if os.path.isdir(src):
+            _mkdirs(dst)
+        else:
+            _mkdirs(os.path.dirname(dst))
+            open(dst, "a").close()
+        mount(src, dst, None, MS_BIND | MS_REC, None)
+        try:
+            mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | _locked_flags(src), None)
+        except OSError:
+            applied.append(f"(could not make {rel} read-only)")
+
+    for d in ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin"):
+        if os.path.islink(d):
+            _mkdirs(os.path.dirname(root + d))
+            os.symlink(os.readlink(d), root + d)
+        elif os.path.isdir(d):
+            bind(d, d)
+    for prefix in cfg["python_dirs"]:
+        if not any(prefix == d or prefix.startswith(d + "/") for d in ("/usr", "/lib", "/lib64", "/bin")):
+            bind(prefix, prefix)
+    bind(cfg["package"], "/cl")
+    _mkdirs(root + "/dev")
+    for name in ("null", "zero", "urandom", "random"):
+        if os.path.exists("/dev/" + name):
+            bind("/dev/" + name, "/dev/" + name)
+    _mkdirs(root + "/work")
+    mount("tmpfs", root + "/work", "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmpfs_mb']}m,mode=0711")
+    mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    nr = _PIVOT_ROOT.get(platform.machine())
+    os.chdir(root)
+    if nr is not None and _c().syscall(nr, b".", b".") == 0:
+        # the host's file system is detached, not merely out of reach: even root in a user
+        # namespace cannot climb back out, as it could from a chroot
+        _check(_c().umount2(b".", MNT_DETACH), "umount the old root")
+        os.chdir("/")
+        applied.append("pivot_root into a read-only tree (system libraries, Python, the exercise's modules); "
+                       "the host file system detached")
+    else:
+        os.chroot(root)
+        os.chdir("/")
+        applied.append("chroot into a read-only tree (system libraries, Python, the exercise's modules)")
+
+
+def become_worker(cfg, sock, k, devnull):
+    """In the forked child: lock down, then serve.  Never returns."""
+    try:
+        keep = {sock.fileno(), devnull}
+        for fd in range(3, 1024):
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if cfg.get("debug"):
+            cfg["debug_fd"] = os.dup(2)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        mode = cfg["mode"]
+        uid = cfg["uid_base"] + k if cfg["drop_uid"] else None
+        if mode in ("full", "userns"):
+            unshare(CLONE_NEWNET | CLONE_NEWIPC | (CLONE_NEWNS if mode == "userns" else 0))
+        if mode == "userns":
+            mount("tmpfs", "/work", "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmpfs_mb']}m,mode=0700")
+            work = "/work"
+        else:
+            work = os.path.join("/work" if mode == "full" else cfg["work"], f"w{k}")
+            os.mkdir(work, 0o700)
+            if uid is not None:
+                os.chown(work, uid, uid)
+        os.chdir(work)
+        os.environ.clear()
+        os.environ.update({"HOME": work, "TMPDIR": work, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        mb = 1024 * 1024
+        limits = [
+            (resource.RLIMIT_AS, cfg["memory_mb"] * mb),
+            (resource.RLIMIT_CPU, cfg["cpu_seconds"]),
+            (resource.RLIMIT_FSIZE, cfg["file_mb"] * mb),
+            (resource.RLIMIT_NOFILE, 32),
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_NPROC, 1),
+        ]
+        for what, value in limits:
+            hard = value + 1 if what == resource.RLIMIT_CPU else value
+            resource.setrlimit(what, (value, hard))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        _c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # (after setuid, which clears it)
+        if os.getppid() == 1 and mode == "rlimits":
+            os._exit(0)  # the zygote is already gone
+        sys.stdout = open(os.devnull, "w")
+        sys.stderr = open(os.devnull, "w")
+        sys.stdin = None
+        sys.dont_write_bytecode = True
+        from consensus_lab.grading.worker import serve
+
+        rfile = sock.makefile("rb")
+        wfile = sock.makefile("wb")
+        serve(rfile, wfile, cfg["exercise"], cfg["max_line"])
+    except BaseException as exc:  # noqa: BLE001 - the grader sees the socket close
+        if cfg.get("debug"):
+            import traceback
+
+            os.write(cfg["debug_fd"], traceback.format_exc().encode())
+        del exc
+    os._exit(0)
+
+
+def main():
+    cfg = json.loads(sys.argv[1])
+    ctl = socket.socket(fileno=cfg["control_fd"])
+    applied = ["a separate process per node incarnation and per check"]
+    devnull = os.open("/dev/null", os.O_RDWR)
+    try:
+        mode = cfg["mode"]
+        if mode in ("full", "userns"):
+            build_root(cfg, applied)
+            sys.path.insert(0, "/cl")
+            applied.append("network, IPC, mount, PID and UTS namespaces for the submission; a network and "
+                           "IPC namespace per node" + ("; a mount namespace and private tmpfs per node"
+                                                        if mode == "userns" else ""))
+        else:
+            sys.path.insert(0, cfg["package"])
+            os.chdir(cfg["work"])
+        if cfg["drop_uid"]:
+            applied.append("an unprivileged uid per node")
+        applied.append(f"limits per node: {cfg['memory_mb']} MB address space, {cfg['cpu_seconds']} s CPU, "
+                       f"1 process, {cfg['file_mb']} MB files, 32 open files")
+        sys.dont_write_bytecode = True
+        import consensus_lab.grading.worker as worker
+
+        worker.exercise_module(cfg["exercise"])
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
+        rfile = ctl.makefile("rb")
+        ctl.sendall((json.dumps({"ready": True, "applied": applied}) + "\n").encode())
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            ctl.sendall((json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+        finally:
+            os._exit(3)
+    k = 0
+    while True:
+        line = rfile.readline(4096)
+        if not line:
+            os._exit(0)
+        try:
+            req = json.loads(line)
+        except ValueError:
+            os._exit(4)
+        if req.get("op") == "spawn":
+            k += 1
+            parent_end, child_end = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                parent_end.close()
+                ctl.close()
+                become_worker(cfg, child_end, k, devnull)
+            child_end.close()
+            socket.send_fds(ctl, [(json.dumps({"ok": True, "pid": pid}) + "\n").encode()], [parent_end.fileno()])
+            parent_end.close()
+        elif req.get("op") == "kill":
+            try:
+                os.kill(int(req["pid"]), signal.SIGKILL)
+            except (OSError, ValueError, KeyError):
+                pass
+            ctl.sendall(b'{"ok": true}\n')
+        else:
+            os._exit(5)
+
+
+main()

@@ -1,0 +1,385 @@
+"""The instructor's grader: every submission in a sandbox, every verdict computed here.
+
+``grade(submissions_dir, out=..., hidden=..., feedback=..., jobs=..., timeout=...)``
+finds the submissions, grades each one (student x exercise) and writes
+
+* the gradebook CSV -- ``student,exercise,points,max_points,status,seconds,reason``,
+  one row per student and exercise, sorted, written atomically at the end;
+* optionally a feedback file per student (every check: passed or not, what
+  went wrong, the hint, the seed and the call that replays it);
+* optionally a Gradescope ``results.json`` (one student).
+
+Layouts: a folder per student holding that student's notebooks under the
+file names of ``exercises/`` (or any name starting with the exercise id,
+``ex08...``), directly or one folder down (nbgrader's
+``submitted/<student>/<assignment>/``); or a flat directory of
+``<student>_<exercise notebook>`` files.
+
+Statuses: ``graded`` (the checks ran), ``not-implemented`` (the answer is still
+the stub), ``error`` (not a notebook, no answer cell, does not load),
+``timeout`` (the submission's time ran out; checks not reached score 0),
+``missing`` (no notebook for an exercise others submitted), ``grader-error``
+(the sandbox could not start -- a problem of the grading machine).
+
+For each submission: the answer cells are read from the notebook's JSON
+(nothing in it is executed here); the code runs in :class:`SandboxHost`
+processes; each check's verdict is computed in this process from plain data.
+A broken or hostile submission gets zero for what it broke and nothing else
+changes: every other row is still written, and grading it again gives the
+same row (up to ``seconds``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import registry
+from .checks import Check, CheckResult
+from .extract import NotebookError, answer_source, read_notebook
+from .hosting import Budget, StudentError, WorkerFailure
+from .sandbox import Limits, SandboxError, SandboxHost, detect_isolation, isolation_summary
+
+__all__ = ["grade", "GradeResult", "Submission", "discover", "grade_submission", "COLUMNS", "GradingError"]
+
+COLUMNS = ("student", "exercise", "points", "max_points", "status", "seconds", "reason")
+_FLAT = re.compile(r"^(?P<student>.+?)[-_.](?P<ex>ex\d\d)(?:[-_.].*)?\.ipynb$", re.IGNORECASE)
+_EX = re.compile(r"^(ex\d\d)", re.IGNORECASE)
+
+
+class GradingError(ValueError):
+    """Bad input to the grader (missing directory, unusable hidden checks...)."""
+
+
+@dataclass
+class Submission:
+    student: str
+    exercise: str
+    path: Path | None = None
+
+
+@dataclass
+class GradeResult:
+    student: str
+    exercise: str
+    points: int
+    max_points: int
+    status: str
+    seconds: float
+    reason: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def row(self) -> list[Any]:
+        return [self.student, self.exercise, self.points, self.max_points, self.status,
+                f"{self.seconds:.2f}", self.reason]
+
+
+# --- finding submissions ---------------------------------------------------------------
+
+
+def _exercise_of_file(name: str) -> str | None:
+    m = _EX.match(name)
+    if not m or not name.lower().endswith(".ipynb"):
+        return None
+    key = m.group(1).lower()
+    return key if key in registry.EXERCISE_IDS else None
+
+
+def _notebooks_in(folder: Path, depth: int = 0) -> list[Path]:
+    """A student's notebooks: in the folder, or one level down (nbgrader's
+    ``submitted/<student>/<assignment>/``); hidden folders such as
+    ``.ipynb_checkpoints`` are skipped."""
+    files, dirs = [], []
+    for p in sorted(folder.iterdir(), key=lambda p: p.name):
+        if p.name.startswith(".") or p.is_symlink():
+            continue
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir() and depth < 1:
+            dirs.append(p)
+    for d in dirs:
+        files += _notebooks_in(d, depth + 1)
+    return files
+
+
+def discover(submissions_dir: str | Path) -> list[Submission]:
+    """Every (student, exercise) pair, with the notebook if there is one."""
+    root = Path(submissions_dir)
+    found: dict[tuple[str, str], Path] = {}
+    students: set[str] = set()
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            students.add(entry.name)
+            for f in _notebooks_in(entry):
+                ex = _exercise_of_file(f.name)
+                if ex and (entry.name, ex) not in found:
+                    found[(entry.name, ex)] = f
+        elif entry.is_file():
+            m = _FLAT.match(entry.name)
+            if m and m.group("ex").lower() in registry.EXERCISE_IDS:
+                student = m.group("student")
+                students.add(student)
+                found.setdefault((student, m.group("ex").lower()), entry)
+    exercises = sorted({ex for _, ex in found})
+    return [Submission(s, ex, found.get((s, ex))) for s in sorted(students) for ex in exercises]
+
+
+# --- grading one submission ---------------------------------------------------------------
+
+
+def _checks_for(exercise: str, hidden: dict[str, list[Check]]) -> list[Check]:
+    return list(registry.get(exercise).visible_checks()) + list(hidden.get(exercise, []))
+
+
+def grade_submission(sub: Submission, hidden: dict[str, list[Check]], *, timeout: float,
+                     limits: Limits, isolation: str | None) -> GradeResult:
+    """Grade one notebook.  Never raises for anything the submission does."""
+    start = time.monotonic()
+    spec = registry.get(sub.exercise)
+    checks = _checks_for(sub.exercise, hidden)
+    max_points = sum(c.points for c in checks)
+
+    def done(points: int, status: str, reason: str, results: Sequence[CheckResult] = ()) -> GradeResult:
+        return GradeResult(sub.student, sub.exercise, points, max_points, status, time.monotonic() - start,
+                           reason, [r.to_dict() for r in results])
+
+    if sub.path is None:
+        return done(0, "missing", f"no notebook for {sub.exercise} ({spec.notebook})")
+    try:
+        source = answer_source(read_notebook(sub.path), spec.id)
+    except NotebookError as exc:
+        return done(0, "error", str(exc))
+    budget = Budget(timeout, limits.call_timeout)
+    host = None
+    try:
+        host = SandboxHost(spec.id, source, budget=budget, limits=limits, isolation=isolation)
+        try:
+            host.spawn().close()  # does the answer load at all?
+        except StudentError as exc:
+            status = "not-implemented" if exc.not_implemented else "error"
+            return done(0, status, f"the answer does not load: {exc}")
+        except WorkerFailure as exc:
+            return done(0, "timeout" if exc.timeout else "error", f"the answer does not load: {exc}")
+        results = [spec.run_check(c, host, budget) for c in checks]
+    except SandboxError as exc:
+        return done(0, "grader-error", str(exc))
+    finally:
+        if host is not None:
+            host.close()
+    points = sum(r.points for r in results)
+    passed = sum(r.passed for r in results)
+    if results and all(r.not_implemented for r in results):
+        return done(0, "not-implemented", "the answer is still the stub", results)
+    failed = [r for r in results if not r.passed]
+    status = "timeout" if any(r.status == "timeout" for r in results) else "graded"
+    reason = f"{passed} of {len(results)} checks passed"
+    if failed:
+        first = failed[0]
+        seed = f", seed {first.seed}" if first.seed is not None else ""
+        reason += f"; first failure: {first.name}{seed}: {first.message}"
+    return done(points, status, _one_line(reason, 240), results)
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pin_to_a_cpu(cpus: Any) -> None:
+    """Keep a grading process and its sandboxes on one CPU: the handler calls between them
+    then switch processes on the spot instead of waking another CPU (a large share of the
+    wall time on a busy machine)."""
+    try:
+        cpu = cpus.get_nowait()
+        os.sched_setaffinity(0, {cpu})
+    except Exception:  # noqa: BLE001 - pinning is an optimisation only
+        pass
+
+
+def _grade_task(args: tuple) -> GradeResult:
+    sub, hidden_dir, timeout, limits, isolation = args
+    hidden = registry.load_hidden(hidden_dir) if hidden_dir else {}
+    try:
+        return grade_submission(sub, hidden, timeout=timeout, limits=limits, isolation=isolation)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours must not cost the other students
+        return GradeResult(sub.student, sub.exercise, 0, 0, "grader-error", 0.0,
+                           _one_line(f"internal error: {type(exc).__name__}: {exc}", 240))
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def gradebook_text(results: Sequence[GradeResult]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in results:
+        w.writerow(r.row())
+    return buf.getvalue()
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+def feedback_text(student: str, results: Sequence[GradeResult]) -> str:
+    total = sum(r.points for r in results)
+    most = sum(r.max_points for r in results)
+    lines = [f"Feedback for {student}: {total}/{most} points", ""]
+    for r in results:
+        spec = registry.get(r.exercise)
+        lines.append(f"{r.exercise} {spec.title} ({spec.notebook}): {r.points}/{r.max_points} points [{r.status}]")
+        if r.status in ("missing", "error", "grader-error", "not-implemented") and not r.checks:
+            lines.append(f"  {r.reason}")
+        for i, c in enumerate(r.checks, 1):
+            tag = "PASS" if c["passed"] else "FAIL"
+            kind = " (hidden check)" if c["hidden"] else ""
+            lines.append(f"  {tag}  {c['name']}{kind} ({c['points']}/{c['max_points']})")
+            if c["passed"]:
+                continue
+            seed = f"seed {c['seed']}: " if c["seed"] is not None else ""
+            lines.append(f"        {seed}{_one_line(c['message'], 600)}")
+            if c["hint"]:
+                lines.append(f"        hint: {c['hint']}")
+            if not c["hidden"]:
+                names = ", ".join(spec.interface)
+                replay = f", seed={c['seed']}" if c["seed"] is not None and spec.kind == "node" else ""
+                lines.append(f"        replay: replay({r.exercise!r}, {names}, check={i}{replay})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[str, Any]:
+    tests = []
+    for r in results:
+        if not r.checks:
+            tests.append({"name": f"{r.exercise}: {r.status}", "score": 0, "max_score": r.max_points,
+                          "output": r.reason, "visibility": "visible"})
+        for c in r.checks:
+            out = "passed" if c["passed"] else c["message"] + (f"\nhint: {c['hint']}" if c["hint"] else "")
+            if c["seed"] is not None and not c["passed"]:
+                out = f"seed {c['seed']}: {out}"
+            tests.append({
+                "name": f"{r.exercise}: {c['name']}",
+                "score": c["points"],
+                "max_score": c["max_points"],
+                "output": out,
+                "visibility": "after_due_date" if c["hidden"] else "visible",
+            })
+    return {
+        "score": sum(r.points for r in results),
+        "output": note,
+        "tests": tests,
+    }
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def grade(
+    submissions_dir: str | Path,
+    *,
+    out: str | Path,
+    hidden: str | Path | None = None,
+    feedback: str | Path | None = None,
+    gradescope: str | Path | None = None,
+    jobs: int = 1,
+    timeout: float = 120.0,
+    limits: Limits | None = None,
+    isolation: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[GradeResult]:
+    """Grade every submission; write the gradebook (and feedback, results.json)."""
+    src = Path(submissions_dir)
+    if not src.is_dir():
+        raise GradingError(f"submissions directory {src} does not exist")
+    out = Path(out)
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK) or out.is_dir():
+        raise GradingError(f"cannot write the gradebook {out} (its directory is missing or not writable)")
+    if hidden:
+        registry.load_hidden(hidden)  # refuse unusable hidden checks before grading anything
+    if feedback is not None:
+        Path(feedback).mkdir(parents=True, exist_ok=True)
+    subs = discover(src)
+    if gradescope is not None and len({s.student for s in subs}) > 1:
+        raise GradingError("--gradescope writes one student's results.json; the submissions hold "
+                           f"{len({s.student for s in subs})} students")
+    limits = limits or Limits()
+    mode = detect_isolation(isolation)
+    tasks = [(s, str(hidden) if hidden else None, timeout, limits, mode) for s in subs]
+    results: list[GradeResult] = []
+    if progress:
+        progress(0, len(tasks))
+    if jobs <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            results.append(_grade_task(t))
+            if progress:
+                progress(len(results), len(tasks))
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        cpus = ctx.Queue()
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if 1 < jobs <= len(allowed):
+            for cpu in allowed[:jobs]:
+                cpus.put(cpu)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pin_to_a_cpu,
+                                 initargs=(cpus,)) as pool:
+            for r in pool.map(_grade_task, tasks, chunksize=1):
+                results.append(r)
+                if progress:
+                    progress(len(results), len(tasks))
+    results.sort(key=lambda r: (r.student, r.exercise))
+    _atomic_write(out, gradebook_text(results))
+    if feedback is not None:
+        by_student: dict[str, list[GradeResult]] = {}
+        for r in results:
+            by_student.setdefault(r.student, []).append(r)
+        for student, rs in sorted(by_student.items()):
+            name = _SAFE.sub("_", student) or "student"
+            _atomic_write(Path(feedback) / f"{name}.txt", feedback_text(student, rs))
+    if gradescope is not None:
+        path = Path(gradescope)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        note = f"Graded by consensus-lab in a sandbox ({isolation_summary(mode)})."
+        _atomic_write(path, json.dumps(gradescope_results(results, note), indent=1) + "\n")
+    return results
+
+
+def terminal_progress(stream=sys.stderr) -> Callable[[int, int], None] | None:
+    """A one-line ``graded k/n`` counter when ``stream`` is a terminal, else None."""
+    if not getattr(stream, "isatty", lambda: False)():
+        return None
+
+    def show(done: int, total: int) -> None:
+        stream.write(f"\rgraded {done}/{total}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show

@@ -1,0 +1,195 @@
+"""``consensus-lab release SOLUTIONS EXERCISES``: make the student notebooks.
+
+For every ``*.ipynb`` in the solutions directory, write its student version:
+
+* cells marked instructor-only (``metadata.consensus_lab.instructor_only`` or
+  the tag ``instructor-only``) are dropped;
+* solution regions become nbgrader's stub (``# YOUR CODE HERE`` /
+  ``raise NotImplementedError()``, indented like the ``### BEGIN SOLUTION``
+  line; ``YOUR ANSWER HERE`` in Markdown), a solution cell without regions
+  becomes the stub entirely, and ``### BEGIN HIDDEN TESTS`` regions are
+  removed, and locked, graded and answer cells are protected from editing
+  or deletion -- what ``nbgrader generate_assignment`` does to sources;
+* answer cells lose their outputs; a cell whose output depends on the answer
+  (``metadata.consensus_lab.stub_output``: ``"selfcheck"`` or ``"replay"``)
+  gets the output the stub produces -- the self-check's "not implemented yet"
+  report is computed by running the visible checks on the stubbed code -- so
+  the exercise notebooks run clean under nbval;
+* volatile metadata (execution timings) is removed.
+
+Notebooks in the exercises directory that no solution produces are deleted,
+so the directory is exactly the release of the solutions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import registry
+from .extract import (
+    NotebookError,
+    answer_source,
+    cell_source,
+    clear_hidden_tests,
+    clear_solutions,
+    read_notebook,
+)
+
+__all__ = ["release", "student_notebook", "write_notebook", "with_answer", "ReleaseError"]
+
+
+class ReleaseError(ValueError):
+    """A solutions notebook that cannot be released (the message names the cell)."""
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _exercise_of(nb: dict[str, Any], name: str) -> str | None:
+    meta = nb.get("metadata", {}).get("consensus_lab", {})
+    ex = meta.get("exercise") if isinstance(meta, dict) else None
+    if ex:
+        return str(ex)
+    try:
+        return registry.get(name).id
+    except KeyError:
+        return None
+
+
+def student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
+    """The student version of one solutions notebook (a new dict)."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for i, cell in enumerate(nb["cells"]):
+        meta = cell.setdefault("metadata", {})
+        ours = meta.get("consensus_lab", {}) if isinstance(meta.get("consensus_lab"), dict) else {}
+        if ours.get("instructor_only") or "instructor-only" in meta.get("tags", []):
+            continue
+        meta.pop("execution", None)
+        kind = cell.get("cell_type")
+        grader = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
+        try:
+            source, found = clear_solutions(cell_source(cell), code=kind == "code")
+            source, _ = clear_hidden_tests(source)
+        except ValueError as exc:
+            raise ReleaseError(f"{name}, cell {i + 1}: {exc}") from None
+        if found and not grader.get("solution"):
+            raise ReleaseError(f"{name}, cell {i + 1}: a solution region in a cell that is not a solution cell "
+                               "(set metadata.nbgrader.solution = true)")
+        if grader.get("solution") and not found:
+            source = "# YOUR CODE HERE\nraise NotImplementedError()" if kind == "code" else "YOUR ANSWER HERE"
+        cell["source"] = _lines(source)
+        # nbgrader's LockCells: students cannot delete answer cells, nor edit locked and graded ones
+        if grader.get("solution") or grader.get("grade") or grader.get("locked"):
+            meta["deletable"] = False
+        if (grader.get("grade") or grader.get("locked")) and not grader.get("solution"):
+            meta["editable"] = False
+        if kind == "code" and grader.get("solution"):
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        cells.append(cell)
+    nb["cells"] = cells
+    _stub_outputs(nb, name)
+    return nb
+
+
+def _stub_outputs(nb: dict[str, Any], name: str) -> None:
+    wanted = [c for c in nb["cells"] if c.get("cell_type") == "code"
+              and isinstance(c["metadata"].get("consensus_lab"), dict) and c["metadata"]["consensus_lab"].get("stub_output")]
+    if not wanted:
+        return
+    exercise = _exercise_of(nb, name)
+    if exercise is None:
+        raise ReleaseError(f"{name}: cells ask for stub outputs but the notebook names no exercise "
+                           "(metadata.consensus_lab.exercise)")
+    from .selfcheck import REPLAY_STUB, format_report, run_checks
+
+    spec = registry.get(exercise)
+    text_of: dict[str, str] = {}
+    for cell in wanted:
+        kind = cell["metadata"]["consensus_lab"]["stub_output"]
+        if kind not in text_of:
+            if kind == "selfcheck":
+                answers = _stub_answers(nb, spec)
+                text_of[kind] = format_report(run_checks(spec.id, answers)) + "\n"
+            elif kind == "replay":
+                text_of[kind] = REPLAY_STUB.format(id=spec.id) + "\n"
+            else:
+                raise ReleaseError(f"{name}: unknown stub_output {kind!r}")
+        cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": _lines(text_of[kind])}]
+
+
+def _stub_answers(nb: dict[str, Any], spec) -> dict[str, Any]:
+    """Run the stubbed answer cells (our own code) to get the objects the self-check sees."""
+    try:
+        source = answer_source(nb, spec.id)
+    except NotebookError as exc:
+        raise ReleaseError(str(exc)) from None
+    namespace: dict[str, Any] = {"__name__": f"consensus_lab_release_{spec.id}"}
+    exec(compile(spec.module.PREAMBLE + "\n" + source, f"<{spec.id} stub>", "exec"), namespace)
+    missing = [n for n in spec.interface if n not in namespace]
+    if missing:
+        raise ReleaseError(f"{spec.id}: the answer cell does not define {', '.join(missing)}")
+    return {n: namespace[n] for n in spec.interface}
+
+
+def with_answer(nb: dict[str, Any], exercise_id: str, source: str) -> dict[str, Any]:
+    """A copy of a student notebook whose (first) answer cell holds ``source`` -- a filled-in submission.
+
+    For tests, benchmarks and instructors trying the grader on made-up answers.
+    """
+    from .extract import answer_cells
+
+    nb = copy.deepcopy(nb)
+    cells = answer_cells(nb, exercise_id)
+    if not cells:
+        raise ReleaseError(f"the notebook has no answer cell for {exercise_id}")
+    cells[0]["source"] = _lines(source)
+    for extra in cells[1:]:
+        extra["source"] = []
+    return nb
+
+
+def write_notebook(nb: dict[str, Any], path: Path) -> None:
+    """Write a notebook the way nbformat does (sorted keys, one-space indent), atomically."""
+    text = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".release-", suffix=".ipynb")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def release(solutions_dir: str | Path, exercises_dir: str | Path) -> list[Path]:
+    """Write the student version of every solutions notebook; return the files written."""
+    src = Path(solutions_dir)
+    dst = Path(exercises_dir)
+    if not src.is_dir():
+        raise ReleaseError(f"solutions directory {src} does not exist")
+    notebooks = sorted(src.glob("*.ipynb"))
+    if not notebooks:
+        raise ReleaseError(f"no notebooks in {src}")
+    dst.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        try:
+            nb = read_notebook(path)
+        except NotebookError as exc:
+            raise ReleaseError(str(exc)) from None
+        out = dst / path.name
+        write_notebook(student_notebook(nb, path.name), out)
+        written.append(out)
+    names = {p.name for p in notebooks}
+    for stale in sorted(dst.glob("*.ipynb")):
+        if stale.name not in names:
+            stale.unlink()
+    return written
