@@ -36,7 +36,7 @@ def seq(*ops: tuple[int, str, Any, Any]) -> list[Op]:
 
 
 def test_models_by_name() -> None:
-    assert sorted(MODELS) == ["append", "cas-register", "kv", "register", "set"]
+    assert {"append", "cas-register", "kv", "register", "set"} <= set(MODELS)  # capstone may add txn-kv
     for name in MODELS:
         assert get_model(name).name == name
     m = RegisterModel()

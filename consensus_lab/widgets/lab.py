@@ -337,7 +337,8 @@ class ScenarioLab:
         ids = self.session.node_ids
         if tuple(self.w_node.options) != ids:
             self.w_node.options = list(ids)
-            self.w_node.value = ids[0]
+            live = [n for n in ids if self.session.sim.nodes.get(n) is not None]
+            self.w_node.value = live[0] if live else ids[0]  # a node Crash can act on
         splits = _splits(ids)
         if [s[0] for s in self.w_split.options] != [s[0] for s in splits]:
             self.w_split.options = splits
