@@ -1,0 +1,52 @@
+"""Layer 4: search over schedules for the shortest counterexample.
+
+The simulator runs a protocol under *one* schedule, chosen by time and a seed.
+The explorer runs the same node code but chooses every event itself -- which
+message arrives next, which is lost or duplicated, which timer fires, which
+node crashes or restarts -- and tries them all within bounds you set::
+
+    from consensus_lab.explore import explore
+    result = explore("broadcast", variant="ack-before-store", depth=6, faults=1)
+    result.verdict                # 'violation'
+    print(result.summary())       # the shortest schedule that breaks an invariant
+    plot_spacetime(result.counterexample)
+
+States are fingerprinted canonically (:mod:`.state`), so a state reached by
+two schedules is explored once; breadth-first search therefore finds a
+counterexample of minimal length.  Per-protocol client operations and bounds
+live in :mod:`.setups`.
+"""
+
+from .progress import ProgressInfo, TextProgress, WidgetProgress
+from .search import STRATEGIES, VERDICTS, ExploreResult, explore, make_world, replay, shrink
+from .setups import ExploreSetup, get_setup, register_setup, setup_for
+from .state import StateEncodingError, clone, digest, encode
+from .world import FAULT_KINDS, HANDLER_ERROR, Bounds, ClientOp, ExploreWorld, State, Step
+
+__all__ = [
+    "Bounds",
+    "ClientOp",
+    "ExploreResult",
+    "ExploreSetup",
+    "ExploreWorld",
+    "FAULT_KINDS",
+    "HANDLER_ERROR",
+    "ProgressInfo",
+    "STRATEGIES",
+    "State",
+    "StateEncodingError",
+    "Step",
+    "TextProgress",
+    "VERDICTS",
+    "WidgetProgress",
+    "clone",
+    "digest",
+    "encode",
+    "explore",
+    "get_setup",
+    "make_world",
+    "register_setup",
+    "replay",
+    "setup_for",
+    "shrink",
+]

@@ -1,0 +1,100 @@
+"""The naive way to explore, kept as a yardstick: deep copies and printed states.
+
+:class:`NaiveWorld` explores exactly the same states as :class:`ExploreWorld`
+but copies the *whole* state with ``copy.deepcopy`` before every step and
+fingerprints it by pretty-printing everything (``pprint.pformat`` sorts dicts
+and sets, so equal states still print alike) and hashing the text.  The
+benchmark runs both and reports the ratio; a test checks that both count the
+same states.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import pprint
+from typing import Any
+
+from ..sim.node import Node
+from .world import ExploreWorld, State
+
+__all__ = ["NaiveWorld"]
+
+
+class NaiveWorld(ExploreWorld):
+    """Same states and transitions as :class:`ExploreWorld`; naive copies and fingerprints."""
+
+    def _fork(self, s: State, i: int, copy_node: bool = True) -> State:
+        ns = State()
+        memo: dict[int, Any] = {}
+        ns.nodes, ns.stores, ns.timers, ns.net, ns.hist = copy.deepcopy(
+            (s.nodes, s.stores, s.timers, s.net, s.hist), memo
+        )
+        ns.henc = s.henc
+        ns.clocks = s.clocks
+        ns.nmsgs = s.nmsgs
+        ns.clients = s.clients
+        ns.faults = s.faults
+        ns.memory = s.memory
+        ns.verdict = None
+        ns.comps = []
+        ns.dirty = [i]
+        # to the invariants every node was changed in place (but for a restart)
+        ns.remap = {id(n): memo[id(n)] for n in s.nodes if n is not None}
+        ns.fired = s.fired
+        ns.error = None
+        return ns
+
+    def _msg_key(self, msg: Any) -> bytes:
+        return repr(msg).encode()
+
+    def _finish(self, s: State) -> State:
+        for i in s.dirty:
+            s.stores[i].writes = hash(pprint.pformat(s.stores[i].snapshot()))
+        if self._roots:
+            self._remember(s)
+        refs = {id(r): f"<root {k}>" for k, r in enumerate(self._roots)}
+        memory = _plain(s.memory.snap if s.memory is not None else None, refs)
+        view = (
+            [None if n is None else _plain(vars(n), {}) for n in s.nodes],
+            [st.snapshot() for st in s.stores],
+            s.timers,
+            s.clocks,
+            sorted((k, c) for k, (_, c) in s.net.items()),
+            [(op.process, op.type, op.f, op.key, op.value) for op in s.hist],
+            s.clients,
+            s.faults,
+            memory,
+            s.error,
+        )
+        s.fp = hashlib.blake2b(pprint.pformat(view).encode(), digest_size=16).digest()
+        return s
+
+
+def _plain(v: Any, refs: dict[int, str]) -> Any:
+    """Objects as dicts of their attributes (a protocol node by its id), for printing.
+
+    ``refs`` names objects to print by name (invariant objects point at each other).
+    """
+    if id(v) in refs:
+        return refs[id(v)]
+    if isinstance(v, Node):
+        return f"<node {v.id}>"
+    if isinstance(v, dict):
+        return {k: _plain(x, refs) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return type(v)(_plain(x, refs) for x in v) if not hasattr(v, "_fields") else v
+    if isinstance(v, set | frozenset):
+        return v
+    if callable(v):
+        return getattr(v, "__qualname__", "<function>")
+    if hasattr(v, "__dict__") or hasattr(type(v), "__slots__"):
+        if hasattr(type(v), "__dataclass_fields__") and type(v).__dataclass_params__.frozen:
+            return v
+        d = dict(getattr(v, "__dict__", {}))
+        for klass in type(v).__mro__:
+            for name in getattr(klass, "__slots__", ()):
+                if hasattr(v, name) and name not in ("__dict__", "__weakref__"):
+                    d[name] = getattr(v, name)
+        return (type(v).__qualname__, _plain(d, refs))
+    return v

@@ -1,0 +1,594 @@
+"""Search over schedules: breadth-first, depth-first and random walks.
+
+Breadth-first search (``strategy="bfs"``) visits every state reachable in one
+step, then two, and so on, remembering the fingerprint of every state it has
+seen.  The first state in which an invariant fails is therefore as close to
+the start as any failing state can be: the path to it is a *shortest*
+counterexample.  When the search ends without one, every schedule within the
+bounds (depth, faults, messages in flight) has been tried.
+
+Depth-first search (``"dfs"``) follows one schedule as deep as the bound allows
+before it backs up; it needs memory only for the states it has seen and finds
+deep bugs sooner, but its first counterexample can be long.  Random walks
+(``"random"``) run many random schedules from the start -- no proof of
+anything, but fast on spaces too large to enumerate.  A counterexample found
+by either is *shrunk* (steps are removed while the violation remains) before it
+is returned.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..sim.invariants import Violation
+from ..sim.run import Run
+from ..sim.scenario import ProtocolSpec
+from .progress import ProgressInfo, make_progress
+from .setups import ExploreSetup, default_nodes, setup_for
+from .world import Bounds, ClientOp, ExploreWorld, State, Step
+
+__all__ = ["explore", "ExploreResult", "replay", "make_world", "VERDICTS", "STRATEGIES"]
+
+VERDICTS = ("violation", "no violation", "budget exhausted")
+STRATEGIES = ("bfs", "dfs", "random")
+_REPORT_EVERY = 0.25  # seconds between progress reports
+_CHECK_EVERY = 256  # transitions between clock readings
+
+
+@dataclass
+class ExploreResult:
+    """What a search found.
+
+    ``verdict`` is ``"violation"``, ``"no violation"`` (every schedule within
+    the bounds was tried, or for random walks: every walk ran) or ``"budget
+    exhausted"`` (the time or state budget ran out first).  ``states`` counts
+    distinct states, ``depth`` the deepest step reached.  A violation comes
+    with ``path`` (the steps) and ``counterexample`` (a :class:`Run` with its
+    trace, ready for ``plot_spacetime``).
+    """
+
+    protocol: str
+    variant: str
+    strategy: str
+    nodes: int
+    verdict: str
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    complete: bool
+    bounds: Bounds
+    violation: Violation | None = None
+    path: list[Step] = field(default_factory=list)
+    counterexample: Run | None = None
+    goals: dict[str, int | None] = field(default_factory=dict)
+    frontier_left: int = 0
+    note: str = ""
+    _world: ExploreWorld | None = field(default=None, repr=False)
+    _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "violation"
+
+    @property
+    def counterexample_length(self) -> int | None:
+        return len(self.path) if self.verdict == "violation" else None
+
+    @property
+    def states_per_second(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else 0.0
+
+    def witness(self, goal: str) -> Run:
+        """A run that reaches ``goal`` (the shortest one, with breadth-first search)."""
+        if goal not in self.goals:
+            raise KeyError(f"no goal {goal!r} (goals: {', '.join(self.goals) or 'none'})")
+        if self.goals[goal] is None or self._world is None:
+            raise ValueError(f"goal {goal!r} was not reached within the bounds")
+        return self._world.record(self._goal_paths[goal])
+
+    def witness_path(self, goal: str) -> list[Step]:
+        """The steps of :meth:`witness`."""
+        self.witness(goal)  # validates the name
+        assert self._world is not None
+        actions = self._goal_paths[goal]
+        states = self._world.run_path(actions)
+        return [self._world.describe(s, a) for s, a in zip(states, actions, strict=False)]
+
+    def summary(self, *, timing: bool = False) -> str:
+        """A few lines: configuration, states, depth, verdict (and the steps of a counterexample).
+
+        Without ``timing`` the text is the same on every run, so notebooks can show it.
+        """
+        b = self.bounds
+        kinds = ", ".join(b.fault_kinds) if b.faults else "none"
+        lines = [
+            f"{self.protocol} ({self.variant}), {self.nodes} nodes"
+            + (f", {self.note}" if self.note else "")
+            + f": {self.strategy} to depth {b.depth}, up to {b.faults} fault(s) ({kinds})"
+            + (f", at most {b.max_in_flight} messages in flight" if b.max_in_flight is not None else "")
+            + (f", each timer at most {b.timer_limit}x" if b.timer_limit is not None else ""),
+            f"  explored {self.states:,} distinct states ({self.transitions:,} transitions), deepest step {self.depth}"
+            + (f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s)" if timing else ""),
+        ]
+        if self.verdict == "violation" and self.violation is not None:
+            lines.append(f"  VIOLATION of {self.violation.invariant!r} after {len(self.path)} steps: "
+                         f"{self.violation.message}")
+            for k, st in enumerate(self.path, 1):
+                lines.append(f"    {k:2d}. {st}")
+        elif self.verdict == "no violation":
+            if self.strategy == "random":
+                lines.append("  no violation in any walk (random walks prove nothing; try bfs)")
+            elif self.frontier_left == 0 and self.depth < b.depth:
+                lines.append(f"  no violation: the whole reachable space ({self.states:,} states) was explored")
+            else:
+                lines.append(f"  no violation in any schedule of up to {b.depth} steps")
+        else:
+            lines.append("  budget exhausted before the bounded space was covered: no verdict")
+        for g, d in self.goals.items():
+            lines.append(f"  goal {g!r}: " + (f"reached in {d} steps" if d is not None else "not reached"))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        cx = f", counterexample of {len(self.path)} steps" if self.verdict == "violation" else ""
+        return f"<ExploreResult {self.protocol} ({self.variant}): {self.verdict}, {self.states} states{cx}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``consensus-lab explore --json -``."""
+        return {
+            "protocol": self.protocol,
+            "variant": self.variant,
+            "strategy": self.strategy,
+            "nodes": self.nodes,
+            "verdict": self.verdict,
+            "states": self.states,
+            "transitions": self.transitions,
+            "depth": self.depth,
+            "complete": self.complete,
+            "counterexample_length": self.counterexample_length,
+            "seconds": round(self.seconds, 6),
+            "bounds": self.bounds.to_dict(),
+            "violation": (
+                {"invariant": self.violation.invariant, "message": self.violation.message}
+                if self.violation is not None else None
+            ),
+            "path": [str(s) for s in self.path],
+            "goals": self.goals,
+        }
+
+
+# --- building the world --------------------------------------------------------------
+
+
+def _resolve(protocol: Any) -> ProtocolSpec:
+    if isinstance(protocol, ProtocolSpec):
+        return protocol
+    from .. import protocols
+
+    try:
+        return protocols.get(protocol)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+
+
+def make_world(
+    protocol: str | ProtocolSpec,
+    *,
+    variant: str = "correct",
+    nodes: int | None = None,
+    depth: int | None = None,
+    faults: int | None = None,
+    fault_kinds: Sequence[str] | None = None,
+    max_in_flight: int | None = None,
+    timer_limit: int | None = None,
+    requests: Sequence[ClientOp] | None = None,
+    timers: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    setup: ExploreSetup | None = None,
+    clock: str | None = None,
+    mute: Sequence[str] | None = None,
+    world_class: type[ExploreWorld] = ExploreWorld,
+) -> tuple[ExploreWorld, ExploreSetup]:
+    """The :class:`ExploreWorld` for a protocol, its setup and the caller's overrides."""
+    spec = _resolve(protocol)
+    if variant not in spec.variants:
+        raise ValueError(f"{spec.name} has no variant {variant!r} (variants: {', '.join(spec.variants)})")
+    n = nodes if nodes is not None else (
+        setup.nodes if setup is not None and setup.nodes is not None else default_nodes(spec.name) or spec.default_nodes
+    )
+    if not isinstance(n, int) or not spec.min_nodes <= n <= spec.max_nodes:
+        raise ValueError(f"{spec.name} needs between {spec.min_nodes} and {spec.max_nodes} nodes, got {n!r}")
+    if isinstance(fault_kinds, str):
+        fault_kinds = [k.strip() for k in fault_kinds.split(",") if k.strip()]
+    given = dict(options or {})
+    if setup is None:
+        setup = setup_for(spec.name, n, spec.resolve_options(given), variant)
+    resolved = spec.resolve_options({**dict(setup.options), **given})
+    bounds = Bounds(
+        depth=setup.depth if depth is None else depth,
+        faults=setup.faults if faults is None else faults,
+        fault_kinds=tuple(setup.fault_kinds if fault_kinds is None else fault_kinds),
+        max_in_flight=setup.max_in_flight if max_in_flight is None else max_in_flight,
+        timer_limit=setup.timer_limit if timer_limit is None else timer_limit,
+    )
+    from ..runner import node_names
+
+    world = world_class(
+        spec,
+        node_names(n),
+        variant=variant,
+        options=resolved,
+        requests=tuple(setup.requests if requests is None else requests),
+        timers=setup.timers if timers is None else tuple(timers),
+        bounds=bounds,
+        clock=setup.clock if clock is None else clock,
+        mute=setup.mute if mute is None else tuple(mute),
+        given_options={**dict(setup.options), **given},
+    )
+    return world, setup
+
+
+# --- the search ------------------------------------------------------------------------
+
+
+class _Budget(Exception):
+    pass
+
+
+class _Search:
+    def __init__(self, world: ExploreWorld, *, strategy: str, goal: str | None, time_budget: float | None,
+                 max_states: int | None, progress: Any) -> None:
+        self.world = world
+        self.strategy = strategy
+        self.stop_goal = goal
+        self.time_budget = time_budget
+        self.max_states = max_states
+        self.progress = progress
+        self.max_depth = world.bounds.depth
+        self.states = 0
+        self.transitions = 0
+        self.depth = 0
+        self.frontier = 0
+        self.found: tuple[tuple[str, str], tuple] | None = None  # (problem, path link)
+        self.pending_goals = list(world.goal_names)
+        self.goal_depth: dict[str, int | None] = dict.fromkeys(world.goal_names)
+        self.goal_links: dict[str, Any] = {}
+        self.goal_hit = False
+        self.budget_hit = False
+        self.start = time.perf_counter()
+        self._last_report = self.start
+        self._tick = 0
+
+    # a path is a linked list (parent link, action), shared between siblings
+    @staticmethod
+    def unlink(link: Any) -> list[tuple]:
+        out = []
+        while link is not None:
+            link, a = link
+            out.append(a)
+        out.reverse()
+        return out
+
+    def info(self, verdict: str | None = None) -> ProgressInfo:
+        return ProgressInfo(self.strategy, self.states, self.transitions, self.depth, self.max_depth,
+                            self.frontier, time.perf_counter() - self.start, self.time_budget, verdict)
+
+    def tick(self) -> None:
+        """Called every _CHECK_EVERY transitions: budgets and progress."""
+        t = time.perf_counter()
+        if self.time_budget is not None and t - self.start >= self.time_budget:
+            self.budget_hit = True
+            raise _Budget
+        if self.progress is not None and t - self._last_report >= _REPORT_EVERY:
+            self._last_report = t
+            self.progress.update(self.info())
+
+    def new_state(self, s: State, link: Any, d: int) -> bool:
+        """Judge a state seen for the first time; True if the search must stop."""
+        self.states += 1
+        if d > self.depth:
+            self.depth = d
+        problem = self.world.check(s)
+        if problem is not None:
+            self.found = (problem, link)
+            return True
+        if self.pending_goals:
+            for g in self.world.goals_reached(s):
+                if g not in self.pending_goals:
+                    continue
+                self.pending_goals.remove(g)
+                self.goal_depth[g] = d
+                self.goal_links[g] = link
+                if g == self.stop_goal:
+                    self.goal_hit = True
+                    return True
+        if self.max_states is not None and self.states >= self.max_states:
+            self.budget_hit = True
+            return True
+        return False
+
+    def pruned(self, s: State) -> bool:
+        m = self.world.bounds.max_in_flight
+        return m is not None and s.nmsgs > m
+
+    # --- strategies -----------------------------------------------------------------
+
+    def bfs(self) -> bool:
+        """True when the bounded space was covered."""
+        world = self.world
+        init = world.initial()
+        seen = {init.fp}
+        if self.new_state(init, None, 0):
+            return False
+        frontier: list[tuple[State, Any]] = [(init, None)]
+        level = 0
+        while frontier and level < self.max_depth:
+            level += 1
+            nxt: list[tuple[State, Any]] = []
+            self.frontier = len(frontier)
+            for s, link in frontier:
+                for a in world.actions(s):
+                    ns = world.step(s, a)
+                    self.transitions += 1
+                    self._tick += 1
+                    if self._tick >= _CHECK_EVERY:
+                        self._tick = 0
+                        self.tick()
+                    fp = ns.fp
+                    if fp in seen:
+                        continue
+                    seen.add(fp)
+                    nlink = (link, a)
+                    if self.new_state(ns, nlink, level):
+                        return False
+                    if not self.pruned(ns):
+                        nxt.append((ns, nlink))
+                self.frontier -= 1
+            frontier = nxt
+        self.frontier = len(frontier)
+        return True
+
+    def dfs(self) -> bool:
+        world = self.world
+        init = world.initial()
+        best = {init.fp: 0}
+        if self.new_state(init, None, 0):
+            return False
+        stack: list[tuple[State, int, Any]] = [(init, 0, None)]
+        while stack:
+            s, d, link = stack.pop()
+            self.frontier = len(stack)
+            if d >= self.max_depth:
+                continue
+            nd = d + 1
+            children = []
+            for a in world.actions(s):
+                ns = world.step(s, a)
+                self.transitions += 1
+                self._tick += 1
+                if self._tick >= _CHECK_EVERY:
+                    self._tick = 0
+                    self.tick()
+                prev = best.get(ns.fp)
+                if prev is not None and prev <= nd:
+                    continue
+                best[ns.fp] = nd
+                nlink = (link, a)
+                if prev is None and self.new_state(ns, nlink, nd):
+                    return False
+                if not self.pruned(ns):
+                    children.append((ns, nd, nlink))
+            children.reverse()  # explore the first enabled action first
+            stack.extend(children)
+        return True
+
+    def random_walks(self, walks: int, seed: int) -> bool:
+        world = self.world
+        rng = random.Random(f"consensus_lab:explore:{seed}")
+        init = world.initial()
+        seen = {init.fp}
+        if self.new_state(init, None, 0):
+            return False
+        for w in range(walks):
+            self.frontier = walks - w
+            s, link = init, None
+            for d in range(1, self.max_depth + 1):
+                acts = world.actions(s)
+                if not acts:
+                    break
+                a = acts[rng.randrange(len(acts))]
+                s = world.step(s, a)
+                link = (link, a)
+                self.transitions += 1
+                self._tick += 1
+                if self._tick >= _CHECK_EVERY:
+                    self._tick = 0
+                    self.tick()
+                if s.fp not in seen:
+                    seen.add(s.fp)
+                    if self.new_state(s, link, d):
+                        return False
+                if self.pruned(s):
+                    break
+        return True
+
+
+def shrink(world: ExploreWorld, path: list[tuple], invariant: str) -> list[tuple]:
+    """Remove steps while the path still breaks ``invariant`` (greedy, to a fixpoint)."""
+
+    def breaks(candidate: list[tuple]) -> list[tuple] | None:
+        s = world.initial()
+        for k, a in enumerate(candidate):
+            if a not in world.actions(s):
+                return None
+            s = world.step(s, a)
+            p = world.check(s)
+            if p is not None:
+                return candidate[: k + 1] if p[0] == invariant else None
+        return None
+
+    best = path
+    changed = True
+    while changed:
+        changed = False
+        n = len(best)
+        # one step at a time, then pairs (a crash and its restart go together)
+        candidates = [best[:i] + best[i + 1:] for i in range(n - 1, -1, -1)]
+        candidates += [best[:i] + best[i + 1:j] + best[j + 1:] for i in range(n) for j in range(i + 1, n)]
+        for cand in candidates:
+            got = breaks(cand)
+            if got is not None and len(got) < len(best):
+                best = got
+                changed = True
+                break
+    return best
+
+
+def explore(
+    protocol: str | ProtocolSpec,
+    *,
+    variant: str = "correct",
+    nodes: int | None = None,
+    depth: int | None = None,
+    faults: int | None = None,
+    fault_kinds: Sequence[str] | None = None,
+    max_in_flight: int | None = None,
+    timer_limit: int | None = None,
+    requests: Sequence[ClientOp] | None = None,
+    timers: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    setup: ExploreSetup | None = None,
+    clock: str | None = None,
+    mute: Sequence[str] | None = None,
+    strategy: str = "bfs",
+    goal: str | None = None,
+    time_budget: float | None = None,
+    max_states: int | None = None,
+    walks: int = 1000,
+    seed: int = 0,
+    shrink_counterexample: bool = True,
+    progress: Any = "auto",
+    world_class: type[ExploreWorld] = ExploreWorld,
+) -> ExploreResult:
+    """Search the schedules of a protocol for a state that breaks an invariant.
+
+    The node code is the protocol's own (``spec.make_node``), checked by its own
+    invariants (``spec.invariants``); the explorer picks which message is
+    delivered next, which is lost or duplicated, which timer fires and which
+    node crashes or restarts, within the bounds:
+
+    ``depth`` steps, ``faults`` faults of the ``fault_kinds`` (``drop``,
+    ``duplicate``, ``crash``; ``restart`` is free), at most ``max_in_flight``
+    messages in flight, each timer firing at most ``timer_limit`` times per
+    node.  Unset bounds come from the protocol's exploration setup
+    (:mod:`consensus_lab.explore.setups`), as do the client operations
+    (``requests``) and the timers that may fire (``timers``).
+
+    ``strategy``: ``"bfs"`` (shortest counterexample), ``"dfs"`` or
+    ``"random"`` (``walks`` random schedules drawn with ``seed``).  ``goal``:
+    stop as soon as a state reaches this ``sometimes`` goal (see
+    :meth:`ExploreResult.witness`).  ``time_budget`` (seconds) and
+    ``max_states`` stop a long search with the verdict ``"budget exhausted"``.
+    ``progress``: ``"auto"`` (a bar in notebooks, a line on a terminal, after
+    half a second), ``True``, ``False`` or a callable (see
+    :func:`consensus_lab.explore.progress.make_progress`).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r} (strategies: {', '.join(STRATEGIES)})")
+    if time_budget is not None and not time_budget > 0:
+        raise ValueError(f"time_budget must be > 0 seconds, got {time_budget!r}")
+    if max_states is not None and (not isinstance(max_states, int) or max_states < 1):
+        raise ValueError(f"max_states must be a whole number >= 1, got {max_states!r}")
+    if not isinstance(walks, int) or walks < 1:
+        raise ValueError(f"walks must be a whole number >= 1, got {walks!r}")
+    world, used_setup = make_world(
+        protocol, variant=variant, nodes=nodes, depth=depth, faults=faults, fault_kinds=fault_kinds,
+        max_in_flight=max_in_flight, timer_limit=timer_limit, requests=requests, timers=timers,
+        options=options, setup=setup,
+        clock=clock, mute=mute, world_class=world_class,
+    )
+    if goal is not None and goal not in world.goal_names:
+        raise ValueError(f"{world.spec.name} has no goal {goal!r} (goals: {', '.join(world.goal_names) or 'none'})")
+    reporter = make_progress(progress)
+    search = _Search(world, strategy=strategy, goal=goal, time_budget=time_budget, max_states=max_states,
+                     progress=reporter)
+    complete = False
+    try:
+        if strategy == "bfs":
+            complete = search.bfs()
+        elif strategy == "dfs":
+            complete = search.dfs()
+        else:
+            complete = search.random_walks(walks, seed)
+    except _Budget:
+        complete = False
+    seconds = time.perf_counter() - search.start
+
+    violation = None
+    path_steps: list[Step] = []
+    run = None
+    if search.found is not None:
+        verdict = "violation"
+        (name, message), link = search.found
+        actions = search.unlink(link)
+        if strategy != "bfs" and shrink_counterexample:
+            actions = shrink(world, actions, name)
+        run = world.record(actions)
+        violation = run.violations[0] if run.violations else Violation(name, 0.0, message)
+        states = world.run_path(actions)
+        path_steps = [world.describe(s, a) for s, a in zip(states, actions, strict=False)]
+    elif search.budget_hit:
+        verdict = "budget exhausted"
+    else:
+        verdict = "no violation"
+    if reporter is not None:
+        reporter.close(search.info(verdict))
+    return ExploreResult(
+        protocol=world.spec.name,
+        variant=variant,
+        strategy=strategy,
+        nodes=world.n,
+        verdict=verdict,
+        states=search.states,
+        transitions=search.transitions,
+        depth=search.depth,
+        seconds=seconds,
+        complete=complete and verdict == "no violation",
+        bounds=world.bounds,
+        violation=violation,
+        path=path_steps,
+        counterexample=run,
+        goals=dict(search.goal_depth),
+        frontier_left=search.frontier,
+        note=used_setup.note,
+        _world=world,
+        _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},
+    )
+
+
+def replay(
+    protocol: str | ProtocolSpec,
+    steps: Sequence[Step],
+    **config: Any,
+) -> Run:
+    """Replay a list of :class:`Step` (for example ``result.path``) and return the Run.
+
+    ``config`` takes the same keywords as :func:`explore` that shape the world
+    (``variant``, ``nodes``, ``requests``, ``timers``, ``options``, ``setup``,
+    the bounds).  A step that is not possible where it comes raises ValueError.
+    """
+    world, _ = make_world(protocol, **config)
+    s = world.initial()
+    actions = []
+    for st in steps:
+        a = world.action_of(st, s)
+        actions.append(a)
+        s = world.step(s, a)
+    return world.record(actions)
