@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 
 from . import UsageError
+from ._args import parse_number, parse_options
 
 
 def register(sub) -> None:
@@ -39,30 +39,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_explore)
 
 
-def _number(text: str | None, name: str, kind: type, *, low: float | None = None):
-    if text is None:
-        return None
-    try:
-        v = kind(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{name} must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-    if isinstance(v, float) and not math.isfinite(v):
-        raise UsageError(f"--{name} must be finite, got {text!r}")
-    if low is not None and v < low:
-        raise UsageError(f"--{name} must be at least {low:g}, got {text}")
-    return v
-
-
-def _options(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def cmd_explore(args) -> int:
     from .. import protocols
     from ..explore import FAULT_KINDS, STRATEGIES, explore
@@ -75,16 +51,16 @@ def cmd_explore(args) -> int:
         raise UsageError(f"{spec.name} has no variant {args.variant!r} (variants: {', '.join(spec.variants)})")
     if args.strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {args.strategy!r} (strategies: {', '.join(STRATEGIES)})")
-    depth = _number(args.depth, "depth", int, low=0)
-    nodes = _number(args.nodes, "nodes", int, low=1)
-    faults = _number(args.faults, "faults", int, low=0)
-    max_in_flight = _number(args.max_in_flight, "max-in-flight", int, low=0)
-    walks = _number(args.walks, "walks", int, low=1)
-    seed = _number(args.seed, "seed", int)
-    budget = _number(args.time_budget, "time-budget", float)
+    depth = parse_number(args.depth, "depth", int, low=0)
+    nodes = parse_number(args.nodes, "nodes", int, low=1)
+    faults = parse_number(args.faults, "faults", int, low=0)
+    max_in_flight = parse_number(args.max_in_flight, "max-in-flight", int, low=0)
+    walks = parse_number(args.walks, "walks", int, low=1)
+    seed = parse_number(args.seed, "seed", int)
+    budget = parse_number(args.time_budget, "time-budget", float)
     if budget is not None and budget <= 0:
         raise UsageError(f"--time-budget must be > 0 seconds, got {args.time_budget}")
-    max_states = _number(args.max_states, "max-states", int, low=1)
+    max_states = parse_number(args.max_states, "max-states", int, low=1)
     kinds = None
     if args.fault_kinds is not None:
         kinds = [k.strip() for k in args.fault_kinds.split(",") if k.strip()]
@@ -104,7 +80,7 @@ def cmd_explore(args) -> int:
             faults=faults,
             fault_kinds=kinds,
             max_in_flight=max_in_flight,
-            options=_options(args.set),
+            options=parse_options(args.set),
             strategy=args.strategy,
             goal=args.goal,
             time_budget=budget,

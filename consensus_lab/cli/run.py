@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
 from . import UsageError
+from ._args import parse_number, parse_options
 
 CONTRACT_PROPERTIES = (
     "linearizable",
@@ -46,32 +46,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _number(text: str | None, name: str, kind: type, *, low: float | None = None, high: float | None = None):
-    if text is None:
-        return None
-    try:
-        v = kind(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{name} must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-    if isinstance(v, float) and not math.isfinite(v):
-        raise UsageError(f"--{name} must be finite, got {text!r}")
-    if low is not None and v < low:
-        raise UsageError(f"--{name} must be at least {low:g}, got {text}")
-    if high is not None and v > high:
-        raise UsageError(f"--{name} must be at most {high:g}, got {text}")
-    return v
-
-
-def _options(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def cmd_run(args) -> int:
     from .. import protocols
     from ..runner import ScenarioError, replay, run
@@ -100,14 +74,14 @@ def cmd_run(args) -> int:
             print(name)
         return 0
 
-    nodes = _number(args.nodes, "nodes", int, low=1)
-    seed = _number(args.seed, "seed", int)
-    duration = _number(args.duration, "duration", float)
+    nodes = parse_number(args.nodes, "nodes", int, low=1)
+    seed = parse_number(args.seed, "seed", int)
+    duration = parse_number(args.duration, "duration", float)
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be > 0, got {args.duration}")
-    loss = _number(args.loss, "loss", float, low=0, high=1)
-    dup = _number(args.duplicate, "duplicate", float, low=0, high=1)
-    clients = _number(args.clients, "clients", int, low=0)
+    loss = parse_number(args.loss, "loss", float, low=0, high=1)
+    dup = parse_number(args.duplicate, "duplicate", float, low=0, high=1)
+    clients = parse_number(args.clients, "clients", int, low=0)
     checks = [c.strip() for c in args.check.split(",") if c.strip()] if args.check else []
     for c in checks:
         if c not in CONTRACT_PROPERTIES:
@@ -131,7 +105,7 @@ def cmd_run(args) -> int:
             workload=workload if clients is not None else None,
             nemesis=args.nemesis,
             variant=args.variant,
-            options=tuple(sorted(_options(args.set).items())),
+            options=tuple(sorted(parse_options(args.set).items())),
         )
         result = run(scenario, progress=_progress() if sys.stderr.isatty() else None)
     except (ScenarioError, NemesisError, ValueError) as exc:

@@ -264,83 +264,61 @@ class Simulation:
         heap = self._heap
         pop = heapq.heappop
         dispatch = self._dispatch
-        rows = self._rows
-        nodes = self.nodes
-        incarnation = self._incarnation
-        blocked = self.links.blocked
-        contexts = self._ctx
-        stats = self.stats
-        cancelled = self._cancelled
+        deliver = self._deliver
         count = 0
         while heap and heap[0][0] <= t_end:
             ev = pop(heap)
             count += 1
             if progress is not None and count % 20000 == 0:
                 progress(ev[0])
-            if ev[2] != _DELIVER or self.invariants or cancelled:
+            if ev[2] != _DELIVER or self.invariants or self._cancelled:
                 dispatch(ev)
                 if self.stop_on_violation and self.violations:
                     return
                 continue
-            # the hot path, inlined: a message delivery with no invariants to check
-            now, _, _, src, dst, msg, mid, inc = ev
-            self.now = now
-            stats["events"] += 1
-            node = nodes[dst]
-            if node is None or incarnation[dst] != inc:
-                stats["dropped"] += 1
-                rows.append((now, "drop", src, dst, mid, msg, "crashed"))
-            elif (src, dst) in blocked:
-                stats["dropped"] += 1
-                rows.append((now, "drop", src, dst, mid, msg, "partition"))
-            else:
-                stats["delivered"] += 1
-                rows.append((now, "deliver", dst, src, mid, msg, None))
-                ctx = contexts[dst]
-                ctx._now = now
-                try:
-                    node.on_message(ctx, src, msg)
-                except Exception as exc:
-                    raise NodeError(
-                        f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
-                        f"at t={now:.4f}: {exc}"
-                    ) from exc
-                if ctx.outbox:
-                    self._apply(dst, ctx)
+            # the hot path: a message delivery with no invariants to check
+            self.now = ev[0]
+            self.stats["events"] += 1
+            deliver(ev)
         if t_end > self.now:
             self.now = t_end
+
+    def _deliver(self, ev: tuple) -> None:
+        """Deliver one message (or drop it: receiver down or restarted, link cut)."""
+        now, _, _, src, dst, msg, mid, inc = ev
+        node = self.nodes[dst]
+        if node is None or self._incarnation[dst] != inc:
+            self.stats["dropped"] += 1
+            self._rows.append((now, "drop", src, dst, mid, msg, "crashed"))
+        elif (src, dst) in self.links.blocked:
+            self.stats["dropped"] += 1
+            self._rows.append((now, "drop", src, dst, mid, msg, "partition"))
+        else:
+            self.stats["delivered"] += 1
+            self._rows.append((now, "deliver", dst, src, mid, msg, None))
+            ctx = self._ctx[dst]
+            ctx._now = now
+            try:
+                node.on_message(ctx, src, msg)
+            except Exception as exc:
+                raise NodeError(
+                    f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
+                    f"at t={now:.4f}: {exc}"
+                ) from exc
+            if ctx.outbox:
+                self._apply(dst, ctx)
 
     def _dispatch(self, ev: tuple) -> None:
         self.now = now = ev[0]
         kind = ev[2]
         self.stats["events"] += 1
         if kind == _DELIVER:
-            _, seq, _, src, dst, msg, mid, inc = ev
-            if seq in self._cancelled:
-                self._cancelled.discard(seq)
+            if ev[1] in self._cancelled:
+                self._cancelled.discard(ev[1])
                 self.stats["dropped"] += 1
-                self._rows.append((now, "drop", src, dst, mid, msg, "dropped by hand"))
-            elif self.nodes[dst] is None or self._incarnation[dst] != inc:
-                self.stats["dropped"] += 1
-                self._rows.append((now, "drop", src, dst, mid, msg, "crashed"))
-            elif (src, dst) in self.links.blocked:
-                self.stats["dropped"] += 1
-                self._rows.append((now, "drop", src, dst, mid, msg, "partition"))
+                self._rows.append((now, "drop", ev[3], ev[4], ev[6], ev[5], "dropped by hand"))
             else:
-                self.stats["delivered"] += 1
-                self._rows.append((now, "deliver", dst, src, mid, msg, None))
-                ctx = self._ctx[dst]
-                ctx._now = now
-                node = self.nodes[dst]
-                try:
-                    node.on_message(ctx, src, msg)
-                except Exception as exc:
-                    raise NodeError(
-                        f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
-                        f"at t={now:.4f}: {exc}"
-                    ) from exc
-                if ctx.outbox:
-                    self._apply(dst, ctx)
+                self._deliver(ev)
         elif kind == _TIMER:
             _, token, _, nid, name, _, payload, _ = ev
             timers = self._timers[nid]
