@@ -478,6 +478,7 @@ def test_cli_explore_plot_and_goal(capsys, tmp_path):
         (["explore", "broadcast", "--variant", "nope"], "no variant"),
         (["explore", "broadcast", "--depth", "x"], "--depth must be a whole number"),
         (["explore", "broadcast", "--depth", "-2"], "--depth must be at least 0"),
+        (["explore", "broadcast", "--timer-limit", "x"], "--timer-limit must be a whole number"),
         (["explore", "broadcast", "--strategy", "astar"], "unknown strategy"),
         (["explore", "broadcast", "--fault-kinds", "meteor"], "unknown fault kind"),
         (["explore", "broadcast", "--set", "nokey"], "--set takes KEY=VALUE"),

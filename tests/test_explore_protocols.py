@@ -86,7 +86,7 @@ def test_deep_twins(module, variant, broken, length):
 
 @pytest.mark.parametrize(
     "module, depth",
-    [("broadcast", 8), ("twopc", 8), ("paxos", 7), ("raft", 6)],
+    [("broadcast", 8), ("twopc", 7), ("paxos", 6), ("raft", 5)],
 )
 def test_correct_protocols_survive_the_bounded_search(module, depth):
     spec = spec_of(module)

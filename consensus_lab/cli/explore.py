@@ -25,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--fault-kinds", default=None, metavar="KIND,KIND",
                    help="which faults: drop, duplicate, crash, restart (comma-separated)")
     p.add_argument("--max-in-flight", type=str, default=None, help="prune states with more messages in flight")
+    p.add_argument("--timer-limit", type=str, default=None, help="each timer fires at most this often per node")
     p.add_argument("--strategy", default="bfs", help="bfs (shortest counterexample), dfs or random")
     p.add_argument("--walks", type=str, default=None, help="number of random walks (--strategy random)")
     p.add_argument("--seed", type=str, default="0", help="seed of the random walks")
@@ -36,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--plot", default=None, metavar="FILE.png", help="save the counterexample's space-time diagram")
     p.add_argument("--save", default=None, metavar="FILE.json", help="save the counterexample run")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.epilog = ("Exit status: 0 no violation found (the verdict may be 'budget exhausted'), "
+                "1 a violation, 2 bad input.")
     p.set_defaults(func=cmd_explore)
 
 
@@ -55,6 +58,7 @@ def cmd_explore(args) -> int:
     nodes = parse_number(args.nodes, "nodes", int, low=1)
     faults = parse_number(args.faults, "faults", int, low=0)
     max_in_flight = parse_number(args.max_in_flight, "max-in-flight", int, low=0)
+    timer_limit = parse_number(args.timer_limit, "timer-limit", int, low=0)
     walks = parse_number(args.walks, "walks", int, low=1)
     seed = parse_number(args.seed, "seed", int)
     budget = parse_number(args.time_budget, "time-budget", float)
@@ -80,6 +84,7 @@ def cmd_explore(args) -> int:
             faults=faults,
             fault_kinds=kinds,
             max_in_flight=max_in_flight,
+            timer_limit=timer_limit,
             options=parse_options(args.set),
             strategy=args.strategy,
             goal=args.goal,

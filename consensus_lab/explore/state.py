@@ -15,6 +15,12 @@ back-references and no interned-string flags, so equal values give equal
 bytes) and hashed with BLAKE2b to a 16-byte digest.  The digest is the same in
 every process and under every ``PYTHONHASHSEED``.
 
+Fingerprints are incremental.  A step changes one node, so the other nodes'
+digests are reused as they are; and the node that acted is digested attribute
+by attribute (:func:`digest_attrs`), reusing the digest of every attribute
+that is the same object as, or ``==`` to, its value in the parent state.  Only
+what a handler changed is encoded again.
+
 Copies are just as structural: :func:`clone` copies lists, dicts, sets and
 mutable objects, and shares everything immutable (numbers, strings, frozen
 dataclasses such as messages, tuples of those).  Compared with

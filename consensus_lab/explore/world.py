@@ -303,8 +303,6 @@ class ExploreWorld:
         self._invs = invs
         self.invariant_names = [i.name for i in invs if i.kind == "always"]
         self.goal_names = [i.name for i in invs if i.kind == "sometimes"]
-        self._always = [i for i in invs if i.kind == "always"]
-        self._goals = [i for i in invs if i.kind == "sometimes"]
         self._roots = _memory_roots(invs)
         self._root_slots = [_slots(type(r)) for r in self._roots]
         self._encode_memory = memory_encoder({id(r): ("\x00root", k) for k, r in enumerate(self._roots)})
