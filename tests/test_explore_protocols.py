@@ -138,7 +138,7 @@ def test_every_registered_variant_is_listed_here_or_known():
             assert (module, variant) in covered | known_open, f"{name} {variant} has no explorer test"
 
 
-@pytest.mark.parametrize("module, depth", [("twopc", 5)])  # paxos: naive baseline overcounts, see note
+@pytest.mark.parametrize("module, depth", [("twopc", 5), ("paxos", 4), ("raft", 4)])
 def test_fast_state_handling_agrees_with_deep_copies(module, depth):
     """The invariants of these protocols remember (observers, monitors, watch caches):
     deep copies of everything, printed fingerprints and the explorer's own handling
