@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -390,20 +390,33 @@ class _Search:
         return True
 
     def random_walks(self, walks: int, seed: int) -> bool:
+        """``walks`` random schedules, guided by novelty (see :func:`_novel_features`).
+
+        Half of the walks start from the initial state; the others resume from
+        a state that showed something new -- a node in a role, term or log
+        length not seen before -- as a fuzzer keeps inputs that reached new
+        code.  Deep bugs are chains of such firsts.
+        """
         world = self.world
         rng = random.Random(f"consensus_lab:explore:{seed}")
         init = world.initial()
         seen = {init.fp}
         if self.new_state(init, None, 0):
             return False
+        corpus: list[tuple[State, Any, int]] = [(init, None, 0)]
+        known: set = set()
+        _novel_features(init, known)
         for w in range(walks):
             self.frontier = walks - w
-            s, link = init, None
-            for d in range(1, self.max_depth + 1):
+            s, link, start = init, None, 0
+            if w % 2 and len(corpus) > 1:
+                s, link, start = corpus[max(rng.randrange(len(corpus)), rng.randrange(len(corpus)))]
+            weight = _swarm_weights(rng)
+            for d in range(start + 1, self.max_depth + 1):
                 acts = world.actions(s)
                 if not acts:
                     break
-                a = acts[rng.randrange(len(acts))]
+                a = rng.choices(acts, [weight(s, a) for a in acts])[0] if len(acts) > 1 else acts[0]
                 s = world.step(s, a)
                 link = (link, a)
                 self.transitions += 1
@@ -415,9 +428,76 @@ class _Search:
                     seen.add(s.fp)
                     if self.new_state(s, link, d):
                         return False
+                    if d < self.max_depth and _novel_features(s, known):
+                        corpus.append((s, link, d))
                 if self.pruned(s):
                     break
         return True
+
+
+def _novel_features(s: State, known: set) -> bool:
+    """Add the features of ``s`` to ``known``; True if any was new.
+
+    A feature is one node's plain facts: its attributes that are numbers,
+    strings or booleans, and the sizes of its containers, one level into the
+    objects it holds (a Raft node: role, term, vote, commit index, log length).
+    """
+    new = False
+    for i, node in enumerate(s.nodes):
+        f = (i, _plain_facts(node, 1)) if node is not None else (i, None)
+        if f not in known:
+            known.add(f)
+            new = True
+    return new
+
+
+def _plain_facts(obj: Any, depth: int) -> tuple:
+    out = []
+    d = getattr(obj, "__dict__", None)
+    if d is None:
+        return ()
+    for k, v in d.items():
+        if v is None or isinstance(v, int | str | float):
+            out.append((k, v))
+        elif isinstance(v, list | tuple | dict | set | frozenset):
+            if k not in ("cluster", "peers"):
+                out.append((k, len(v)))
+        elif depth > 0 and not callable(v):
+            out.append((k, _plain_facts(v, depth - 1)))
+    return tuple(out)
+
+
+_SWARM_LEVELS = (0.02, 0.2, 1.0, 1.0, 5.0)
+
+
+def _swarm_weights(rng: random.Random) -> Callable[[State, tuple], float]:
+    """Weights for one random walk: each link, timer and client gets its own speed.
+
+    A uniform choice among the enabled actions almost never keeps one message
+    waiting while a dozen others go by, yet deep bugs (Raft's figure 8) need
+    exactly that: a slow link, an impatient node.  So every walk draws a
+    weight per link and message type (deliveries, drops and copies), per node
+    timer, per client operation and per crash or restart -- *swarm testing*
+    (Groce et al., 2012) -- and picks
+    actions in proportion to them.  Walks still reach every schedule, with
+    different odds.
+    """
+    table: dict[Any, float] = {}
+
+    def weight(s: State, a: tuple) -> float:
+        kind = a[0]
+        if kind in ("deliver", "drop", "duplicate"):
+            k = (kind, a[1])
+        elif kind == "timer":
+            k = a
+        else:
+            k = (kind, a[1])
+        w = table.get(k)
+        if w is None:
+            w = table[k] = rng.choice(_SWARM_LEVELS)
+        return w
+
+    return weight
 
 
 def shrink(world: ExploreWorld, path: list[tuple], invariant: str) -> list[tuple]:
