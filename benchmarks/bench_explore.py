@@ -16,6 +16,9 @@ Part 2 -- time to the first counterexample for each broken twin (breadth-first,
 so of minimal length), with its length; for the shallow twins the naive search
 runs too.
 
+Part 3 -- the twins too deep for breadth-first search (Raft's figure 8), given
+to the guided random walks for a fixed time.
+
 Times are CPU seconds of this process (``time.process_time``), so that other
 work on the machine disturbs them less; the wall-clock figure is printed too.
 """
@@ -72,6 +75,7 @@ SHALLOW = [
     ("raft", "stale-truncate"),
 ]
 DEEP = [("paxos", "forget-promise"), ("paxos", "first-promise")]
+BEYOND = [("raft", "commit-previous-term")]  # figure 8: about 20 steps, out of BFS's reach
 
 
 def part2(deep: bool, naive_too: bool) -> None:
@@ -95,15 +99,29 @@ def part2(deep: bool, naive_too: bool) -> None:
     print()
 
 
+def part3(budget: float) -> None:
+    print(f"== beyond breadth-first search: guided random walks, {budget:.0f} s budget ==")
+    names = set(protocols.names())
+    for proto, variant in BEYOND:
+        if proto not in names or variant not in protocols.get(proto).variants:
+            continue
+        r, c, _ = timed(protocol=proto, variant=variant, strategy="random", walks=10**9, time_budget=budget)
+        found = f"found, {r.counterexample_length} steps" if r.violation else "not found"
+        print(f"{proto + ' ' + variant:34s} {found:18s} {r.states:9,d} states  {c:6.1f} cpu s")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller bounds")
     ap.add_argument("--deep", action="store_true", help="include the twins whose counterexample is 10-11 steps deep")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive runs in part 2")
+    ap.add_argument("--walk-budget", type=float, default=60.0, help="seconds of random walks per twin BFS cannot reach")
     args = ap.parse_args()
     print(f"consensus_lab explorer benchmark -- Python {platform.python_version()} on {platform.machine()}\n")
     part1(args.quick)
     part2(args.deep, not args.no_naive)
+    part3(args.walk_budget)
 
 
 if __name__ == "__main__":

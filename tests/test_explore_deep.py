@@ -24,9 +24,8 @@ DEEP_TWINS = [
 ]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("module, variant, broken, length", DEEP_TWINS, ids=[f"{m}-{v}" for m, v, *_ in DEEP_TWINS])
-def test_bfs_finds_the_shortest_counterexample_of_each_deep_twin(module, variant, broken, length):
+def check_shortest_counterexample(module: str, variant: str, broken: str, length: int):
+    """BFS breaks ``broken`` after exactly ``length`` steps; the counterexample replays as a Run."""
     try:
         spec = importlib.import_module(f"consensus_lab.protocols.{module}").SPECS[0]
     except ModuleNotFoundError:
@@ -37,3 +36,10 @@ def test_bfs_finds_the_shortest_counterexample_of_each_deep_twin(module, variant
     assert r.counterexample_length == length, r.summary()
     run = r.counterexample
     assert run.violations and run.violations[0].invariant == broken
+    return r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, variant, broken, length", DEEP_TWINS, ids=[f"{m}-{v}" for m, v, *_ in DEEP_TWINS])
+def test_bfs_finds_the_shortest_counterexample_of_each_deep_twin(module, variant, broken, length):
+    check_shortest_counterexample(module, variant, broken, length)
