@@ -158,5 +158,13 @@ def _raft(nodes, options, variant) -> ExploreSetup:
         return ExploreSetup(requests=(write,), timers=("election",), timer_limit=1,
                             depth=9 if variant == "no-up-to-date-check" else 10, faults=0,
                             note="one write, elections only")
+    if variant == "commit-previous-term":
+        # Figure 8 needs two leaders with different entries, then a third and a
+        # fourth election: about 20 steps, beyond breadth-first search (use
+        # strategy="random"); the two writes go to the nodes that lead first.
+        return ExploreSetup(requests=(ClientOp("write", "x", 1, targets=("n1",)),
+                                      ClientOp("write", "x", 2, targets=(f"n{min(2, nodes)}",))),
+                            timers=("election",), timer_limit=2, depth=22, faults=0,
+                            note="writes x=1 at n1 and x=2 at n2, elections only")
     return ExploreSetup(requests=(write,), timer_limit=1, depth=8, faults=1,
                         fault_kinds=("drop", "crash", "restart"), note="one write")
