@@ -491,3 +491,24 @@ def test_cli_explore_bad_input(capsys, argv, fragment):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
     assert err.count("\n") == 1 and fragment in err and "Traceback" not in err
+
+
+def test_an_interrupted_search_returns_what_it_has(monkeypatch):
+    """Ctrl-C (or the notebook's stop button) ends the search with a result, not a traceback."""
+    from consensus_lab.explore.world import ExploreWorld
+
+    real_step = ExploreWorld.step
+    calls = {"n": 0}
+
+    def step(self, s, a, rec=None):
+        calls["n"] += 1
+        if calls["n"] == 200:
+            raise KeyboardInterrupt
+        return real_step(self, s, a, rec)
+
+    monkeypatch.setattr(ExploreWorld, "step", step)
+    r = explore("twopc", depth=8, progress=False)
+    assert r.interrupted and r.verdict == "budget exhausted" and not r.complete
+    assert 0 < r.states < 200
+    assert "interrupted before the bounded space was covered" in r.summary()
+    assert r.to_dict()["interrupted"] is True

@@ -68,6 +68,7 @@ class ExploreResult:
     goals: dict[str, int | None] = field(default_factory=dict)
     frontier_left: int = 0
     note: str = ""
+    interrupted: bool = False  # stopped by Ctrl-C / the notebook's interrupt button
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
@@ -128,7 +129,8 @@ class ExploreResult:
             else:
                 lines.append(f"  no violation in any schedule of up to {b.depth} steps")
         else:
-            lines.append("  budget exhausted before the bounded space was covered: no verdict")
+            why = "interrupted" if self.interrupted else "budget exhausted"
+            lines.append(f"  {why} before the bounded space was covered: no verdict")
         for g, d in self.goals.items():
             lines.append(f"  goal {g!r}: " + (f"reached in {d} steps" if d is not None else "not reached"))
         return "\n".join(lines)
@@ -161,6 +163,7 @@ class ExploreResult:
             ),
             "path": [str(s) for s in self.path],
             "goals": self.goals,
+            "interrupted": self.interrupted,
         }
 
 
@@ -599,7 +602,7 @@ def explore(
     reporter = make_progress(progress)
     search = _Search(world, strategy=strategy, goal=goal, time_budget=time_budget, max_states=max_states,
                      progress=reporter)
-    complete = False
+    complete = interrupted = False
     try:
         if strategy == "bfs":
             complete = search.bfs()
@@ -609,6 +612,10 @@ def explore(
             complete = search.random_walks(walks, seed)
     except _Budget:
         complete = False
+    except KeyboardInterrupt:
+        # the person watching the progress bar had seen enough: keep what was found
+        complete = False
+        search.budget_hit = interrupted = True
     seconds = time.perf_counter() - search.start
 
     violation = None
@@ -648,6 +655,7 @@ def explore(
         goals=dict(search.goal_depth),
         frontier_left=search.frontier,
         note=used_setup.note,
+        interrupted=interrupted,
         _world=world,
         _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},
     )
