@@ -478,23 +478,17 @@ def _swarm_weights(rng: random.Random) -> Callable[[State, tuple], float]:
 
     A uniform choice among the enabled actions almost never keeps one message
     waiting while a dozen others go by, yet deep bugs (Raft's figure 8) need
-    exactly that: a slow link, an impatient node.  So every walk draws a
-    weight per link and message type (deliveries, drops and copies), per node
-    timer, per client operation and per crash or restart -- *swarm testing*
-    (Groce et al., 2012) -- and picks
-    actions in proportion to them.  Walks still reach every schedule, with
-    different odds.
+    exactly that: a slow message, an impatient node.  So every walk draws a
+    weight per message in flight (its delivery, loss or copy), per node
+    timer, per client operation and per crash or restart -- in the spirit of
+    *swarm testing* (Groce et al., 2012) -- and picks actions in proportion to
+    them.  Walks still reach every schedule, with different odds.
     """
     table: dict[Any, float] = {}
 
     def weight(s: State, a: tuple) -> float:
         kind = a[0]
-        if kind in ("deliver", "drop", "duplicate"):
-            k = (kind, a[1])
-        elif kind == "timer":
-            k = a
-        else:
-            k = (kind, a[1])
+        k = a if kind == "timer" else (kind, a[1])
         w = table.get(k)
         if w is None:
             w = table[k] = rng.choice(_SWARM_LEVELS)
