@@ -283,6 +283,17 @@ class _Search:
         return ProgressInfo(self.strategy, self.states, self.transitions, self.depth, self.max_depth,
                             self.frontier, time.perf_counter() - self.start, self.time_budget, verdict)
 
+    def step(self, s: State, a: tuple) -> State:
+        """The successor of ``s`` by ``a``, counted; budgets and progress are checked
+        every _CHECK_EVERY transitions."""
+        ns = self.world.step(s, a)
+        self.transitions += 1
+        self._tick += 1
+        if self._tick >= _CHECK_EVERY:
+            self._tick = 0
+            self.tick()
+        return ns
+
     def tick(self) -> None:
         """Called every _CHECK_EVERY transitions: budgets and progress."""
         t = time.perf_counter()
@@ -338,12 +349,7 @@ class _Search:
             self.frontier = len(frontier)
             for s, link in frontier:
                 for a in world.actions(s):
-                    ns = world.step(s, a)
-                    self.transitions += 1
-                    self._tick += 1
-                    if self._tick >= _CHECK_EVERY:
-                        self._tick = 0
-                        self.tick()
+                    ns = self.step(s, a)
                     fp = ns.fp
                     if fp in seen:
                         continue
@@ -373,12 +379,7 @@ class _Search:
             nd = d + 1
             children = []
             for a in world.actions(s):
-                ns = world.step(s, a)
-                self.transitions += 1
-                self._tick += 1
-                if self._tick >= _CHECK_EVERY:
-                    self._tick = 0
-                    self.tick()
+                ns = self.step(s, a)
                 prev = best.get(ns.fp)
                 if prev is not None and prev <= nd:
                     continue
@@ -420,13 +421,8 @@ class _Search:
                 if not acts:
                     break
                 a = rng.choices(acts, [weight(s, a) for a in acts])[0] if len(acts) > 1 else acts[0]
-                s = world.step(s, a)
+                s = self.step(s, a)
                 link = (link, a)
-                self.transitions += 1
-                self._tick += 1
-                if self._tick >= _CHECK_EVERY:
-                    self._tick = 0
-                    self.tick()
                 if s.fp not in seen:
                     seen.add(s.fp)
                     if self.new_state(s, link, d):
