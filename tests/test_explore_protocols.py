@@ -13,20 +13,10 @@ deep (more than ~10 steps) are searched with the setup's narrower bounds.
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
+from explore_twins import DEEP_TWINS, check_shortest_counterexample, spec_of
 
 from consensus_lab.explore import explore
-
-
-def spec_of(module: str):
-    try:
-        mod = importlib.import_module(f"consensus_lab.protocols.{module}")
-    except ModuleNotFoundError:
-        pytest.skip(f"protocol module {module} has not landed")
-    return mod.SPECS[0]
-
 
 # (module, variant, broken invariant, shortest counterexample length)
 TWINS = [
@@ -49,9 +39,6 @@ TWINS = [
     # an entry commits on {n1, n3}; n2, which lacks it, wins term 2 anyway
     ("raft", "no-up-to-date-check", "leader completeness", 9),
 ]
-
-from test_explore_deep import DEEP_TWINS, check_shortest_counterexample  # noqa: E402  (and the deep twins)
-
 
 @pytest.mark.parametrize("module, variant, broken, length", TWINS, ids=[f"{m}-{v}" for m, v, *_ in TWINS])
 def test_bfs_finds_the_shortest_counterexample_of_each_twin(module, variant, broken, length):
@@ -173,10 +160,9 @@ def test_the_figure_8_schedule_is_in_the_explorers_space(variant):
     spec_of("raft")
     _, setup = make_world("raft", variant="commit-previous-term")  # two writes, elections only
     world, _ = make_world("raft", variant=variant, setup=setup)
-    plan = FIGURE_8
-    problem, step = _walk(world, plan)
+    problem, step = _walk(world, FIGURE_8)
     if variant == "correct":
         assert problem is None, problem
     else:
         assert problem is not None and problem[0] == "leader completeness", problem
-        assert step == len(plan) == 20
+        assert step == len(FIGURE_8) == 20
