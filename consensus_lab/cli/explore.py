@@ -15,15 +15,22 @@ def register(sub) -> None:
         help="search every schedule (within bounds) for an invariant violation",
         description="Search the schedules of a protocol -- message orders, losses, duplicates, timers, "
         "crashes and restarts -- for a state that breaks one of its invariants. Breadth-first search "
-        "(the default) returns a shortest counterexample.",
+        "(the default) returns a shortest counterexample. With --network partitions a step is a "
+        "timer, a client request, a crash or a link cut, and messages settle in between: coarser, "
+        "but it reaches much longer schedules.",
     )
     p.add_argument("protocol", help="protocol name (see consensus-lab run --list)")
     p.add_argument("--variant", default="correct", help="protocol variant (see consensus-lab run PROTOCOL --variants)")
     p.add_argument("--depth", type=str, default=None, help="most steps in a schedule (default: the protocol's setup)")
     p.add_argument("--nodes", type=str, default=None, help="number of nodes")
-    p.add_argument("--faults", type=str, default=None, help="most faults in a schedule (drops, duplicates, crashes)")
+    p.add_argument("--faults", type=str, default=None,
+                   help="most faults in a schedule (drops, duplicates, crashes, link cuts)")
     p.add_argument("--fault-kinds", default=None, metavar="KIND,KIND",
-                   help="which faults: drop, duplicate, crash, restart (comma-separated)")
+                   help="which faults: drop, duplicate, crash, restart (network async); "
+                   "partition, crash, restart (network partitions); comma-separated")
+    p.add_argument("--network", default=None,
+                   help="async (every delivery is a step) or partitions (steps are stimuli and link cuts; "
+                   "messages settle in between); default: the protocol's setup")
     p.add_argument("--max-in-flight", type=str, default=None, help="prune states with more messages in flight")
     p.add_argument("--timer-limit", type=str, default=None, help="each timer fires at most this often per node")
     p.add_argument("--strategy", default="bfs", help="bfs (shortest counterexample), dfs or random")
@@ -44,7 +51,7 @@ def register(sub) -> None:
 
 def cmd_explore(args) -> int:
     from .. import protocols
-    from ..explore import FAULT_KINDS, STRATEGIES, explore
+    from ..explore import FAULT_KINDS, NETWORKS, STRATEGIES, explore
 
     try:
         spec = protocols.get(args.protocol)
@@ -52,6 +59,8 @@ def cmd_explore(args) -> int:
         raise UsageError(exc.args[0]) from None
     if args.variant not in spec.variants:
         raise UsageError(f"{spec.name} has no variant {args.variant!r} (variants: {', '.join(spec.variants)})")
+    if args.network is not None and args.network not in NETWORKS:
+        raise UsageError(f"unknown network {args.network!r} (networks: {', '.join(NETWORKS)})")
     if args.strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {args.strategy!r} (strategies: {', '.join(STRATEGIES)})")
     depth = parse_number(args.depth, "depth", int, low=0)
@@ -85,6 +94,7 @@ def cmd_explore(args) -> int:
             fault_kinds=kinds,
             max_in_flight=max_in_flight,
             timer_limit=timer_limit,
+            network=args.network,
             options=parse_options(args.set),
             strategy=args.strategy,
             goal=args.goal,

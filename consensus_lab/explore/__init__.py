@@ -21,7 +21,17 @@ from .progress import ProgressInfo, TextProgress, WidgetProgress
 from .search import STRATEGIES, VERDICTS, ExploreResult, explore, make_world, replay, shrink
 from .setups import ExploreSetup, get_setup, register_setup, setup_for
 from .state import StateEncodingError, clone, digest, encode
-from .world import FAULT_KINDS, HANDLER_ERROR, Bounds, ClientOp, ExploreWorld, State, Step
+from .world import (
+    FAULT_KINDS,
+    HANDLER_ERROR,
+    NETWORK_FAULTS,
+    NETWORKS,
+    Bounds,
+    ClientOp,
+    ExploreWorld,
+    State,
+    Step,
+)
 
 __all__ = [
     "Bounds",
@@ -31,6 +41,8 @@ __all__ = [
     "ExploreWorld",
     "FAULT_KINDS",
     "HANDLER_ERROR",
+    "NETWORKS",
+    "NETWORK_FAULTS",
     "ProgressInfo",
     "STRATEGIES",
     "State",

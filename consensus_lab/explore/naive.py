@@ -23,6 +23,8 @@ __all__ = ["NaiveWorld"]
 class NaiveWorld(ExploreWorld):
     """Same states and transitions as :class:`ExploreWorld`; naive copies and fingerprints."""
 
+    _settle_lightly = False  # every state is copied and printed in full
+
     def _fork(self, s: State, i: int, copy_node: bool = True) -> State:
         ns = State()
         memo: dict[int, Any] = {}
@@ -42,6 +44,7 @@ class NaiveWorld(ExploreWorld):
         ns.remap = {id(n): memo[id(n)] for n in s.nodes if n is not None}
         ns.fired = s.fired
         ns.error = None
+        ns.cut = s.cut
         return ns
 
     def _msg_key(self, msg: Any) -> bytes:
@@ -66,6 +69,7 @@ class NaiveWorld(ExploreWorld):
             s.fired,
             memory,
             s.error,
+            sorted(s.cut),
         )
         s.fp = hashlib.blake2b(_text(view).encode(), digest_size=16).digest()
         return s

@@ -29,7 +29,7 @@ from ..sim.run import Run
 from ..sim.scenario import ProtocolSpec
 from .progress import ProgressInfo, make_progress
 from .setups import ExploreSetup, default_nodes, setup_for
-from .world import Bounds, ClientOp, ExploreWorld, State, Step
+from .world import NETWORK_FAULTS, Bounds, ClientOp, ExploreWorld, State, Step
 
 __all__ = ["explore", "ExploreResult", "replay", "make_world", "VERDICTS", "STRATEGIES"]
 
@@ -68,6 +68,7 @@ class ExploreResult:
     goals: dict[str, int | None] = field(default_factory=dict)
     frontier_left: int = 0
     note: str = ""
+    network: str = "async"
     interrupted: bool = False  # stopped by Ctrl-C / the notebook's interrupt button
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
@@ -112,7 +113,9 @@ class ExploreResult:
             + (f", {self.note}" if self.note else "")
             + f": {self.strategy} to depth {b.depth}, up to {b.faults} fault(s) ({kinds})"
             + (f", at most {b.max_in_flight} messages in flight" if b.max_in_flight is not None else "")
-            + (f", each timer at most {b.timer_limit}x" if b.timer_limit is not None else ""),
+            + (f", each timer at most {b.timer_limit}x" if b.timer_limit is not None else "")
+            + (", network of partitions (each step a stimulus or a link cut; messages settle in between)"
+               if self.network == "partitions" else ""),
             f"  explored {self.states:,} distinct states ({self.transitions:,} transitions), deepest step {self.depth}"
             + (f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s)" if timing else ""),
         ]
@@ -148,6 +151,7 @@ class ExploreResult:
             "protocol": self.protocol,
             "variant": self.variant,
             "strategy": self.strategy,
+            "network": self.network,
             "nodes": self.nodes,
             "verdict": self.verdict,
             "states": self.states,
@@ -197,6 +201,7 @@ def make_world(
     setup: ExploreSetup | None = None,
     clock: str | None = None,
     mute: Sequence[str] | None = None,
+    network: str | None = None,
     world_class: type[ExploreWorld] = ExploreWorld,
 ) -> tuple[ExploreWorld, ExploreSetup]:
     """The :class:`ExploreWorld` for a protocol, its setup and the caller's overrides."""
@@ -214,10 +219,13 @@ def make_world(
     if setup is None:
         setup = setup_for(spec.name, n, spec.resolve_options(given), variant)
     resolved = spec.resolve_options({**dict(setup.options), **given})
+    net = setup.network if network is None else network
+    if fault_kinds is None:
+        fault_kinds = setup.fault_kinds if setup.fault_kinds is not None else NETWORK_FAULTS.get(net, ())
     bounds = Bounds(
         depth=setup.depth if depth is None else depth,
         faults=setup.faults if faults is None else faults,
-        fault_kinds=tuple(setup.fault_kinds if fault_kinds is None else fault_kinds),
+        fault_kinds=tuple(fault_kinds),
         max_in_flight=setup.max_in_flight if max_in_flight is None else max_in_flight,
         timer_limit=setup.timer_limit if timer_limit is None else timer_limit,
     )
@@ -234,6 +242,7 @@ def make_world(
         clock=setup.clock if clock is None else clock,
         mute=setup.mute if mute is None else tuple(mute),
         given_options={**dict(setup.options), **given},
+        network=net,
     )
     return world, setup
 
@@ -540,6 +549,7 @@ def explore(
     setup: ExploreSetup | None = None,
     clock: str | None = None,
     mute: Sequence[str] | None = None,
+    network: str | None = None,
     strategy: str = "bfs",
     goal: str | None = None,
     time_budget: float | None = None,
@@ -560,7 +570,10 @@ def explore(
     ``depth`` steps, ``faults`` faults of the ``fault_kinds`` (``drop``,
     ``duplicate``, ``crash``; ``restart`` is free), at most ``max_in_flight``
     messages in flight, each timer firing at most ``timer_limit`` times per
-    node.  Unset bounds come from the protocol's exploration setup
+    node.  ``network="partitions"`` makes every step a stimulus (request,
+    timer, crash, restart) or a link cut (fault kind ``partition``) or heal,
+    with the network settling in between: fewer choices per step, so much
+    longer schedules are within reach (see :mod:`consensus_lab.explore.world`).  Unset bounds come from the protocol's exploration setup
     (:mod:`consensus_lab.explore.setups`), as do the client operations
     (``requests``) and the timers that may fire (``timers``).
 
@@ -585,7 +598,7 @@ def explore(
         protocol, variant=variant, nodes=nodes, depth=depth, faults=faults, fault_kinds=fault_kinds,
         max_in_flight=max_in_flight, timer_limit=timer_limit, requests=requests, timers=timers,
         options=options, setup=setup,
-        clock=clock, mute=mute, world_class=world_class,
+        clock=clock, mute=mute, network=network, world_class=world_class,
     )
     if goal is not None and goal not in world.goal_names:
         raise ValueError(f"{world.spec.name} has no goal {goal!r} (goals: {', '.join(world.goal_names) or 'none'})")
@@ -645,6 +658,7 @@ def explore(
         goals=dict(search.goal_depth),
         frontier_left=search.frontier,
         note=used_setup.note,
+        network=world.network,
         interrupted=interrupted,
         _world=world,
         _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .world import FAULT_KINDS, ClientOp
+from .world import ClientOp
 
 __all__ = ["ExploreSetup", "register_setup", "get_setup", "setup_for", "SetupFn"]
 
@@ -33,7 +33,11 @@ class ExploreSetup:
     ``timers``: names of timers that may fire (``None``: all of them);
     ``nodes``: how many nodes (``None``: the spec's ``default_nodes``);
     ``depth``, ``faults``, ``fault_kinds``, ``max_in_flight``, ``timer_limit``:
-    the default bounds (see :class:`~consensus_lab.explore.Bounds`);
+    the default bounds (see :class:`~consensus_lab.explore.Bounds`;
+    ``fault_kinds=None``: every kind the network has);
+    ``network``: ``"async"`` (every delivery is a choice) or ``"partitions"``
+    (steps are stimuli and link cuts; the network settles in between -- see
+    :mod:`consensus_lab.explore.world`);
     ``clock``: ``"frozen"`` (``ctx.now`` stays 0) or ``"timers"`` (per-node clocks
     moved forward by timers: for protocols that compare ``ctx.now`` with deadlines);
     ``mute``: message type names that are sent but never delivered (explores
@@ -48,10 +52,11 @@ class ExploreSetup:
     nodes: int | None = None
     depth: int = 10
     faults: int = 1
-    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    fault_kinds: tuple[str, ...] | None = None
     max_in_flight: int | None = None
     timer_limit: int | None = None
     clock: str = "frozen"
+    network: str = "async"
     mute: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
@@ -160,11 +165,14 @@ def _raft(nodes, options, variant) -> ExploreSetup:
                             note="one write, elections only")
     if variant == "commit-previous-term":
         # Figure 8 needs two leaders with different entries, then a third and a
-        # fourth election: about 20 steps, beyond breadth-first search (use
-        # strategy="random"); the two writes go to the nodes that lead first.
+        # fourth election: about 20 message-level steps, beyond breadth-first
+        # search.  In the network of partitions a step is a whole exchange (an
+        # election, a replication), and one cut link keeps the first leader's
+        # entry from spreading: a handful of steps.  The two writes go to the
+        # nodes that lead first.
         return ExploreSetup(requests=(ClientOp("write", "x", 1, targets=("n1",)),
                                       ClientOp("write", "x", 2, targets=(f"n{min(2, nodes)}",))),
-                            timers=("election",), timer_limit=2, depth=22, faults=0,
+                            timers=("election",), timer_limit=2, depth=8, faults=1, network="partitions",
                             note="writes x=1 at n1 and x=2 at n2, elections only")
     return ExploreSetup(requests=(write,), timer_limit=1, depth=8, faults=1,
                         fault_kinds=("drop", "crash", "restart"), note="one write")

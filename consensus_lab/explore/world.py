@@ -39,6 +39,21 @@ snapshot that travels with the new state.  The memory is part of the
 fingerprint (protocol nodes in it count by id: a cache of "the node I looked
 at last" is not state).
 
+Two *networks* (``network=``) decide how much of the schedule the explorer
+chooses.  With ``"async"`` (the default) every delivery is a step of its own,
+so messages arrive in any order -- the most faithful model, and the largest
+space.  With ``"partitions"`` a step is a *stimulus* -- a client request, a
+timer, a crash or restart, or cutting or healing the link between two nodes
+-- after which the network *settles*: every message in flight is delivered
+(in a fixed order: by sender, receiver and contents), then every message
+those deliveries sent, round after round, until none is left; a message
+across a cut link is lost.  Invariants are still checked after every single
+delivery.  The explorer no longer reorders messages, but one step now covers
+a whole exchange (a vote collected, an entry replicated), so breadth-first
+search reaches schedules several times longer -- Raft's figure 8 among them.
+This is how Jepsen's nemesis thinks: faults are partitions and crashes, and
+between them the network works.
+
 A path of actions can be *recorded*: it is replayed with a trace recorder
 switched on, giving an ordinary :class:`~consensus_lab.sim.Run` whose steps
 are 0.01 simulated seconds apart, so that space-time diagrams read left to
@@ -74,10 +89,18 @@ from .state import (
     to_bytes,
 )
 
-__all__ = ["Step", "ClientOp", "Bounds", "ExploreWorld", "State", "TICK", "FAULT_KINDS", "HANDLER_ERROR", "CLOCKS"]
+__all__ = [
+    "Step", "ClientOp", "Bounds", "ExploreWorld", "State", "TICK", "FAULT_KINDS", "NETWORKS", "NETWORK_FAULTS",
+    "HANDLER_ERROR", "CLOCKS",
+]
 
 TICK = 0.01  # simulated seconds between two recorded steps
-FAULT_KINDS = ("drop", "duplicate", "crash", "restart")
+FAULT_KINDS = ("drop", "duplicate", "crash", "restart", "partition")
+NETWORKS = ("async", "partitions")
+# the faults that make sense in each network: single messages are chosen only in
+# "async"; links are cut (a fault) and healed (free) only in "partitions"
+NETWORK_FAULTS = {"async": ("drop", "duplicate", "crash", "restart"), "partitions": ("partition", "crash", "restart")}
+SETTLE_LIMIT = 10_000  # deliveries in one settling of the "partitions" network before we call it a loop
 CLOCKS = ("frozen", "timers")
 HANDLER_ERROR = "no handler raises"
 _CONTEXT_ROWS = 30  # trace rows kept with a violation, as the simulator does
@@ -115,7 +138,7 @@ class Bounds:
 
     depth: int = 10
     faults: int = 1
-    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    fault_kinds: tuple[str, ...] = NETWORK_FAULTS["async"]
     max_in_flight: int | None = None
     timer_limit: int | None = None
 
@@ -165,6 +188,8 @@ class Step:
             return f"{k} {self.msg!r} {self.peer} -> {self.node}"
         if k == "timer":
             return f"timer {self.detail!r} fires at {self.node}"
+        if k in ("cut", "heal"):
+            return f"{k} the link {self.node} - {self.peer}"
         if k == "request":
             return f"client {self.peer} sends {self.detail} to {self.node}"
         return f"{k} {self.node}"
@@ -175,7 +200,7 @@ class State:
 
     __slots__ = (
         "nodes", "stores", "timers", "fired", "clocks", "remap", "net", "nmsgs", "hist", "henc", "clients",
-        "faults", "memory", "verdict", "comps", "dirty", "fp", "error",
+        "faults", "memory", "verdict", "comps", "dirty", "fp", "error", "cut",
     )
 
     nodes: list
@@ -196,6 +221,7 @@ class State:
     dirty: list
     fp: bytes
     error: str | None
+    cut: frozenset  # links (i, j), i < j, cut in the "partitions" network
 
 
 class _FreshRandom:
@@ -254,6 +280,9 @@ class _Recorder:
 class ExploreWorld:
     """States, enabled actions and transitions for one protocol configuration."""
 
+    _settle_lightly = True  # the states inside a settling are judged, fingerprinted only at its end
+    _light = False
+
     def __init__(
         self,
         spec: ProtocolSpec,
@@ -267,9 +296,14 @@ class ExploreWorld:
         clock: str = "frozen",
         mute: Sequence[str] = (),
         given_options: Mapping[str, Any] | None = None,
+        network: str = "async",
     ) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"unknown clock {clock!r} (clocks: {', '.join(CLOCKS)})")
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r} (networks: {', '.join(NETWORKS)})")
+        self.network = network
+        self._settles = network == "partitions"
         self.spec = spec
         self.ids = tuple(node_ids)
         self.n = len(self.ids)
@@ -277,7 +311,13 @@ class ExploreWorld:
         self.variant = variant
         self.options = dict(options or {})
         self.given_options = dict(given_options if given_options is not None else self.options)
-        self.bounds = bounds or Bounds()
+        self.bounds = bounds or Bounds(fault_kinds=NETWORK_FAULTS[network])
+        for kind in self.bounds.fault_kinds:
+            if kind not in NETWORK_FAULTS[network]:
+                hint = ("messages between connected nodes are always delivered there: cut links with "
+                        "'partition', or explore with network='async'") if network == "partitions" else (
+                        "cutting links is a fault of network='partitions'")
+                raise ValueError(f"fault kind {kind!r} does not apply to network={network!r} ({hint})")
         self.clock = clock
         self._timed = clock == "timers"
         self.allowed_timers = None if timers is None else frozenset(timers)
@@ -298,6 +338,7 @@ class ExploreWorld:
         self._dup = "duplicate" in kinds
         self._crash = "crash" in kinds
         self._restart = "restart" in kinds
+        self._cut = "partition" in kinds
         self._ctx = [Context(nid, _FreshRandom(f"consensus_lab:explore:{nid}"), Storage()) for nid in self.ids]
         invs = list(spec.invariants(self.options, variant))
         self._invs = invs
@@ -348,7 +389,7 @@ class ExploreWorld:
                     if v is not _MISSING:
                         object.__setattr__(r, name, v)
 
-    def _remember(self, s: State) -> bytes:
+    def _remember(self, s: State, light: bool = False) -> bytes:
         """Judge ``s`` starting from its parent's memory; keep the memory that results.
 
         ``s.memory`` is a :class:`_Memory`: a snapshot with its digest and the
@@ -357,13 +398,18 @@ class ExploreWorld:
         old object replaced by its new copy -- to the invariants, the node was
         changed in place, as in the simulator (a restarted node is a new
         object there and here).  Returns the digest; a state whose memory did
-        not change shares its parent's snapshot.
+        not change shares its parent's snapshot.  A ``light`` state (inside a
+        settling, see :meth:`_settle`) keeps its snapshot undigested, with the
+        last digest's caches, and returns ``b""``.
         """
         parent = s.memory
         self._install(parent.snap, s.remap)
         s.remap = None
         s.verdict = self._judge(s)
         snap = self._capture()
+        if light:
+            s.memory = _Memory(snap, b"", parent.caches)
+            return b""
         h, caches = self._digest_snapshot(snap, parent.caches)
         if h != parent.digest:
             s.memory = _Memory(snap, h, caches)
@@ -432,6 +478,7 @@ class ExploreWorld:
         s.comps = [None] * self.n
         s.dirty = list(range(self.n))
         s.error = None
+        s.cut = frozenset()
         for i, nid in enumerate(self.ids):  # all nodes exist before any boots (a message may
             s.nodes[i] = self.make_node(nid)  # go to a node whose on_start has not run yet)
         for i, nid in enumerate(self.ids):
@@ -440,7 +487,8 @@ class ExploreWorld:
             self._call(s, i, "on_start", (), rec)
             if s.error:
                 break
-        return self._finish(s)
+        s = self._finish(s)
+        return self._settle(s, rec) if self._settles else s
 
     def _fork(self, s: State, i: int, copy_node: bool = True) -> State:
         """A successor of ``s`` in which node ``i`` (only) may change."""
@@ -469,6 +517,7 @@ class ExploreWorld:
         ns.comps = s.comps[:]
         ns.dirty = [i]
         ns.error = None
+        ns.cut = s.cut
         return ns
 
     def _node_comp(self, s: State, i: int) -> tuple[bytes, Any, type]:
@@ -504,7 +553,24 @@ class ExploreWorld:
             s.stores[i].writes = (
                 int.from_bytes(hashlib.blake2b(to_bytes(encode(data)), digest_size=8).digest(), "big") if data else 0
             )
-        mem_bytes = self._remember(s) if self._roots else b""
+        if self._light:  # inside a settling: judged now, fingerprinted at its end (_seal)
+            if self._roots:
+                self._remember(s, light=True)
+            return s
+        return self._fingerprint(s, self._remember(s) if self._roots else b"")
+
+    def _seal(self, s: State, touched: set[int]) -> State:
+        """Fingerprint the last state of a settling; ``touched``: the nodes that acted in it."""
+        mem_bytes = b""
+        if self._roots:
+            m = s.memory
+            mem_bytes, caches = self._digest_snapshot(m.snap, m.caches)
+            s.memory = _Memory(m.snap, mem_bytes, caches)
+        s.dirty = sorted(touched)
+        return self._fingerprint(s, mem_bytes)
+
+    def _fingerprint(self, s: State, mem_bytes: bytes) -> State:
+        """Encode the nodes in ``s.dirty`` again and fingerprint the whole state."""
         comps = s.comps
         try:
             for i in s.dirty:
@@ -518,7 +584,9 @@ class ExploreWorld:
             h.update(c[0])
         h.update(mem_bytes)  # a digest (or b"")
         fired = tuple(sorted(s.fired.items())) if s.fired else None
-        h.update(to_bytes((net_enc, s.henc, s.clients, s.faults, s.clocks if self._timed else None, fired, s.error)))
+        cut = tuple(sorted(s.cut)) if s.cut else None
+        h.update(to_bytes((net_enc, s.henc, s.clients, s.faults, s.clocks if self._timed else None, fired, s.error,
+                           cut)))
         s.fp = h.digest()
         return s
 
@@ -625,7 +693,11 @@ class ExploreWorld:
     # --- actions ------------------------------------------------------------------------
 
     def actions(self, s: State) -> list[tuple]:
-        """The enabled actions, in a fixed order (requests, deliveries, timers, faults)."""
+        """The enabled actions, in a fixed order (requests, deliveries, timers, faults).
+
+        (In the ``"partitions"`` network nothing is in flight between steps, so
+        there are no deliveries to choose; links are cut and healed instead.)
+        """
         if s.error is not None:
             return []
         out: list[tuple] = []
@@ -661,14 +733,86 @@ class ExploreWorld:
                 for i in range(self.n):
                     if nodes[i] is not None:
                         out.append(("crash", i))
+            if self._cut:
+                for i in range(self.n):
+                    for j in range(i + 1, self.n):
+                        if (i, j) not in s.cut:
+                            out.append(("cut", i, j))
         if self._restart:
             for i in range(self.n):
                 if nodes[i] is None:
                     out.append(("restart", i))
+        for i, j in sorted(s.cut):
+            out.append(("heal", i, j))
         return out
 
     def step(self, s: State, a: tuple, rec: _Recorder | None = None) -> State:
-        """The state after action ``a`` (``s`` itself is left as it was)."""
+        """The state after action ``a`` (``s`` itself is left as it was).
+
+        In the ``"partitions"`` network the network then settles (see :meth:`_settle`).
+        """
+        ns = self._act(s, a, rec)
+        return self._settle(ns, rec) if self._settles else ns
+
+    def _settle(self, s: State, rec: _Recorder | None) -> State:
+        """Deliver what is in flight, round by round, until nothing is (the "partitions" network).
+
+        A round delivers every message in flight at its start, ordered by
+        (sender, receiver, contents); what they send waits for the next round.
+        A message across a cut link is lost.  Every delivery is a state of its
+        own for the invariants: the settling stops at the first one that breaks
+        an invariant (or where a handler raised), with messages still in flight.
+
+        The states in between are judged but not fingerprinted: nothing but
+        this loop ever sees them, so only the last one is (``_seal``).
+        """
+        if not s.net:
+            return s
+        touched: set[int] = set()
+        self._light = self._settle_lightly
+        try:
+            s = self._deliver_all(s, rec, touched)
+        finally:
+            self._light = False
+        return self._seal(s, touched) if self._settle_lightly else s
+
+    def _deliver_all(self, s: State, rec: _Recorder | None, touched: set[int]) -> State:
+        done = 0
+        while s.net:
+            for key, (_, count) in sorted(s.net.items()):
+                for _ in range(count):
+                    if self.check(s) is not None:
+                        return s
+                    if rec is not None:
+                        rec.t = round(rec.t + TICK, 6)
+                    if (key[0], key[1]) in s.cut or (key[1], key[0]) in s.cut:
+                        s = self._fork(s, key[1], copy_node=False)
+                        s.dirty = []
+                        self._lose(s, key, rec, "partition")
+                        s = self._finish(s)
+                    else:
+                        s = self._act(s, ("deliver", key), rec)
+                    touched.update(s.dirty)
+                    done += 1
+                    if done > SETTLE_LIMIT:
+                        raise ValueError(
+                            f"{self.spec.name}: the network did not settle after {SETTLE_LIMIT:,} deliveries "
+                            "(messages keep causing messages); explore it with network='async'")
+        return s
+
+    def _lose(self, s: State, key: tuple, rec: _Recorder | None, why: str) -> None:
+        """Take one copy of message ``key`` out of the network of ``s`` (a fork of the parent)."""
+        msg, cnt = s.net[key]
+        if cnt == 1:
+            del s.net[key]
+        else:
+            s.net[key] = (msg, cnt - 1)
+        s.nmsgs -= 1
+        if rec is not None:
+            rec.row("drop", self.ids[key[0]], self.ids[key[1]], rec.mids[key].popleft(), msg, why)
+
+    def _act(self, s: State, a: tuple, rec: _Recorder | None) -> State:
+        """The state right after action ``a``: one handler run, nothing settled."""
         kind = a[0]
         ids = self.ids
         if kind == "deliver":
@@ -724,13 +868,7 @@ class ExploreWorld:
             msg, cnt = ns.net[key]
             ns.faults += 1
             if kind == "drop":
-                if cnt == 1:
-                    del ns.net[key]
-                else:
-                    ns.net[key] = (msg, cnt - 1)
-                ns.nmsgs -= 1
-                if rec is not None:
-                    rec.row("drop", ids[src], ids[dst], rec.mids[key].popleft(), msg, "loss")
+                self._lose(ns, key, rec, "loss")
             else:
                 ns.net[key] = (msg, cnt + 1)
                 ns.nmsgs += 1
@@ -760,6 +898,17 @@ class ExploreWorld:
             if rec is not None:
                 rec.row("restart", ids[i])
             self._call(ns, i, "on_start", (), rec)
+        elif kind == "cut" or kind == "heal":
+            link = (a[1], a[2])
+            ns = self._fork(s, a[1], copy_node=False)
+            ns.dirty = []
+            if kind == "cut":
+                ns.cut = s.cut | {link}
+                ns.faults += 1
+            else:
+                ns.cut = s.cut - {link}
+            if rec is not None:
+                rec.row(kind, ids[a[1]], ids[a[2]], info="both ways")
         else:
             raise ValueError(f"unknown action {a!r}")
         return self._finish(ns)
@@ -796,6 +945,8 @@ class ExploreWorld:
             return Step(kind, ids[a[1]], detail=a[2])
         if kind == "request":
             return Step(kind, ids[a[2]], f"c{a[1]}", detail=self.ops[a[1]].label())
+        if kind in ("cut", "heal"):
+            return Step(kind, ids[a[1]], ids[a[2]])
         return Step(kind, ids[a[1]])
 
     def action_of(self, step: Step, s: State) -> tuple:
@@ -810,6 +961,9 @@ class ExploreWorld:
                 a = (kind, int(str(step.peer).lstrip("c")), self.index[step.node])
             elif kind in ("crash", "restart"):
                 a = (kind, self.index[step.node])
+            elif kind in ("cut", "heal"):
+                i, j = self.index[step.node], self.index[step.peer]
+                a = (kind, min(i, j), max(i, j))
             else:
                 raise ValueError(f"unknown step kind {kind!r}")
         except (KeyError, ValueError) as exc:
@@ -831,9 +985,11 @@ class ExploreWorld:
         """Replay a path with the trace switched on and package it as a :class:`Run`."""
         rec = _Recorder()
         s = self.initial(rec)
-        for k, a in enumerate(actions, 1):
-            rec.t = round(k * TICK, 6)
+        times = [rec.t]  # when each state of the path was reached
+        for a in actions:
+            rec.t = round(rec.t + TICK, 6)
             s = self.step(s, a, rec)
+            times.append(rec.t)
         violations = []
         problem = self.check(s)
         if problem is not None:
@@ -846,7 +1002,7 @@ class ExploreWorld:
         for k, st in enumerate(states):
             for g in self.goals_reached(st):
                 if goals.get(g) is None:
-                    goals[g] = round(k * TICK, 6)
+                    goals[g] = times[k]
         scenario = Scenario(
             protocol=self.spec,
             nodes=self.n,

@@ -141,7 +141,8 @@ def plot_spacetime(
         elif kind in ("partition", "cut"):
             if part_open is not None:
                 part_spans.append((part_open[0], t, part_open[1]))
-            label = " | ".join(",".join(g) for g in info) if kind == "partition" and info else f"cut {node}>{peer}"
+            label = (" | ".join(",".join(g) for g in info) if kind == "partition" and info
+                     else f"cut {node}-{peer}" if info == "both ways" else f"cut {node}>{peer}")
             part_open = (t, label)
         elif kind == "heal":
             if part_open is not None:
