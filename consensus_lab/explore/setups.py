@@ -167,12 +167,12 @@ def _raft(nodes, options, variant) -> ExploreSetup:
         # Figure 8 needs two leaders with different entries, then a third and a
         # fourth election: about 20 message-level steps, beyond breadth-first
         # search.  In the network of partitions a step is a whole exchange (an
-        # election, a replication), and one cut link keeps the first leader's
-        # entry from spreading: a handful of steps.  The two writes go to the
-        # nodes that lead first.
+        # election, a replication), and one cut link (Jepsen's partition
+        # nemesis) keeps the first leader's entry from spreading: 7 steps.  The
+        # two writes go to the nodes that lead first.
         return ExploreSetup(requests=(ClientOp("write", "x", 1, targets=("n1",)),
                                       ClientOp("write", "x", 2, targets=(f"n{min(2, nodes)}",))),
-                            timers=("election",), timer_limit=2, depth=8, faults=1, network="partitions",
-                            note="writes x=1 at n1 and x=2 at n2, elections only")
+                            timers=("election",), timer_limit=2, depth=8, faults=1, fault_kinds=("partition",),
+                            network="partitions", note="writes x=1 at n1 and x=2 at n2, elections only")
     return ExploreSetup(requests=(write,), timer_limit=1, depth=8, faults=1,
                         fault_kinds=("drop", "crash", "restart"), note="one write")

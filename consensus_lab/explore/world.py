@@ -399,17 +399,18 @@ class ExploreWorld:
         changed in place, as in the simulator (a restarted node is a new
         object there and here).  Returns the digest; a state whose memory did
         not change shares its parent's snapshot.  A ``light`` state (inside a
-        settling, see :meth:`_settle`) keeps its snapshot undigested, with the
-        last digest's caches, and returns ``b""``.
+        settling, see :meth:`_settle`) is judged on the memory the invariant
+        objects hold -- its predecessor's -- which it changes in place; the
+        settling's last state takes the snapshot (:meth:`_seal`).
         """
+        if light:  # the invariant objects already hold the memory of the state before
+            s.verdict = self._judge(s)
+            return b""
         parent = s.memory
         self._install(parent.snap, s.remap)
         s.remap = None
         s.verdict = self._judge(s)
         snap = self._capture()
-        if light:
-            s.memory = _Memory(snap, b"", parent.caches)
-            return b""
         h, caches = self._digest_snapshot(snap, parent.caches)
         if h != parent.digest:
             s.memory = _Memory(snap, h, caches)
@@ -495,13 +496,13 @@ class ExploreWorld:
         ns = State()
         nodes = ns.nodes = s.nodes[:]
         old = nodes[i]
-        if copy_node and old is not None:
-            nodes[i] = clone(old)
-            ns.remap = {id(old): nodes[i]}  # the same node, one step later
-        else:
-            ns.remap = None
+        ns.remap = None
         stores = ns.stores = s.stores[:]
-        stores[i] = clone_storage(stores[i])
+        if not self._light:  # (inside a settling, nodes and storage are already private: see _settle)
+            if copy_node and old is not None:
+                nodes[i] = clone(old)
+                ns.remap = {id(old): nodes[i]}  # the same node, one step later
+            stores[i] = clone_storage(stores[i])
         timers = ns.timers = s.timers[:]
         timers[i] = timers[i].copy()
         ns.clocks = s.clocks
@@ -563,9 +564,9 @@ class ExploreWorld:
         """Fingerprint the last state of a settling; ``touched``: the nodes that acted in it."""
         mem_bytes = b""
         if self._roots:
-            m = s.memory
-            mem_bytes, caches = self._digest_snapshot(m.snap, m.caches)
-            s.memory = _Memory(m.snap, mem_bytes, caches)
+            snap = self._capture()
+            mem_bytes, caches = self._digest_snapshot(snap, s.memory.caches)
+            s.memory = _Memory(snap, mem_bytes, caches) if mem_bytes != s.memory.digest else s.memory
         s.dirty = sorted(touched)
         return self._fingerprint(s, mem_bytes)
 
@@ -763,18 +764,38 @@ class ExploreWorld:
         own for the invariants: the settling stops at the first one that breaks
         an invariant (or where a handler raised), with messages still in flight.
 
-        The states in between are judged but not fingerprinted: nothing but
-        this loop ever sees them, so only the last one is (``_seal``).
+        The states in between are seen by nothing but this loop, so they are
+        built cheaply: the settling starts from a private copy of every node
+        and storage, which the deliveries then change in place; the invariants
+        keep their memory in their own objects from one delivery to the next;
+        and only the last state is fingerprinted (:meth:`_seal`).
         """
         if not s.net:
             return s
         touched: set[int] = set()
-        self._light = self._settle_lightly
+        if self._settle_lightly:
+            s = self._private_copy(s)
+            self._light = True
         try:
             s = self._deliver_all(s, rec, touched)
         finally:
             self._light = False
         return self._seal(s, touched) if self._settle_lightly else s
+
+    def _private_copy(self, s: State) -> State:
+        """``s`` again, with nodes and storage of its own and the invariants holding its memory."""
+        ns = self._fork(s, 0, copy_node=False)
+        remap = {}
+        for i, node in enumerate(ns.nodes):
+            if node is not None:
+                ns.nodes[i] = remap[id(node)] = clone(node)
+            ns.stores[i] = clone_storage(s.stores[i])
+        ns.timers = [t.copy() for t in s.timers]
+        ns.verdict = s.verdict
+        ns.dirty = []
+        if self._roots:
+            self._install(s.memory.snap, remap)
+        return ns
 
     def _deliver_all(self, s: State, rec: _Recorder | None, touched: set[int]) -> State:
         done = 0
