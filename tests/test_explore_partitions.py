@@ -295,3 +295,15 @@ def test_cli_finds_figure_8_and_reports_the_network():
     out = json.loads(p.stdout)
     assert out["verdict"] == "violation" and out["network"] == "partitions"
     assert out["counterexample_length"] == 7 and out["violation"]["invariant"] == "leader completeness"
+
+
+def test_changing_the_network_brings_that_networks_fault_kinds():
+    """A setup's fault kinds belong to its network: twopc's (drop, crash, restart) do not
+    carry over to the network of partitions, nor figure 8's link cuts to single deliveries."""
+    spec_of("twopc")
+    r = explore("twopc", network="partitions", progress=False)
+    assert r.bounds.fault_kinds == ("partition", "crash", "restart") and r.network == "partitions"
+    assert r.verdict == "no violation" and r.states > 100
+    spec_of("raft")
+    r = explore("raft", variant="commit-previous-term", network="async", depth=3, progress=False)
+    assert r.bounds.fault_kinds == ("drop", "duplicate", "crash", "restart") and r.network == "async"

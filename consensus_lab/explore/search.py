@@ -220,8 +220,9 @@ def make_world(
         setup = setup_for(spec.name, n, spec.resolve_options(given), variant)
     resolved = spec.resolve_options({**dict(setup.options), **given})
     net = setup.network if network is None else network
-    if fault_kinds is None:
-        fault_kinds = setup.fault_kinds if setup.fault_kinds is not None else NETWORK_FAULTS.get(net, ())
+    if fault_kinds is None:  # the setup's kinds are for the setup's network; another network gets all of its own
+        same = net == setup.network and setup.fault_kinds is not None
+        fault_kinds = setup.fault_kinds if same else NETWORK_FAULTS.get(net, ())
     bounds = Bounds(
         depth=setup.depth if depth is None else depth,
         faults=setup.faults if faults is None else faults,
