@@ -15,6 +15,13 @@ States are fingerprinted canonically (:mod:`.state`), so a state reached by
 two schedules is explored once; breadth-first search therefore finds a
 counterexample of minimal length.  Per-protocol client operations and bounds
 live in :mod:`.setups`.
+
+Two networks: ``network="async"`` (the default) makes every delivery a step,
+so messages arrive in any order; ``network="partitions"`` makes a step a
+stimulus or a link cut and lets the messages settle in between -- coarser,
+but deep enough for Raft's figure 8::
+
+    explore("raft", variant="commit-previous-term")   # 7 steps, one cut link
 """
 
 from .progress import ProgressInfo, TextProgress, WidgetProgress
