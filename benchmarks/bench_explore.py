@@ -14,8 +14,9 @@ exactly the same states.  The ratio is the speed-up.
 
 Part 2 -- time to the first counterexample for each broken twin (breadth-first,
 so of minimal length), with its length; for the shallow twins the naive search
-runs too.  Raft's figure 8 is searched in its setup's network of partitions
-(a step is a stimulus or a link cut; messages settle in between).
+runs too.  Raft's figure 8 and two Multi-Paxos twins are searched in their
+setups' network of partitions (a step is a stimulus or a link cut; messages
+settle in between).
 
 Part 3 -- the same figure 8 over single deliveries (``network="async"``),
 where it is about 20 steps deep: breadth-first search cannot get there, so
@@ -72,6 +73,9 @@ SHALLOW = [
     ("twopc", "no-decision-log"),
     ("paxos", "minority-learner"),
     ("paxos", "ignore-accepted"),
+    ("multi-paxos", "minority-commit"),
+    ("multi-paxos", "no-recovery"),  # in the network of partitions (its setup)
+    ("multi-paxos", "local-read"),  # in the network of partitions (its setup)
     ("raft", "volatile-vote"),
     ("raft", "no-up-to-date-check"),
     ("raft", "stale-truncate"),

@@ -22,6 +22,17 @@ DEEP_TWINS = [
     ("raft", "stale-truncate", "leader completeness", 10),
 ]
 
+# The twins found in the network of partitions (their setups choose it): a step is an
+# election, a client command or a cut link (tested in test_explore_partitions.py).
+PARTITION_TWINS = [
+    # figure 8: leaders in terms 1 to 4, n1 - n2 cut; a term-1 entry counted committed, then lost
+    ("raft", "commit-previous-term", "leader completeness", 7),
+    # n1 leads, n1 - n2 cut, x=1 chosen on {n1, n3}; n2 leads and puts x=2 in the same slot
+    ("multipaxos", "no-recovery", "one value per slot", 5),
+    # n1 leads, n1 - n2 cut, n2 leads and writes x=2; n1, deposed unawares, reads x locally
+    ("multipaxos", "local-read", "reads are not stale", 5),
+]
+
 
 def spec_of(module: str):
     """The first spec of ``consensus_lab.protocols.<module>``; skips the test if it has not landed."""

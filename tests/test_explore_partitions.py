@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, replace
 
 import pytest
-from explore_twins import spec_of
+from explore_twins import PARTITION_TWINS, check_shortest_counterexample, spec_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -219,39 +219,40 @@ def check_fine_replay(spec, variant, setup, path):
     return micro
 
 
-def test_figure_8_is_found_by_breadth_first_search_over_partitions():
-    """Raft's figure 8 in three nodes: n1 leads term 1; with n1 - n2 cut, n2 wins
-    term 2 with n3's vote; n1 appends x=1 and wins term 3 with n3's vote, copying
-    x=1 (a term-1 entry) to n3, and the twin counts it committed; n2 appends x=2
-    and wins term 4 with n3's vote: a leader without a committed entry."""
-    spec = spec_of("raft")
-    r = explore(spec, variant="commit-previous-term", progress=False)
-    assert r.verdict == "violation", r.summary()
-    assert r.violation.invariant == "leader completeness"
-    assert r.counterexample_length == 7, r.summary()
-    assert [st.kind for st in r.path].count("cut") == 1
+@pytest.mark.parametrize("module, variant, broken, length", PARTITION_TWINS,
+                         ids=[f"{m}-{v}" for m, v, *_ in PARTITION_TWINS])
+def test_bfs_over_partitions_finds_the_shortest_counterexample(module, variant, broken, length):
+    """Raft's figure 8 and two Multi-Paxos twins (see PARTITION_TWINS for their stories):
+    shortest in coarse steps, one cut link each, and an ordinary run that replays from
+    its steps and, one delivery at a time, over single deliveries."""
+    r = check_shortest_counterexample(module, variant, broken, length)
+    assert r.network == "partitions" and [st.kind for st in r.path].count("cut") == 1
+    spec = spec_of(module)
     run = r.counterexample
     kinds = [e.kind for e in run.trace]
-    assert kinds.count("deliver") > 20 and kinds.count("cut") == 1
-    assert run.violations[0].invariant == "leader completeness"
-    again = replay(spec, r.path, variant="commit-previous-term")
-    assert again.trace_hash == run.trace_hash
-    world, setup = make_world(spec, variant="commit-previous-term")
+    assert kinds.count("cut") == 1 and kinds.count("deliver") > 2 * length
+    assert replay(spec, r.path, variant=variant).trace_hash == run.trace_hash
+    world, setup = make_world(spec, variant=variant)
     s, actions = world.initial(), []
     for step in r.path:
         actions.append(world.action_of(step, s))
         s = world.step(s, actions[-1])
-    micro = check_fine_replay(spec, "commit-previous-term", setup, actions)
-    assert len(micro) > 30  # the 7 coarse steps stand for this many single ones
+    micro = check_fine_replay(spec, variant, setup, actions)
+    assert len(micro) > 2 * length  # each coarse step stands for several single ones
 
 
-def test_the_correct_raft_survives_the_figure_8_search():
-    spec = spec_of("raft")
-    _, setup = make_world(spec, variant="commit-previous-term")
+@pytest.mark.parametrize("module, variant, goal", [
+    ("raft", "commit-previous-term", "an entry commits"),  # the correct Raft in figure 8's setup
+    ("multipaxos", "correct", "the leader changed"),
+])
+def test_correct_protocols_survive_the_search_over_partitions(module, variant, goal):
+    spec = spec_of(module)
+    _, setup = make_world(spec, variant=variant)
     r = explore(spec, setup=setup, depth=6, progress=False)
+    assert r.network == "partitions"
     assert r.verdict == "no violation" and r.complete, r.summary()
     assert r.states > 5000
-    assert r.goals["an entry commits"] is not None
+    assert r.goals[goal] is not None, r.summary()
 
 
 @pytest.mark.parametrize("module", ["twopc", "paxos", "raft"])

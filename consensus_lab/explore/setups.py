@@ -146,6 +146,24 @@ def _paxos(nodes, options, variant) -> ExploreSetup:
     return ExploreSetup(depth=9, faults=1, fault_kinds=("drop", "crash", "restart"), **base)
 
 
+@register_setup("multi-paxos", nodes=3)
+def _multipaxos(nodes, options, variant) -> ExploreSetup:
+    # Elections only (a leader's heartbeats go out when it wins; their timer would
+    # only repeat them).  Writes x=1 at n1 and x=2 at n2, the first nodes to lead.
+    n2 = f"n{min(2, nodes)}"
+    writes = (ClientOp("write", "x", 1, targets=("n1",)), ClientOp("write", "x", 2, targets=(n2,)))
+    if variant == "minority-commit":
+        # one leader, one write, one Accepted: no fault and no second leader needed
+        return ExploreSetup(requests=writes[:1], timers=("election",), timer_limit=1, depth=6, faults=0,
+                            note="one write at n1, elections only")
+    # A second leader must not hear what the first one did: one cut link.  Over
+    # single deliveries that is some 20 steps; in the network of partitions an
+    # election or a command is one step.  The read (at n1) is for stale answers.
+    return ExploreSetup(requests=(*writes, ClientOp("read", "x", targets=("n1",))), timers=("election",),
+                        timer_limit=1, depth=6, faults=1, fault_kinds=("partition",), network="partitions",
+                        note="writes x=1 at n1 and x=2 at n2, a read at n1, elections only")
+
+
 @register_setup("raft", nodes=3)
 def _raft(nodes, options, variant) -> ExploreSetup:
     # Election and heartbeat timers may fire at any moment (every timing of the

@@ -265,9 +265,15 @@ class _Recorder:
     def __init__(self) -> None:
         self.rows: list[tuple] = []
         self.t = 0.0
+        self.ticks = 0
         self.next_mid = 0
         self.mids: dict[tuple, deque] = {}
         self.history: list[Op] = []
+
+    def tick(self) -> None:
+        """The next step's time (the grid of TICK; a nudge from :meth:`ExploreWorld._history` does not carry over)."""
+        self.ticks += 1
+        self.t = round(self.ticks * TICK, 6)
 
     def row(self, kind, node=None, peer=None, mid=None, msg=None, info=None) -> None:
         self.rows.append((self.t, kind, node, peer, mid, msg, info))
@@ -681,15 +687,28 @@ class ExploreWorld:
         cl = list(s.clients)
         cl[k] = (used, 1)
         s.clients = tuple(cl)
-        self._history(s, Op(k, typ, op.f, op.key, value, 0.0), rec)
+        self._history(s, Op(k, typ, op.f, op.key, value), rec)
         if rec is not None:
             rec.row("complete", client, None, None, None, {"process": k, "type": typ, "f": op.f, "value": value})
 
     def _history(self, s: State, op: Op, rec: _Recorder | None) -> None:
-        s.hist = s.hist + (op,)
-        s.henc = s.henc + ((op.process, op.type, op.f, encode(op.key), encode(op.value)),)
+        """Add ``op`` to the client history, with a time that keeps the real-time order.
+
+        While searching, an operation's time is its position in the history: a
+        read that began after a write completed comes later, and equal histories
+        have equal times whatever schedule made them.  While recording, it is the
+        trace's time, nudged by a microsecond when two history events fall in
+        one step, so that the invariants judge the recorded run as they judged
+        the searched one, in the times of its space-time diagram.
+        """
+        t = float(len(s.hist))
         if rec is not None:
-            rec.history.append(Op(op.process, op.type, op.f, op.key, op.value, rec.t))
+            if rec.history and rec.t <= rec.history[-1].time:
+                rec.t = round(rec.history[-1].time + 1e-6, 9)
+            t = rec.t
+            rec.history.append(Op(op.process, op.type, op.f, op.key, op.value, t))
+        s.hist = s.hist + (Op(op.process, op.type, op.f, op.key, op.value, t),)
+        s.henc = s.henc + ((op.process, op.type, op.f, encode(op.key), encode(op.value)),)
 
     # --- actions ------------------------------------------------------------------------
 
@@ -805,7 +824,7 @@ class ExploreWorld:
                     if self.check(s) is not None:
                         return s
                     if rec is not None:
-                        rec.t = round(rec.t + TICK, 6)
+                        rec.tick()
                     if (key[0], key[1]) in s.cut or (key[1], key[0]) in s.cut:
                         s = self._fork(s, key[1], copy_node=False)
                         s.dirty = []
@@ -873,7 +892,7 @@ class ExploreWorld:
             op = self.ops[k]
             client = f"c{k}"
             if used == 0:
-                self._history(ns, Op(k, "invoke", op.f, op.key, op.value, 0.0), rec)
+                self._history(ns, Op(k, "invoke", op.f, op.key, op.value), rec)
                 if rec is not None:
                     rec.row("invoke", client, ids[j], None, None,
                             {"process": k, "f": op.f, "key": op.key, "value": op.value})
@@ -1008,7 +1027,7 @@ class ExploreWorld:
         s = self.initial(rec)
         times = [rec.t]  # when each state of the path was reached
         for a in actions:
-            rec.t = round(rec.t + TICK, 6)
+            rec.tick()
             s = self.step(s, a, rec)
             times.append(rec.t)
         violations = []
