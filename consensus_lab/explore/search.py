@@ -574,7 +574,8 @@ def explore(
     node.  ``network="partitions"`` makes every step a stimulus (request,
     timer, crash, restart) or a link cut (fault kind ``partition``) or heal,
     with the network settling in between: fewer choices per step, so much
-    longer schedules are within reach (see :mod:`consensus_lab.explore.world`).  Unset bounds come from the protocol's exploration setup
+    longer schedules are within reach (see :mod:`consensus_lab.explore.world`).
+    Unset bounds come from the protocol's exploration setup
     (:mod:`consensus_lab.explore.setups`), as do the client operations
     (``requests``) and the timers that may fire (``timers``).
 

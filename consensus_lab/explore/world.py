@@ -792,24 +792,27 @@ class ExploreWorld:
         if not s.net:
             return s
         touched: set[int] = set()
-        if self._settle_lightly:
-            s = self._private_copy(s)
-            self._light = True
+        self._light = self._settle_lightly
         try:
+            if self._light:
+                s = self._private_copy(s)
             s = self._deliver_all(s, rec, touched)
         finally:
             self._light = False
         return self._seal(s, touched) if self._settle_lightly else s
 
     def _private_copy(self, s: State) -> State:
-        """``s`` again, with nodes and storage of its own and the invariants holding its memory."""
+        """``s`` again, with nodes and storage of its own and the invariants holding its memory.
+
+        (Called in light mode, so the fork itself copies neither; timers need no
+        copy here, as every delivery's fork copies its node's timers.)
+        """
         ns = self._fork(s, 0, copy_node=False)
         remap = {}
         for i, node in enumerate(ns.nodes):
             if node is not None:
                 ns.nodes[i] = remap[id(node)] = clone(node)
             ns.stores[i] = clone_storage(s.stores[i])
-        ns.timers = [t.copy() for t in s.timers]
         ns.verdict = s.verdict
         ns.dirty = []
         if self._roots:
@@ -840,16 +843,22 @@ class ExploreWorld:
                             "(messages keep causing messages); explore it with network='async'")
         return s
 
-    def _lose(self, s: State, key: tuple, rec: _Recorder | None, why: str) -> None:
-        """Take one copy of message ``key`` out of the network of ``s`` (a fork of the parent)."""
+    def _take(self, s: State, key: tuple, rec: _Recorder | None) -> tuple[Any, int | None]:
+        """Take one copy of message ``key`` out of the network of ``s`` (a fork of the parent):
+        the message, and its id in the trace being recorded."""
         msg, cnt = s.net[key]
         if cnt == 1:
             del s.net[key]
         else:
             s.net[key] = (msg, cnt - 1)
         s.nmsgs -= 1
+        return msg, (rec.mids[key].popleft() if rec is not None else None)
+
+    def _lose(self, s: State, key: tuple, rec: _Recorder | None, why: str) -> None:
+        """Message ``key`` is lost on its way (``why``: "loss", "partition")."""
+        msg, mid = self._take(s, key, rec)
         if rec is not None:
-            rec.row("drop", self.ids[key[0]], self.ids[key[1]], rec.mids[key].popleft(), msg, why)
+            rec.row("drop", self.ids[key[0]], self.ids[key[1]], mid, msg, why)
 
     def _act(self, s: State, a: tuple, rec: _Recorder | None) -> State:
         """The state right after action ``a``: one handler run, nothing settled."""
@@ -859,14 +868,9 @@ class ExploreWorld:
             key = a[1]
             src, dst = key[0], key[1]
             ns = self._fork(s, dst)
-            msg, cnt = ns.net[key]
-            if cnt == 1:
-                del ns.net[key]
-            else:
-                ns.net[key] = (msg, cnt - 1)
-            ns.nmsgs -= 1
+            msg, mid = self._take(ns, key, rec)
             if rec is not None:
-                rec.row("deliver", ids[dst], ids[src], rec.mids[key].popleft(), msg)
+                rec.row("deliver", ids[dst], ids[src], mid, msg)
             self._call(ns, dst, "on_message", (ids[src], msg), rec)
         elif kind == "timer":
             i, name = a[1], a[2]
