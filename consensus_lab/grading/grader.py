@@ -47,7 +47,7 @@ from typing import Any
 
 from . import registry
 from .checks import Check, CheckResult
-from .extract import NotebookError, answer_source, read_notebook
+from .extract import NotebookError, answer_source, import_problem, read_notebook
 from .hosting import Budget, StudentError, WorkerFailure
 from .sandbox import Limits, SandboxError, SandboxHost, detect_isolation, isolation_summary
 
@@ -162,6 +162,11 @@ def grade_submission(sub: Submission, hidden: dict[str, list[Check]], *, timeout
         source = answer_source(read_notebook(sub.path), spec.id)
     except NotebookError as exc:
         return done(0, "error", str(exc))
+    problem = import_problem(source, spec.id)  # the rule the notebook's self-check applies too
+    if problem is not None:
+        from .selfcheck import refused_results
+
+        return done(0, "error", _one_line(problem, 240), refused_results(checks, problem))
     budget = Budget(timeout, limits.call_timeout)
     host = None
     try:
