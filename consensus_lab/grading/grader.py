@@ -279,11 +279,22 @@ def feedback_text(student: str, results: Sequence[GradeResult]) -> str:
 
 
 def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[str, Any]:
+    """Gradescope's ``results.json``: visible checks at once, hidden ones ``after_due_date``.
+
+    There is no top-level ``score``: Gradescope then totals the tests, and while any test
+    is not yet visible it does not show students their total -- so the hidden points stay
+    hidden until the due date (Gradescope's autograder specification, "Controlling test
+    case visibility").  A submission whose checks did not run gets one visible entry for
+    the visible points and one ``after_due_date`` entry for the hidden ones.
+    """
     tests = []
     for r in results:
         if not r.checks:
-            tests.append({"name": f"{r.exercise}: {r.status}", "score": 0, "max_score": r.max_points,
-                          "output": r.reason, "visibility": "visible"})
+            visible = min(r.max_points, sum(c.points for c in registry.get(r.exercise).visible_checks()))
+            for max_score, vis in ((visible, "visible"), (r.max_points - visible, "after_due_date")):
+                if max_score or vis == "visible":
+                    tests.append({"name": f"{r.exercise}: {r.status}", "score": 0, "max_score": max_score,
+                                  "output": r.reason, "visibility": vis})
         for c in r.checks:
             out = "passed" if c["passed"] else c["message"] + (f"\nhint: {c['hint']}" if c["hint"] else "")
             if c["seed"] is not None and not c["passed"]:
@@ -296,7 +307,6 @@ def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[s
                 "visibility": "after_due_date" if c["hidden"] else "visible",
             })
     return {
-        "score": sum(r.points for r in results),
         "output": note,
         "tests": tests,
     }
