@@ -304,3 +304,18 @@ def test_binder_environment_builds_from_scratch_and_runs_a_lesson(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     out = read_notebook(tmp_path / "out.ipynb")
     assert not [o for c in out["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_without_the_sandbox_the_selfcheck_still_runs_fresh_code_per_node(monkeypatch):
+    """Where the grader's sandbox cannot start (not Linux), nodes still share nothing, and the
+    report says where the answer ran."""
+    import consensus_lab.grading.sandbox as sandbox
+
+    class NoSandbox(sandbox.SandboxHost):
+        def spawn(self):
+            raise sandbox.SandboxError("no sandbox on this machine")
+
+    monkeypatch.setattr(sandbox, "SandboxHost", NoSandbox)
+    cheat = run_checks("ex08", source=SHARED_GLOBAL)
+    assert cheat.points == 0 and "grader's sandbox cannot start" in format_report(cheat)
+    assert run_checks("ex08", source=solution("ex08")).passed
