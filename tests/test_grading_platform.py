@@ -27,11 +27,18 @@ import pytest
 from test_grader_hostile import SHARED_GLOBAL
 
 from consensus_lab.grading import registry
+from consensus_lab.grading.checks import Check
 from consensus_lab.grading.extract import IMPORT_RULE, answer_source, import_problem, read_notebook
 from consensus_lab.grading.grader import Submission, grade_submission
 from consensus_lab.grading.release import visible_points, with_answer, write_notebook
 from consensus_lab.grading.sandbox import Limits, detect_isolation
-from consensus_lab.grading.selfcheck import HIDDEN_POINTS, format_report, run_checks
+from consensus_lab.grading.selfcheck import (
+    HIDDEN_POINTS,
+    format_report,
+    replay,
+    run_checks,
+    scale_problems,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES, HIDDEN = ROOT / "solutions", ROOT / "exercises", ROOT / "tests" / "data" / "hidden"
@@ -137,15 +144,46 @@ def test_the_notebook_selfcheck_finds_the_answer_cell_in_a_kernel(tmp_path):
 
 def test_the_selfcheck_shows_the_graders_visible_points_and_announces_the_hidden_ones():
     hidden = registry.load_hidden(HIDDEN)
-    for spec in registry.all_specs():
-        # the worked example of hidden checks is worth what the notebooks announce
-        assert sum(c.points for c in hidden.get(spec.id, [])) == HIDDEN_POINTS[spec.id], spec.id
+    # the worked example of hidden checks is worth what the notebooks announce, for every exercise
+    assert set(hidden) == set(registry.EXERCISE_IDS) and scale_problems(hidden) == []
+    heavier = {**hidden, "ex08": [*hidden["ex08"], Check("one more", 1, hidden=True)]}
+    assert scale_problems(heavier) == [
+        f"the hidden checks of ex08 are worth {HIDDEN_POINTS['ex08'] + 1} points but the notebooks announce "
+        f"{HIDDEN_POINTS['ex08']} (HIDDEN_POINTS in consensus_lab/grading/selfcheck.py)"]
     report = run_checks("ex01", source=solution("ex01"))
     text = format_report(report)
     assert f"{visible_points('ex01')}/{visible_points('ex01')} points" in text.splitlines()[0]
     assert f"+ {HIDDEN_POINTS['ex01']} hidden points graded by your instructor" in text
     for r, c in zip(report.results, registry.get("ex01").visible_checks(), strict=True):
         assert f"({r.points}/{c.points})" in text
+
+
+def test_release_refuses_a_brief_that_states_other_points():
+    from consensus_lab.grading.release import ReleaseError, student_notebook
+
+    ok = visible_points("ex08")
+    for text in (f"the visible checks ({ok + 2} points)", f"when the self-check says {ok + 1}/{ok + 1}, you are done"):
+        nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"consensus_lab": {"exercise": "ex08"}},
+              "cells": [{"cell_type": "markdown", "metadata": {}, "source": text}]}
+        with pytest.raises(ReleaseError, match=f"worth {ok} points"):
+            student_notebook(nb, "ex08.ipynb")
+        nb["cells"][0]["source"] = text.replace(str(ok + 2), str(ok)).replace(str(ok + 1), str(ok))
+        assert student_notebook(nb, "ex08.ipynb")["cells"][0]["source"]
+
+
+def test_gradescope_results_split_an_unrun_submission_into_visible_and_hidden_points():
+    from consensus_lab.grading.grader import GradeResult, gradescope_results
+
+    total = visible_points("ex06") + HIDDEN_POINTS["ex06"]
+    data = gradescope_results([GradeResult("s", "ex06", 0, total, "missing", 0.0, "no notebook for ex06")])
+    check_gradescope_results(data, HIDDEN_POINTS["ex06"])
+    assert [(t["max_score"], t["visibility"]) for t in data["tests"]] == [
+        (visible_points("ex06"), "visible"), (HIDDEN_POINTS["ex06"], "after_due_date")]
+
+
+def test_replay_applies_the_import_rule_too(capsys):
+    assert replay("ex08", source="import numpy\n" + solution("ex08"), check=1) is None
+    assert "`import numpy` is refused" in " ".join(capsys.readouterr().out.split())
 
 
 def test_nbgrader_graded_cells_carry_the_visible_points():
@@ -202,6 +240,19 @@ def check_gradescope_results(data: dict, hidden_points: int) -> None:
 
 
 # --- item 9: the Gradescope bundle, rehearsed in Gradescope's own directory layout ---------------
+
+
+def test_a_bundle_whose_hidden_checks_break_the_announced_scale_is_refused(tmp_path):
+    from consensus_lab.grading.gradescope import make_bundle
+
+    hidden = tmp_path / "hidden"
+    shutil.copytree(HIDDEN, hidden)
+    data = json.loads((hidden / "ex08.json").read_text())
+    data["checks"][0]["points"] += 1
+    (hidden / "ex08.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="hidden checks of ex08 are worth"):
+        make_bundle(tmp_path / "a.zip", hidden)
+    assert not (tmp_path / "a.zip").exists()
 
 
 def test_gradescope_bundle_in_a_scratch_autograder_root(tmp_path):

@@ -90,10 +90,13 @@ exit 0
 def make_bundle(out: str | Path, hidden: str | Path, source: str | Path | None = None) -> Path:
     """Write the autograder zip; ``source`` is the repository (default: this checkout)."""
     from .registry import load_hidden
+    from .selfcheck import scale_problems
 
     out = Path(out)
     hidden = Path(hidden)
-    load_hidden(hidden)  # refuse a broken hidden-checks directory now, not on Gradescope
+    problems = scale_problems(load_hidden(hidden))  # refuse a broken hidden-checks directory now
+    if problems:  # students were told what the hidden checks are worth: one scale
+        raise ValueError(problems[0])
     repo = Path(source) if source is not None else Path(__file__).resolve().parents[2]
     if not (repo / "pyproject.toml").is_file() or not (repo / "consensus_lab").is_dir():
         raise FileNotFoundError(f"{repo} does not look like the consensus_lab source (no pyproject.toml)")

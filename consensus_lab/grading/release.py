@@ -7,8 +7,9 @@ For every ``*.ipynb`` in the solutions directory, write its student version:
   never drops a cell, so on an nbgrader course they would reach every student
   (instructor notes live in ``solutions/INSTRUCTOR_NOTES.md``);
 * a graded cell (the self-check) must carry the points of the exercise's visible
-  checks (from its spec), so that nbgrader, the self-check and the grader count
-  on one scale;
+  checks (from its spec), and a brief that states them ("the visible checks (10
+  points)", "the self-check says 10/10") must state them right, so that the
+  brief, nbgrader, the self-check and the grader count on one scale;
 * solution regions become nbgrader's stub (``# YOUR CODE HERE`` /
   ``raise NotImplementedError()``, indented like the ``### BEGIN SOLUTION``
   line; ``YOUR ANSWER HERE`` in Markdown), a solution cell without regions
@@ -31,6 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,20 @@ def visible_points(exercise: str) -> int:
     return sum(c.points for c in registry.get(exercise).visible_checks())
 
 
+# how a brief states the visible points: "the visible checks (10 points)", "the self-check says 10/10"
+_STATED_POINTS = (re.compile(r"visible checks \((\d+) points?\)"), re.compile(r"self-check says (\d+)/(\d+)"))
+
+
+def _stated_points_problem(text: str, exercise: str) -> str | None:
+    want = visible_points(exercise)
+    for pattern in _STATED_POINTS:
+        for m in pattern.finditer(text):
+            if any(int(n) != want for n in m.groups()):
+                return (f"it says {m.group(0)!r} but {exercise}'s visible checks are worth {want} points "
+                        "(its spec)")
+    return None
+
+
 def student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
     """The student version of one solutions notebook (a new dict)."""
     nb = copy.deepcopy(nb)
@@ -87,6 +103,9 @@ def student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[str, An
         meta.pop("execution", None)
         kind = cell.get("cell_type")
         grader = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
+        stated = _stated_points_problem(cell_source(cell), exercise) if exercise and kind == "markdown" else None
+        if stated:
+            raise ReleaseError(f"{name}, cell {i + 1}: {stated}")
         if grader.get("grade") and exercise is not None and grader.get("points") != visible_points(exercise):
             raise ReleaseError(f"{name}, cell {i + 1}: the graded cell carries {grader.get('points')} points but "
                                f"{exercise}'s visible checks are worth {visible_points(exercise)} (its spec); "

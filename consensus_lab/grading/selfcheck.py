@@ -52,7 +52,7 @@ from .extract import cells_code, import_problem
 from .hosting import Budget, LocalHost, StudentError, WorkerFailure, call_worker
 
 __all__ = ["selfcheck", "run_checks", "replay", "as_protocol", "format_report", "Report", "REPLAY_STUB",
-           "HIDDEN_POINTS", "refused_results", "GRADER_TIMEOUT"]
+           "HIDDEN_POINTS", "refused_results", "scale_problems", "GRADER_TIMEOUT"]
 
 WIDTH = 100
 REPLAY_STUB = "{id}: not implemented yet -- nothing to replay until the answer cell is filled in."
@@ -64,6 +64,18 @@ GRADER_TIMEOUT = 120.0
 #: changes them here.
 HIDDEN_POINTS = {"ex01": 8, "ex02": 6, "ex03": 6, "ex04": 8, "ex05": 5, "ex06": 7, "ex07": 7,
                  "ex08": 6, "ex09": 7}
+
+
+def scale_problems(hidden: dict[str, Sequence[Check]]) -> list[str]:
+    """Where hidden checks (as :func:`~consensus_lab.grading.registry.load_hidden` reads them) are not
+    worth what the notebooks announce (:data:`HIDDEN_POINTS`), one line each."""
+    out = []
+    for ex, checks in sorted(hidden.items()):
+        worth = sum(c.points for c in checks)
+        if worth != HIDDEN_POINTS.get(ex):
+            out.append(f"the hidden checks of {ex} are worth {worth} points but the notebooks announce "
+                       f"{HIDDEN_POINTS.get(ex)} (HIDDEN_POINTS in consensus_lab/grading/selfcheck.py)")
+    return out
 
 
 def refused_results(checks: Sequence[Check], message: str, status: str = "error") -> list[CheckResult]:
@@ -195,8 +207,8 @@ def _checked(spec: ExerciseSpec, answers: Sequence[Any], source: str | None, cho
     hidden = HIDDEN_POINTS.get(spec.id)
     if source is None:
         host = LocalHost(spec.id, _answers(spec, answers))
-        how = ("on the objects in this process (the code of the cell that defined them was not found, "
-               "so the import rule and the grader's sandbox were not applied)")
+        how = ("on the objects in this process: the code of the cell that defined them was not found, "
+               "so neither the import rule nor the grader's sandbox applied")
         return Report(spec, run(host, Budget()), _call_text(spec), how=how, hidden_points=hidden)
     code = cells_code([source])
     problem = import_problem(code, spec.id)
