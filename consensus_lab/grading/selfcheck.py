@@ -175,14 +175,15 @@ def _answer_host(exercise_id: str, source: str, budget: Budget):
     """The grader's sandbox with the answer's code; else fresh code per incarnation, in this process."""
     from .sandbox import Limits, SandboxError, SandboxHost
 
-    host = SandboxHost(exercise_id, source, budget=budget, limits=Limits(), isolation=None)
-    try:
-        host.spawn().close()
-        return host, ""
-    except SandboxError:
-        host.close()
-    except (StudentError, WorkerFailure):
-        return host, ""  # the checks meet the same error, and report it as the grader does
+    if sys.platform.startswith("linux"):  # the sandbox's workers need Linux (prctl, rlimits, fork)
+        host = SandboxHost(exercise_id, source, budget=budget, limits=Limits(), isolation=None)
+        try:
+            host.spawn().close()
+            return host, ""
+        except SandboxError:
+            host.close()
+        except (StudentError, WorkerFailure):
+            return host, ""  # the checks meet the same error, and report it as the grader does
     return _FreshHost(exercise_id, source), "in this process (the grader's sandbox cannot start here)"
 
 
