@@ -242,7 +242,7 @@ def check_gradescope_results(data: dict, hidden_points: int) -> None:
 # --- item 9: the Gradescope bundle, rehearsed in Gradescope's own directory layout ---------------
 
 
-def test_a_bundle_whose_hidden_checks_break_the_announced_scale_is_refused(tmp_path):
+def test_a_bundle_whose_hidden_checks_break_the_announced_scale_is_refused(tmp_path, capsys):
     from consensus_lab.grading.gradescope import make_bundle
 
     hidden = tmp_path / "hidden"
@@ -253,6 +253,13 @@ def test_a_bundle_whose_hidden_checks_break_the_announced_scale_is_refused(tmp_p
     with pytest.raises(ValueError, match="hidden checks of ex08 are worth"):
         make_bundle(tmp_path / "a.zip", hidden)
     assert not (tmp_path / "a.zip").exists()
+    # consensus-lab grade still grades with them, and warns
+    from consensus_lab.cli import main
+
+    (tmp_path / "subs").mkdir()
+    assert main(["grade", str(tmp_path / "subs"), "--hidden", str(hidden), "--out", str(tmp_path / "g.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the hidden checks of ex08 are worth" in err and "ex01" not in err
 
 
 def test_gradescope_bundle_in_a_scratch_autograder_root(tmp_path):

@@ -30,9 +30,9 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grading.grader import GradingError, grade, terminal_progress
+    from ..grading.grader import GradingError, grade, limits_for, terminal_progress
     from ..grading.registry import HiddenChecksError
-    from ..grading.sandbox import Limits, SandboxError, detect_isolation, isolation_summary
+    from ..grading.sandbox import SandboxError, detect_isolation, isolation_summary
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
@@ -48,11 +48,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"hidden checks directory {args.hidden} does not exist")
     if args.hidden is not None:
         from ..grading.registry import load_hidden
+        from ..grading.selfcheck import scale_problems
 
         try:
-            load_hidden(args.hidden)
+            hidden = load_hidden(args.hidden)
         except HiddenChecksError as exc:
             raise UsageError(str(exc)) from None
+        for problem in scale_problems(hidden):  # students were told otherwise in their notebooks
+            print(f"consensus-lab grade: warning: {problem}", file=sys.stderr)
     if args.gradescope is not None:
         from ..grading.grader import discover
 
@@ -64,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         raise UsageError(str(exc)) from None
     print(f"consensus-lab grade: isolation {isolation_summary(mode)}", file=sys.stderr)
-    limits = Limits(call_timeout=min(5.0, args.timeout), cpu_seconds=int(args.timeout) + 5)
+    limits = limits_for(args.timeout)
     try:
         results = grade(args.submissions, out=args.out, hidden=args.hidden, feedback=args.feedback,
                         gradescope=args.gradescope, jobs=jobs, timeout=args.timeout, limits=limits,

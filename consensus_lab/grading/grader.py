@@ -51,9 +51,16 @@ from .extract import NotebookError, answer_source, import_problem, read_notebook
 from .hosting import Budget, StudentError, WorkerFailure
 from .sandbox import Limits, SandboxError, SandboxHost, detect_isolation, isolation_summary
 
-__all__ = ["grade", "GradeResult", "Submission", "discover", "grade_submission", "COLUMNS", "GradingError"]
+__all__ = ["grade", "GradeResult", "Submission", "discover", "grade_submission", "COLUMNS", "GradingError",
+           "DEFAULT_TIMEOUT", "limits_for"]
 
 COLUMNS = ("student", "exercise", "points", "max_points", "status", "seconds", "reason")
+DEFAULT_TIMEOUT = 120.0  # seconds for one submission (``consensus-lab grade --timeout``)
+
+
+def limits_for(timeout: float) -> Limits:
+    """The sandbox limits that go with a submission's time (the command line's, and the self-check's)."""
+    return Limits(call_timeout=min(5.0, timeout), cpu_seconds=int(timeout) + 5)
 _FLAT = re.compile(r"^(?P<student>.+?)[-_.](?P<ex>ex\d\d)(?:[-_.].*)?\.ipynb$", re.IGNORECASE)
 _EX = re.compile(r"^(ex\d\d)", re.IGNORECASE)
 
@@ -323,7 +330,7 @@ def grade(
     feedback: str | Path | None = None,
     gradescope: str | Path | None = None,
     jobs: int = 1,
-    timeout: float = 120.0,
+    timeout: float = DEFAULT_TIMEOUT,
     limits: Limits | None = None,
     isolation: str | None = None,
     progress: Callable[[int, int], None] | None = None,

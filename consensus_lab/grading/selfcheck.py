@@ -52,12 +52,10 @@ from .extract import cells_code, import_problem
 from .hosting import Budget, LocalHost, StudentError, WorkerFailure, call_worker
 
 __all__ = ["selfcheck", "run_checks", "replay", "as_protocol", "format_report", "Report", "REPLAY_STUB",
-           "HIDDEN_POINTS", "refused_results", "scale_problems", "GRADER_TIMEOUT"]
+           "HIDDEN_POINTS", "refused_results", "scale_problems"]
 
 WIDTH = 100
 REPLAY_STUB = "{id}: not implemented yet -- nothing to replay until the answer cell is filled in."
-#: The grader's default time for one submission (``consensus-lab grade --timeout``).
-GRADER_TIMEOUT = 120.0
 #: What the hidden checks of each exercise are worth: announced to students by the
 #: self-check ("+N hidden points"); ``tests/data/hidden`` (the worked example of hidden
 #: checks) adds up to these, and an instructor whose hidden checks weigh otherwise
@@ -173,10 +171,11 @@ def _kernel_source(objects: Sequence[Any]) -> str | None:
 
 def _answer_host(exercise_id: str, source: str, budget: Budget):
     """The grader's sandbox with the answer's code; else fresh code per incarnation, in this process."""
-    from .sandbox import Limits, SandboxError, SandboxHost
+    from .grader import DEFAULT_TIMEOUT, limits_for
+    from .sandbox import SandboxError, SandboxHost
 
     if sys.platform.startswith("linux"):  # the sandbox's workers need Linux (prctl, rlimits, fork)
-        host = SandboxHost(exercise_id, source, budget=budget, limits=Limits(), isolation=None)
+        host = SandboxHost(exercise_id, source, budget=budget, limits=limits_for(DEFAULT_TIMEOUT), isolation=None)
         try:
             host.spawn().close()
             return host, ""
@@ -215,9 +214,9 @@ def _checked(spec: ExerciseSpec, answers: Sequence[Any], source: str | None, cho
     problem = import_problem(code, spec.id)
     if problem is not None:
         return Report(spec, refused_results(chosen, problem), _call_text(spec), hidden_points=hidden)
-    from .sandbox import Limits
+    from .grader import DEFAULT_TIMEOUT, limits_for
 
-    budget = Budget(GRADER_TIMEOUT, Limits().call_timeout)
+    budget = Budget(DEFAULT_TIMEOUT, limits_for(DEFAULT_TIMEOUT).call_timeout)
     host, how = _answer_host(spec.id, code, budget)
     try:
         return Report(spec, run(host, budget), _call_text(spec), how=how, hidden_points=hidden)
