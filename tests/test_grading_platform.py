@@ -236,6 +236,7 @@ def check_gradescope_results(data: dict, hidden_points: int) -> None:
     assert "score" not in data
     later = [t for t in data["tests"] if t["visibility"] == "after_due_date"]
     assert sum(t["max_score"] for t in later) == hidden_points
+    assert f"Hidden checks worth {hidden_points} points" in data["output"]
     assert all(t["visibility"] in ("visible", "after_due_date") for t in data["tests"])
 
 

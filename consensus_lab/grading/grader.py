@@ -313,6 +313,10 @@ def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[s
                 "output": out,
                 "visibility": "after_due_date" if c["hidden"] else "visible",
             })
+    later = sum(t["max_score"] for t in tests if t["visibility"] == "after_due_date")
+    if later:
+        note = (note + "\n" if note else "") + (f"Hidden checks worth {later} points have run too; they and your "
+                                                 "total are shown after the due date.")
     return {
         "output": note,
         "tests": tests,
