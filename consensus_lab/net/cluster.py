@@ -1,0 +1,227 @@
+"""A cluster of real node processes on 127.0.0.1, and the faults a harness injects.
+
+:class:`Cluster` starts one ``consensus-lab serve`` process per node (each in
+its own session, so a signal to a node never reaches the harness), knows their
+ports and data directories, and does to them what Jepsen's nemeses do:
+
+* ``kill`` -- ``SIGKILL``; ``restart`` starts the same command again on the same
+  data directory (only what the node fsynced survives);
+* ``pause`` / ``resume`` -- ``SIGSTOP`` / ``SIGCONT`` (a long GC pause);
+* ``partition`` -- tells every node which peers to ignore (the runtime's link
+  filter); ``heal`` clears it.  A node that restarts gets its filter again;
+* ``skew`` -- moves one node's ``ctx.clock()``.
+
+Use it as a context manager: every process is ended on the way out, also when
+the code inside raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import protocols
+from .host import cluster_digest
+from .wire import decode_frame, encode_frame, protocol_types
+
+__all__ = ["Cluster", "ClusterError", "free_ports"]
+
+
+class ClusterError(RuntimeError):
+    """A node process that would not start (its last error line says why)."""
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports that were free on 127.0.0.1 a moment ago."""
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+class Cluster:
+    """``n`` nodes of ``protocol`` as processes, with data under ``run_dir/<node>/``."""
+
+    def __init__(
+        self,
+        protocol: str,
+        n: int,
+        run_dir: str | Path,
+        *,
+        variant: str = "correct",
+        options: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        disk: str = "fsync",
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.spec = protocols.get(protocol)
+        self.protocol, self.variant, self.seed = protocol, variant, seed
+        self.options = dict(options or {})
+        self.disk, self.flush_interval = disk, flush_interval
+        self.run_dir = Path(run_dir)
+        self.names = [f"n{i + 1}" for i in range(n)]
+        self.peers = {name: ("127.0.0.1", p) for name, p in zip(self.names, free_ports(n), strict=True)}
+        probe = self.spec.make_node(self.names[0], tuple(self.names),
+                                    self.spec.resolve_options(self.options), variant)
+        self.types = protocol_types(type(probe))
+        self.epoch = time.monotonic()
+        self.procs: dict[str, subprocess.Popen | None] = dict.fromkeys(self.names)
+        self.paused: set[str] = set()
+        self.blocked: dict[str, frozenset[str]] = {name: frozenset() for name in self.names}
+        self.skew: dict[str, float] = dict.fromkeys(self.names, 0.0)
+
+    # --- processes --------------------------------------------------------------------------
+
+    def data_dir(self, name: str) -> Path:
+        return self.run_dir / name
+
+    def command(self, name: str) -> list[str]:
+        peers = ",".join(f"{n}={h}:{p}" for n, (h, p) in self.peers.items())
+        cmd = [sys.executable, "-m", "consensus_lab.cli", "serve", self.protocol, "--node", name,
+               "--peers", peers, "--data-dir", str(self.data_dir(name)), "--variant", self.variant,
+               "--seed", str(self.seed), "--disk", self.disk,
+               "--flush-interval", str(self.flush_interval), "--epoch", repr(self.epoch)]
+        for k, v in self.options.items():
+            cmd += ["--set", f"{k}={v}"]
+        return cmd
+
+    def start(self, names: Iterable[str] | None = None) -> None:
+        for name in names or self.names:
+            d = self.data_dir(name)
+            d.mkdir(parents=True, exist_ok=True)
+            with open(d / "stderr.log", "ab") as err, open(d / "stdout.log", "ab") as out:
+                self.procs[name] = subprocess.Popen(
+                    self.command(name), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+
+    def alive(self, name: str) -> bool:
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+    async def wait_ready(self, names: Iterable[str] | None = None, *, timeout: float = 20.0) -> None:
+        """Wait until each node answers a status probe; re-apply its link filter and skew."""
+        for name in names or self.names:
+            end = time.monotonic() + timeout
+            while True:
+                p = self.procs[name]
+                if p is None or p.poll() is not None:
+                    raise ClusterError(f"node {name} exited at start: {self.last_error(name)}")
+                if await self.control(name, "status", timeout=0.5) is not None:
+                    break
+                if time.monotonic() > end:
+                    raise ClusterError(f"node {name} did not answer within {timeout:g} s")
+                await asyncio.sleep(0.05)
+            if self.blocked[name]:
+                await self.control(name, "block", peers=sorted(self.blocked[name]))
+            if self.skew[name]:
+                await self.control(name, "clock", offset=self.skew[name])
+
+    def last_error(self, name: str) -> str:
+        path = self.data_dir(name) / "stderr.log"
+        lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+        return lines[-1] if lines else "no error output"
+
+    async def control(self, name: str, op: str, *, timeout: float = 0.5, **fields: Any) -> Any:
+        """Send one control command; the node's answer, or None if it did not answer."""
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection(*self.peers[name]), timeout)
+        except (OSError, asyncio.TimeoutError):
+            return None
+        try:
+            w.write(encode_frame("ctl", self.types, op=op, **fields))
+            await w.drain()
+            line = await asyncio.wait_for(r.readline(), timeout)
+            kind, f = decode_frame(line, self.types) if line else ("", {})
+            return f.get("r") if kind == "ack" else None
+        except (OSError, asyncio.TimeoutError, ValueError):
+            return None
+        finally:
+            w.close()
+
+    # --- faults -----------------------------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        p = self.procs.get(name)
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        self.paused.discard(name)
+        self.procs[name] = None
+
+    async def restart(self, *names: str) -> None:
+        """Start the named nodes that are down again (all at once) and wait until they answer."""
+        down = [n for n in names if not self.alive(n)]
+        if down:
+            self.start(down)
+            await self.wait_ready(down)
+
+    def pause(self, name: str) -> None:
+        if self.alive(name):
+            self.procs[name].send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+            self.paused.add(name)
+
+    def resume(self, name: str) -> None:
+        if name in self.paused and self.alive(name):
+            self.procs[name].send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+        self.paused.discard(name)
+
+    async def partition(self, groups: Iterable[Iterable[str]]) -> None:
+        side = {n: frozenset(g) for g in map(frozenset, groups) for n in g}
+        for name in self.names:
+            self.blocked[name] = frozenset(self.names) - side.get(name, frozenset([name]))
+        await asyncio.gather(*(self.control(n, "block", peers=sorted(self.blocked[n]))
+                               for n in self.names if self.alive(n)))
+
+    async def heal(self) -> None:
+        await self.partition([self.names])
+
+    async def set_skew(self, name: str, offset: float) -> None:
+        self.skew[name] = offset
+        await self.control(name, "clock", offset=offset)
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """End every process (resume the paused ones first, so SIGTERM is seen)."""
+        for name, p in self.procs.items():
+            if p is None or p.poll() is not None:
+                continue
+            if name in self.paused:
+                p.send_signal(signal.SIGCONT)
+            p.send_signal(signal.SIGTERM)
+        end = time.monotonic() + 3.0
+        for name, p in self.procs.items():
+            if p is None:
+                continue
+            try:
+                p.wait(max(0.05, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.paused.clear()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def digest(self) -> str:
+        return cluster_digest(self.peers)
