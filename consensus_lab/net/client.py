@@ -83,7 +83,7 @@ class Client:
                 got = f.get("req")
                 if kind == "rep" and isinstance(got, ClientRequest) and got.seq == req.seq:
                     return f.get("r")
-        except (OSError, asyncio.TimeoutError, WireError, ValueError):
+        except (TimeoutError, OSError, WireError, ValueError):
             pass
         self._drop(node)  # a late answer on this connection would confuse the next request
         return None

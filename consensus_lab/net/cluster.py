@@ -141,7 +141,7 @@ class Cluster:
         """Send one control command; the node's answer, or None if it did not answer."""
         try:
             r, w = await asyncio.wait_for(asyncio.open_connection(*self.peers[name]), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return None
         try:
             w.write(encode_frame("ctl", self.types, op=op, **fields))
@@ -149,7 +149,7 @@ class Cluster:
             line = await asyncio.wait_for(r.readline(), timeout)
             kind, f = decode_frame(line, self.types) if line else ("", {})
             return f.get("r") if kind == "ack" else None
-        except (OSError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, ValueError):
             return None
         finally:
             w.close()
@@ -206,7 +206,7 @@ class Cluster:
                 p.send_signal(signal.SIGCONT)
             p.send_signal(signal.SIGTERM)
         end = time.monotonic() + 3.0
-        for name, p in self.procs.items():
+        for p in self.procs.values():
             if p is None:
                 continue
             try:

@@ -107,7 +107,7 @@ class _Peer:
                     self.writer.write(self.host.hello)
                 self.writer.write(frame)
                 await self.writer.drain()
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 self.host.lost += 1  # the peer is down or unreachable: the message is lost
                 if self.writer is not None:
                     self.writer.close()
