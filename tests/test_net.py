@@ -290,3 +290,27 @@ def test_jepsen_command_line_writes_the_run_directory(tmp_path):
     for name in ("history.edn", "history.json", "nemesis.log", "h.png", "n1/node.log", "n3/journal.jsonl"):
         assert (tmp_path / name).exists(), name
     assert os.path.getsize(tmp_path / "h.png") > 1000
+
+
+# --- the real etcd, under the same harness -----------------------------------------------------
+
+from consensus_lab.net.etcd import etcd_binary  # noqa: E402
+
+needs_etcd = pytest.mark.skipif(etcd_binary() is None and not os.environ.get("CI"),
+                                reason="etcd is not installed (apt-get install etcd-server; .ci/run does)")
+
+
+@needs_etcd
+def test_a_real_etcd_history_is_recorded_and_checked(tmp_path):
+    r = run_jepsen("etcd", nodes=3, time_limit=3, clients=3, seed=5, run_dir=tmp_path)
+    assert r.verdict == "linearizable" and r.violations == [], r.summary()
+    assert r.stats["ops"].get("ok", 0) > 20 and {f["f"] for f in r.faults} & {"kill", "pause"}
+
+
+def test_etcd_cannot_be_partitioned_by_the_harness(tmp_path):
+    if etcd_binary() is None:
+        out = cli("jepsen", "etcd", "--time", "1")
+        assert out.returncode == 2 and "not installed" in out.stderr
+        return
+    out = cli("jepsen", "etcd", "--nemesis", "partition", "--time", "1", "--run-dir", str(tmp_path))
+    assert out.returncode == 2 and "its faults: kill, pause" in out.stderr

@@ -20,13 +20,14 @@ def register(sub) -> None:
         "pauses (SIGSTOP/SIGCONT), partitions (the runtime's link filter) and skews clocks; then "
         "check the recorded history for linearizability and the node logs for the protocol's rules.",
     )
-    p.add_argument("protocol", help="protocol name (see consensus-lab run --list)")
+    p.add_argument("protocol", help="protocol name (see consensus-lab run --list), or etcd")
     p.add_argument("--variant", default="correct", help="protocol variant")
     p.add_argument("--nodes", default="3", help="number of node processes (default 3)")
     p.add_argument("--time", default="10", help="seconds of client operations (default 10)")
     p.add_argument("--clients", default="3", help="client processes (default 3)")
-    p.add_argument("--nemesis", default="kill,pause,partition,clock",
-                   help="fault kinds, comma-separated: kill, pause, partition, clock; or none")
+    p.add_argument("--nemesis", default=None,
+                   help="fault kinds, comma-separated: kill, pause, partition, clock (etcd: kill, pause); "
+                   "none for no faults; default: every kind the cluster supports")
     p.add_argument("--seed", default="0", help="seed of the operations and the fault schedule")
     p.add_argument("--disk", default="fsync", choices=("fsync", "lying"),
                    help="lying: nodes' writes are fsynced only every --flush-interval s (lost on kill)")
@@ -46,20 +47,30 @@ def cmd_jepsen(args) -> int:
     from ..net.cluster import ClusterError
     from ..net.jepsen import NEMESES, run_jepsen
 
-    try:
-        spec = protocols.get(args.protocol)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-    if args.variant not in spec.variants:
-        raise UsageError(f"protocol {args.protocol!r} has no variant {args.variant!r} "
-                         f"(variants: {', '.join(spec.variants)})")
+    if args.protocol == "etcd":
+        from ..net.etcd import etcd_binary
+
+        if etcd_binary() is None:
+            raise UsageError("etcd is not installed on this machine (apt-get install etcd-server)")
+        if args.variant != "correct":
+            raise UsageError("etcd has no variants (it is the real thing)")
+        spec = protocols.get("raft")
+    else:
+        try:
+            spec = protocols.get(args.protocol)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+        if args.variant not in spec.variants:
+            raise UsageError(f"protocol {args.protocol!r} has no variant {args.variant!r} "
+                             f"(variants: {', '.join(spec.variants)})")
     nodes = parse_number(args.nodes, "nodes", int, low=max(1, spec.min_nodes), high=15)
     seconds = parse_number(args.time, "time", float, low=0.5, high=3600)
     clients = parse_number(args.clients, "clients", int, low=1, high=64)
     seed = parse_number(args.seed, "seed", int)
     flush = parse_number(args.flush_interval, "flush-interval", float, low=0.001)
-    kinds = [] if args.nemesis == "none" else [k.strip() for k in args.nemesis.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in NEMESES]
+    kinds = (None if args.nemesis is None else [] if args.nemesis == "none"
+             else [k.strip() for k in args.nemesis.split(",") if k.strip()])
+    bad = [k for k in kinds or () if k not in NEMESES]
     if bad:
         raise UsageError(f"unknown nemesis {', '.join(bad)} (choose from {', '.join(NEMESES)}, or none)")
     options = parse_options(args.set)
@@ -84,7 +95,7 @@ def cmd_jepsen(args) -> int:
         result = run_jepsen(args.protocol, variant=args.variant, nodes=nodes, time_limit=seconds,
                             clients=clients, nemesis=kinds, seed=seed, run_dir=run_dir,
                             disk=args.disk, flush_interval=flush, options=options, progress=progress)
-    except ClusterError as exc:
+    except (ClusterError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     finally:
         if bar is not None:

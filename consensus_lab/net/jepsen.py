@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import protocols
 from ..history import Op, history_to_json
-from ..sim.clients import generate_op
-from .client import Client
-from .cluster import Cluster
+from ..sim.clients import Workload, generate_op
+from .cluster import Cluster, ProcessCluster
 
 __all__ = ["NEMESES", "JepsenResult", "run_jepsen", "node_log_violations", "history_edn"]
 
@@ -78,7 +78,7 @@ class JepsenResult:
 class _Nemesis:
     """Draws faults from ``kinds`` with its own seeded generator and undoes each one."""
 
-    def __init__(self, cluster: Cluster, kinds: Sequence[str], rng: random.Random,
+    def __init__(self, cluster: ProcessCluster, kinds: Sequence[str], rng: random.Random,
                  log: Callable[[str, str, Any], None]) -> None:
         self.c, self.kinds, self.rng, self.log = cluster, list(kinds), rng, log
 
@@ -142,10 +142,9 @@ class _Nemesis:
 # --- the run ----------------------------------------------------------------------------------
 
 
-async def _drive(cluster: Cluster, *, clients: int, time_limit: float, kinds: Sequence[str],
-                 seed: int, progress: Callable[[float], None] | None) -> tuple[list[Op], list[dict]]:
-    spec = cluster.spec
-    workload = spec.workload
+async def _drive(cluster: ProcessCluster, workload: Workload, *, clients: int, time_limit: float,
+                 kinds: Sequence[str], seed: int,
+                 progress: Callable[[float], None] | None) -> tuple[list[Op], list[dict]]:
     history: list[Op] = []
     faults: list[dict[str, Any]] = []
     written: list[Any] = []
@@ -163,8 +162,8 @@ async def _drive(cluster: Cluster, *, clients: int, time_limit: float, kinds: Se
     async def client_loop(k: int) -> None:
         rng = random.Random(f"{seed}/client/{k}")
         process = k
-        cl = Client(f"c{process}", cluster.peers, cluster.types, timeout=workload.timeout,
-                    deadline=workload.deadline, first=cluster.names[k % len(cluster.names)])
+        cl = cluster.client(f"c{process}", timeout=workload.timeout, deadline=workload.deadline,
+                            first=cluster.names[k % len(cluster.names)])
         try:
             while time.monotonic() < stop_at:
                 counter[0] += 1
@@ -179,8 +178,8 @@ async def _drive(cluster: Cluster, *, clients: int, time_limit: float, kinds: Se
                     cl.close()
                     process = next_process[0]
                     next_process[0] += 1
-                    cl = Client(f"c{process}", cluster.peers, cluster.types,
-                                timeout=workload.timeout, deadline=workload.deadline)
+                    cl = cluster.client(f"c{process}", timeout=workload.timeout,
+                                        deadline=workload.deadline)
                 await asyncio.sleep(rng.uniform(0, 2 * workload.think))
         finally:
             cl.close()
@@ -205,7 +204,7 @@ def run_jepsen(
     nodes: int = 3,
     time_limit: float = 10.0,
     clients: int = 3,
-    nemesis: Sequence[str] = NEMESES,
+    nemesis: Sequence[str] | None = None,
     seed: int = 0,
     run_dir: str | Path,
     disk: str = "fsync",
@@ -214,27 +213,43 @@ def run_jepsen(
     check_timeout: float = 30.0,
     progress: Callable[[float], None] | None = None,
 ) -> JepsenResult:
-    """Start ``nodes`` real processes, run clients and the nemesis, check what happened."""
+    """Start ``nodes`` real processes, run clients and the nemesis, check what happened.
+
+    ``protocol`` is a protocol name or ``"etcd"`` (a real etcd cluster, when installed);
+    ``nemesis`` lists fault kinds (default: every kind the cluster supports).
+    """
     from ..checkers.linearizability import check_linearizable
 
-    bad = [k for k in nemesis if k not in NEMESES]
-    if bad:
-        raise ValueError(f"unknown nemesis {', '.join(bad)} (choose from {', '.join(NEMESES)})")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cluster = Cluster(protocol, nodes, run_dir, variant=variant, options=options, seed=seed,
-                      disk=disk, flush_interval=flush_interval)
+    cluster: ProcessCluster
+    if protocol == "etcd":
+        from .etcd import EtcdCluster
+
+        if variant != "correct":
+            raise ValueError("etcd has no variants here (it is the real thing)")
+        cluster = EtcdCluster(nodes, run_dir)
+        spec = protocols.get("raft")  # the same operation mix as our Raft key-value service
+    else:
+        cluster = Cluster(protocol, nodes, run_dir, variant=variant, options=options, seed=seed,
+                          disk=disk, flush_interval=flush_interval)
+        spec = cluster.spec
+    nemesis = list(cluster.faults if nemesis is None else nemesis)
+    bad = [k for k in nemesis if k not in cluster.faults]
+    if bad:
+        raise ValueError(f"{protocol} cannot be given the nemesis {', '.join(bad)} here "
+                         f"(its faults: {', '.join(cluster.faults)})")
 
     async def go() -> tuple[list[Op], list[dict]]:
         cluster.start()
         await cluster.wait_ready()
-        return await _drive(cluster, clients=clients, time_limit=time_limit, kinds=nemesis,
-                            seed=seed, progress=progress)
+        return await _drive(cluster, spec.workload, clients=clients, time_limit=time_limit,
+                            kinds=nemesis, seed=seed, progress=progress)
 
     with cluster:
         history, faults = asyncio.run(go())
     verdict = "not checked"
-    model = cluster.spec.history_model
+    model = spec.history_model
     if model is not None and history:
         verdict = check_linearizable(history, model, timeout=check_timeout).verdict
     violations = node_log_violations(protocol, run_dir, cluster.names)
