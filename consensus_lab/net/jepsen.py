@@ -21,6 +21,7 @@ finds the bug, a real run shows that it is real.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import time
@@ -211,12 +212,14 @@ def run_jepsen(
     flush_interval: float = 1.0,
     options: Mapping[str, Any] | None = None,
     check_timeout: float = 30.0,
+    think: float | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> JepsenResult:
     """Start ``nodes`` real processes, run clients and the nemesis, check what happened.
 
     ``protocol`` is a protocol name or ``"etcd"`` (a real etcd cluster, when installed);
-    ``nemesis`` lists fault kinds (default: every kind the cluster supports).
+    ``nemesis`` lists fault kinds (default: every kind the cluster supports);
+    ``think`` replaces the workload's mean pause between a client's operations.
     """
     from ..checkers.linearizability import check_linearizable
 
@@ -243,7 +246,8 @@ def run_jepsen(
     async def go() -> tuple[list[Op], list[dict]]:
         cluster.start()
         await cluster.wait_ready()
-        return await _drive(cluster, spec.workload, clients=clients, time_limit=time_limit,
+        workload = spec.workload if think is None else dataclasses.replace(spec.workload, think=think)
+        return await _drive(cluster, workload, clients=clients, time_limit=time_limit,
                             kinds=nemesis, seed=seed, progress=progress)
 
     with cluster:
