@@ -314,3 +314,26 @@ def test_etcd_cannot_be_partitioned_by_the_harness(tmp_path):
         return
     out = cli("jepsen", "etcd", "--nemesis", "partition", "--time", "1", "--run-dir", str(tmp_path))
     assert out.returncode == 2 and "its faults: kill, pause" in out.stderr
+
+
+def test_scripted_faults_and_a_message_trace(tmp_path):
+    from consensus_lab.viz import plot_jepsen, plot_spacetime
+
+    r = run_jepsen("raft", nodes=3, time_limit=2.5, clients=2, seed=2, run_dir=tmp_path, record_messages=True,
+                   schedule=[(0.5, "kill", "leader"), (1.2, "start", "all"), (1.5, "partition", "n1"),
+                             (2.0, "heal", None)])
+    assert r.ok, r.summary()
+    kinds = [f["f"] for f in r.faults]
+    assert kinds[:4] == ["kill", "start", "partition", "heal"]
+    assert len(r.faults[0]["value"]) == 1  # exactly the one node that led at 0.5 s
+    assert r.faults[2]["value"] == [["n1"], ["n2", "n3"]]
+    events = r.trace.kinds()
+    assert events["send"] > 10 and events["deliver"] > 10 and events["crash"] == 1
+    assert "drop" in events  # the link filter dropped messages across the partition
+    assert plot_spacetime(r.trace).axes and plot_jepsen(r).axes
+
+
+def test_a_run_directory_with_data_is_refused(tmp_path):
+    (tmp_path / "n1").mkdir()
+    with pytest.raises(ValueError, match="not empty"):
+        run_jepsen("raft", time_limit=1, run_dir=tmp_path)

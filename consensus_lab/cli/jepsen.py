@@ -36,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--run-dir", default=None, metavar="DIR",
                    help="where the history, the node logs and the data directories go (default: a new temp dir)")
     p.add_argument("--json", default=None, metavar="FILE|-", help="write the result as one JSON object")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw the history (bars per process)")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw the history on the real time axis with the faults shaded")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.epilog = "Exit status: 0 the history and the node logs are fine, 1 a violation, 2 bad input."
     p.set_defaults(func=cmd_jepsen)
@@ -102,9 +102,9 @@ def cmd_jepsen(args) -> int:
             bar.close()
     out = result.to_dict() | {"seconds": round(time.monotonic() - t0, 3)}
     if args.plot:
-        from ..viz import plot_history
+        from ..viz import plot_jepsen
 
-        fig = plot_history(result.history, title=result.summary()).figure
+        fig = plot_jepsen(result)
         fig.savefig(args.plot, dpi=110, bbox_inches="tight")
     if args.json:
         text = json.dumps(out, sort_keys=True)

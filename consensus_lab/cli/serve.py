@@ -29,6 +29,8 @@ def register(sub) -> None:
                    "writes are acknowledged at once and fsynced only every --flush-interval seconds")
     p.add_argument("--flush-interval", default="1.0", help="seconds between a lying disk's fsyncs")
     p.add_argument("--epoch", default=None, help="monotonic-clock origin shared by the cluster (ctx.now = 0 there)")
+    p.add_argument("--record-messages", action="store_true",
+                   help="log every message sent and received in DIR/node.log (for a space-time diagram)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -44,6 +46,7 @@ def cmd_serve(args) -> int:
             disk=args.disk,
             flush_interval=parse_number(args.flush_interval, "flush-interval", float, low=0.001),
             epoch=parse_number(args.epoch, "epoch", float),
+            record=args.record_messages,
         )
         asyncio.run(host.serve())
     except (HostError, CorruptDataDir) as exc:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -40,18 +41,35 @@ class ClusterError(RuntimeError):
     """A node process that would not start (its last error line says why)."""
 
 
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports that were free on 127.0.0.1 a moment ago."""
-    socks, ports = [], []
+def _ephemeral_range() -> tuple[int, int]:
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports that were free on 127.0.0.1 a moment ago.
+
+    They are drawn below the kernel's ephemeral range, so that the outgoing
+    connections of nodes already running cannot take a port before the node it
+    was chosen for binds it.
+    """
+    low, high = _ephemeral_range()
+    lo, hi = (10000, low) if low - 10000 >= 1000 else (high + 1, 65535)
+    rng = random.SystemRandom()
+    ports: list[int] = []
+    while len(ports) < n:
+        p = rng.randrange(lo, hi)
+        if p in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+        ports.append(p)
     return ports
 
 
@@ -207,8 +225,10 @@ class Cluster(ProcessCluster):
         seed: int = 0,
         disk: str = "fsync",
         flush_interval: float = 1.0,
+        record: bool = False,
     ) -> None:
         super().__init__(n, run_dir)
+        self.record = record
         self.spec = protocols.get(protocol)
         self.protocol, self.variant, self.seed = protocol, variant, seed
         self.options = dict(options or {})
@@ -227,7 +247,7 @@ class Cluster(ProcessCluster):
                "--flush-interval", str(self.flush_interval), "--epoch", repr(self.epoch)]
         for k, v in self.options.items():
             cmd += ["--set", f"{k}={v}"]
-        return cmd
+        return cmd + (["--record-messages"] if self.record else [])
 
     async def probe(self, name: str) -> bool:
         return await self.control(name, "status", timeout=0.5) is not None

@@ -14,6 +14,8 @@ reply).  Only the world around the node is real:
   skew the harness sets;
 * ``ctx.storage`` is a :class:`~consensus_lab.net.storage.DiskStorage` in the
   node's data directory, fsynced before the handler goes on;
+* with ``record`` every message sent and received is logged (type and id), so
+  that a space-time diagram can be drawn from a real run;
 * a *link filter* drops messages to and from the peers the harness blocked:
   that is how a partition is made without touching the machine's network.
 
@@ -130,6 +132,7 @@ class NodeHost:
         disk: str = "fsync",
         flush_interval: float = 1.0,
         epoch: float | None = None,
+        record: bool = False,
     ) -> None:
         try:
             self.spec = protocols.get(protocol)
@@ -156,6 +159,8 @@ class NodeHost:
         self.storage = DiskStorage(self.data_dir, self.types, mode=disk)
         self.flush_interval = flush_interval
         self.seed = seed
+        self.record = record  # log every message sent and received (for a space-time diagram)
+        self._sent = 0
         self.blocked: frozenset[str] = frozenset()
         self.lost = 0
         self.hello = encode_frame("ctl", self.types, op="hello", src=node_id, cluster=self.digest)
@@ -207,12 +212,12 @@ class NodeHost:
         loop = asyncio.get_running_loop()
         for e in effects:
             if type(e) is Send:
-                if e.dst in self.blocked or e.dst not in self.peers:
+                if e.dst not in self.peers:
                     self.lost += 1
                 elif e.dst == self.node_id:
                     loop.call_soon(self._deliver, self.node_id, e.msg)
                 else:
-                    self._links[e.dst].put(encode_frame("msg", self.types, src=self.node_id, m=e.msg))
+                    self._send(e.dst, e.msg)
             elif type(e) is SetTimer:
                 old = self._timers.pop(e.name, None)
                 if old is not None:
@@ -227,6 +232,19 @@ class NodeHost:
                 writer = self._waiting.pop((req.client, req.seq), None)
                 if writer is not None and not writer.is_closing():
                     writer.write(encode_frame("rep", self.types, req=req, r=e.result))
+
+    def _send(self, dst: str, msg: Any) -> None:
+        mid = None
+        if self.record:
+            self._sent += 1
+            mid = f"{os.getpid()}.{self._sent}"
+            self.log("send", peer=dst, id=mid, type=type(msg).__name__)
+        if dst in self.blocked:  # the link filter: lost on the way out
+            self.lost += 1
+            if self.record:
+                self.log("drop", peer=dst, id=mid, type=type(msg).__name__)
+            return
+        self._links[dst].put(encode_frame("msg", self.types, src=self.node_id, m=msg, id=mid))
 
     def _fire(self, name: str, payload: Any) -> None:
         self._timers.pop(name, None)
@@ -253,6 +271,9 @@ class NodeHost:
                     if peer is None or f.get("src") != peer:
                         self.log("bad-frame", error="message before hello or from another node")
                         break
+                    if self.record:
+                        self.log("drop" if peer in self.blocked else "recv", peer=peer,
+                                 id=f.get("id"), type=type(f["m"]).__name__)
                     self._deliver(peer, f["m"])
                 elif kind == "req":
                     req = f.get("req")

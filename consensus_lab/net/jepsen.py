@@ -34,6 +34,7 @@ from typing import Any
 from .. import protocols
 from ..history import Op, history_to_json
 from ..sim.clients import Workload, generate_op
+from ..sim.trace import Trace
 from .cluster import Cluster, ProcessCluster
 
 __all__ = ["NEMESES", "JepsenResult", "run_jepsen", "node_log_violations", "history_edn"]
@@ -55,6 +56,7 @@ class JepsenResult:
     verdict: str  # "linearizable" | "not linearizable" | "unknown" | "not checked"
     violations: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    trace: Trace | None = None  # messages, faults (when the nodes recorded their messages)
 
     @property
     def ok(self) -> bool:
@@ -101,8 +103,8 @@ class _Nemesis:
                     self.c.kill(n)
                 self.log("kill", targets)
                 await asyncio.sleep(hold)
-                await self.c.restart(*targets)
                 self.log("start", targets)
+                await self.c.restart(*targets)
             elif kind == "pause":
                 targets = self._targets()
                 for n in targets:
@@ -129,6 +131,70 @@ class _Nemesis:
                 self.log("clock", [n, offset])
         await self.settle()
 
+    async def leader(self) -> str | None:
+        """The live node that says it leads the highest term (None if none does)."""
+        best: tuple[int, str] | None = None
+        for n in self.c.names:
+            if not self.c.alive(n) or n in self.c.paused or not hasattr(self.c, "control"):
+                continue
+            st = await self.c.control(n, "status")  # type: ignore[attr-defined]
+            view = (st or {}).get("view", {})
+            if view.get("role") == "leader" and (best is None or view.get("term", 0) > best[0]):
+                best = (view.get("term", 0), n)
+        return None if best is None else best[1]
+
+    async def _resolve(self, target: Any) -> list[str]:
+        if target in (None, "all"):
+            return list(self.c.names)
+        if target == "leader":
+            who = await self.leader()
+            return [] if who is None else [who]
+        return [target] if isinstance(target, str) else list(target)
+
+    async def script(self, start: float, steps: Sequence[tuple[float, str, Any]]) -> None:
+        """Scripted faults: ``(seconds after the start, action, target)`` in time order.
+
+        Actions: ``kill``, ``start``, ``pause``, ``resume`` (target: a node, a list,
+        ``"leader"`` or ``"all"``), ``partition`` (target: a list of groups, or one
+        node / ``"leader"`` cut off from the rest), ``heal``, ``clock`` (target:
+        ``(node, offset)``).  What a step did is logged with the node names it hit.
+        """
+        for at, action, target in steps:
+            await asyncio.sleep(max(0.0, start + at - time.monotonic()))
+            if action == "partition":
+                if isinstance(target, str):
+                    alone = await self._resolve(target)
+                    groups = [alone, [n for n in self.c.names if n not in alone]]
+                else:
+                    groups = [list(g) for g in target]
+                await self.c.partition(groups)
+                self.log("partition", groups)
+            elif action == "heal":
+                await self.c.heal()
+                self.log("heal", None)
+            elif action == "clock":
+                node, offset = target
+                await self.c.set_skew(node, offset)
+                self.log("clock", [node, offset])
+            else:
+                nodes = await self._resolve(target)
+                if action == "kill":
+                    for n in nodes:
+                        self.c.kill(n)
+                elif action == "start":
+                    self.log(action, nodes)
+                    await self.c.restart(*nodes)
+                    continue
+                elif action == "pause":
+                    for n in nodes:
+                        self.c.pause(n)
+                elif action == "resume":
+                    for n in nodes:
+                        self.c.resume(n)
+                else:
+                    raise ValueError(f"unknown scripted action {action!r}")
+                self.log(action, nodes)
+
     async def settle(self) -> None:
         """Undo everything: heal, resume, restart, clocks back to true time."""
         for n in self.c.names:
@@ -144,8 +210,8 @@ class _Nemesis:
 
 
 async def _drive(cluster: ProcessCluster, workload: Workload, *, clients: int, time_limit: float,
-                 kinds: Sequence[str], seed: int,
-                 progress: Callable[[float], None] | None) -> tuple[list[Op], list[dict]]:
+                 kinds: Sequence[str], seed: int, progress: Callable[[float], None] | None,
+                 schedule: Sequence[tuple[float, str, Any]] | None = None) -> tuple[list[Op], list[dict]]:
     history: list[Op] = []
     faults: list[dict[str, Any]] = []
     written: list[Any] = []
@@ -194,7 +260,16 @@ async def _drive(cluster: ProcessCluster, workload: Workload, *, clients: int, t
             progress(1.0)
 
     nemesis = _Nemesis(cluster, kinds, random.Random(f"{seed}/nemesis"), log_fault)
-    await asyncio.gather(nemesis.run(stop_at), ticker(), *(client_loop(k) for k in range(clients)))
+
+    async def faults_then_settle() -> None:
+        if schedule is None:
+            await nemesis.run(stop_at)
+        else:
+            await nemesis.script(start, schedule)
+            await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+            await nemesis.settle()
+
+    await asyncio.gather(faults_then_settle(), ticker(), *(client_loop(k) for k in range(clients)))
     return history, faults
 
 
@@ -213,17 +288,24 @@ def run_jepsen(
     options: Mapping[str, Any] | None = None,
     check_timeout: float = 30.0,
     think: float | None = None,
+    schedule: Sequence[tuple[float, str, Any]] | None = None,
+    record_messages: bool = False,
     progress: Callable[[float], None] | None = None,
 ) -> JepsenResult:
     """Start ``nodes`` real processes, run clients and the nemesis, check what happened.
 
     ``protocol`` is a protocol name or ``"etcd"`` (a real etcd cluster, when installed);
     ``nemesis`` lists fault kinds (default: every kind the cluster supports);
-    ``think`` replaces the workload's mean pause between a client's operations.
+    ``think`` replaces the workload's mean pause between a client's operations;
+    ``schedule`` replaces the random nemesis by scripted faults (see ``_Nemesis.script``);
+    ``record_messages`` has the nodes log their messages, so ``result.trace`` can be drawn.
     """
     from ..checkers.linearizability import check_linearizable
 
     run_dir = Path(run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ValueError(f"run directory {run_dir} is not empty (the nodes would start from an "
+                         "earlier run's data); give a new or empty directory")
     run_dir.mkdir(parents=True, exist_ok=True)
     cluster: ProcessCluster
     if protocol == "etcd":
@@ -235,7 +317,7 @@ def run_jepsen(
         spec = protocols.get("raft")  # the same operation mix as our Raft key-value service
     else:
         cluster = Cluster(protocol, nodes, run_dir, variant=variant, options=options, seed=seed,
-                          disk=disk, flush_interval=flush_interval)
+                          disk=disk, flush_interval=flush_interval, record=record_messages)
         spec = cluster.spec
     nemesis = list(cluster.faults if nemesis is None else nemesis)
     bad = [k for k in nemesis if k not in cluster.faults]
@@ -248,7 +330,7 @@ def run_jepsen(
         await cluster.wait_ready()
         workload = spec.workload if think is None else dataclasses.replace(spec.workload, think=think)
         return await _drive(cluster, workload, clients=clients, time_limit=time_limit,
-                            kinds=nemesis, seed=seed, progress=progress)
+                            kinds=nemesis, seed=seed, progress=progress, schedule=schedule)
 
     with cluster:
         history, faults = asyncio.run(go())
@@ -262,7 +344,8 @@ def run_jepsen(
         if op.type != "invoke":
             counts[op.type] += 1
     result = JepsenResult(protocol, variant, nodes, seed, run_dir, history, faults, verdict,
-                          violations, {"ops": dict(counts), "faults": len(faults)})
+                          violations, {"ops": dict(counts), "faults": len(faults)},
+                          trace_from_logs(run_dir, cluster.names, faults) if record_messages else None)
     _write(result)
     return result
 
@@ -345,6 +428,33 @@ def _durability(node: str, events: list[dict[str, Any]]) -> list[str]:
         before = e
         committed = max(committed, e.get("commit_index") or 0)
     return out
+
+
+def trace_from_logs(run_dir: str | Path, names: Sequence[str], faults: Sequence[Mapping[str, Any]]) -> Trace:
+    """A trace (as the simulator records one) built from the nodes' message logs and the faults.
+
+    Sends, receipts and link-filter drops come from each node's ``node.log``;
+    kills, restarts, partitions and heals from the nemesis.  Times are seconds
+    on the shared monotonic clock, so the space-time diagram of
+    :func:`consensus_lab.viz.plot_spacetime` can draw it.
+    """
+    ids: dict[str, int] = {}
+    rows: list[tuple] = []
+    for e in _read_logs(Path(run_dir), names):
+        kind = {"send": "send", "recv": "deliver", "drop": "drop"}.get(e.get("event", ""))
+        if kind is None or e.get("id") is None:
+            continue
+        mid = ids.setdefault(str(e["id"]), len(ids))
+        info = "partition" if kind == "drop" else None
+        rows.append((e["t"], kind, e["node"], e.get("peer"), mid, {"type": e.get("type")}, info))
+    for f in faults:
+        kind = {"kill": "crash", "start": "restart", "partition": "partition", "heal": "heal"}.get(f["f"])
+        if kind in ("crash", "restart"):
+            rows += [(f["time"], kind, n, None, None, None, None) for n in f["value"] or ()]
+        elif kind is not None:
+            rows.append((f["time"], kind, None, None, None, None, f["value"]))
+    rows.sort(key=lambda r: (r[0], r[1] != "send"))
+    return Trace(rows)
 
 
 # --- files ------------------------------------------------------------------------------------
