@@ -79,27 +79,14 @@ def cmd_jepsen(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     run_dir = args.run_dir or tempfile.mkdtemp(prefix=f"jepsen-{args.protocol}-")
-    bar = None
-    if not args.no_progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=100, desc=f"jepsen {args.protocol}", unit="%", file=sys.stderr)
-
-    def progress(frac: float) -> None:
-        if bar is not None:
-            bar.n = int(frac * 100)
-            bar.refresh()
-
     t0 = time.monotonic()
     try:
         result = run_jepsen(args.protocol, variant=args.variant, nodes=nodes, time_limit=seconds,
                             clients=clients, nemesis=kinds, seed=seed, run_dir=run_dir,
-                            disk=args.disk, flush_interval=flush, options=options, progress=progress)
+                            disk=args.disk, flush_interval=flush, options=options,
+                            progress=not args.no_progress and sys.stderr.isatty())
     except (ClusterError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.close()
     out = result.to_dict() | {"seconds": round(time.monotonic() - t0, 3)}
     if args.plot:
         from ..viz import plot_jepsen

@@ -21,6 +21,7 @@ finds the bug, a real run shows that it is real.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import json
 import random
@@ -182,6 +183,7 @@ class _Nemesis:
                     for n in nodes:
                         self.c.kill(n)
                 elif action == "start":
+                    nodes = [n for n in nodes if not self.c.alive(n)]
                     self.log(action, nodes)
                     await self.c.restart(*nodes)
                     continue
@@ -290,7 +292,7 @@ def run_jepsen(
     think: float | None = None,
     schedule: Sequence[tuple[float, str, Any]] | None = None,
     record_messages: bool = False,
-    progress: Callable[[float], None] | None = None,
+    progress: bool | Callable[[float], None] | None = None,
 ) -> JepsenResult:
     """Start ``nodes`` real processes, run clients and the nemesis, check what happened.
 
@@ -298,7 +300,9 @@ def run_jepsen(
     ``nemesis`` lists fault kinds (default: every kind the cluster supports);
     ``think`` replaces the workload's mean pause between a client's operations;
     ``schedule`` replaces the random nemesis by scripted faults (see ``_Nemesis.script``);
-    ``record_messages`` has the nodes log their messages, so ``result.trace`` can be drawn.
+    ``record_messages`` has the nodes log their messages, so ``result.trace`` can be drawn;
+    ``progress=True`` shows a progress bar (tqdm: a widget in a notebook, a line in a terminal),
+    a callable gets the fraction of the run done.
     """
     from ..checkers.linearizability import check_linearizable
 
@@ -329,11 +333,26 @@ def run_jepsen(
         cluster.start()
         await cluster.wait_ready()
         workload = spec.workload if think is None else dataclasses.replace(spec.workload, think=think)
-        return await _drive(cluster, workload, clients=clients, time_limit=time_limit,
-                            kinds=nemesis, seed=seed, progress=progress, schedule=schedule)
+        return await _drive(cluster, workload, clients=clients, time_limit=time_limit, kinds=nemesis,
+                            seed=seed, progress=progress or None, schedule=schedule)
 
-    with cluster:
-        history, faults = asyncio.run(go())
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=100, desc=f"{protocol} on {nodes} processes", unit="%",
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+        def progress(frac: float) -> None:
+            bar.n = round(100 * frac)
+            bar.refresh()
+
+    try:
+        with cluster:
+            history, faults = _run_async(go)
+    finally:
+        if bar is not None:
+            bar.close()
     verdict = "not checked"
     model = spec.history_model
     if model is not None and history:
@@ -348,6 +367,16 @@ def run_jepsen(
                           trace_from_logs(run_dir, cluster.names, faults) if record_messages else None)
     _write(result)
     return result
+
+
+def _run_async(make: Callable[[], Any]) -> Any:
+    """Run the coroutine ``make()`` to its end, also where an event loop already runs (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 # --- what the node logs show ------------------------------------------------------------------
