@@ -36,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("--run-dir", default=None, metavar="DIR",
                    help="where the history, the node logs and the data directories go (default: a new temp dir)")
     p.add_argument("--json", default=None, metavar="FILE|-", help="write the result as one JSON object")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw the history on the real time axis with the faults shaded")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw the history on the real time axis with the faults shaded, and the messages "
+                   "around the first fault as a space-time diagram")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.epilog = "Exit status: 0 the history and the node logs are fine, 1 a violation, 2 bad input."
     p.set_defaults(func=cmd_jepsen)
@@ -84,7 +85,7 @@ def cmd_jepsen(args) -> int:
         result = run_jepsen(args.protocol, variant=args.variant, nodes=nodes, time_limit=seconds,
                             clients=clients, nemesis=kinds, seed=seed, run_dir=run_dir,
                             disk=args.disk, flush_interval=flush, options=options,
-                            progress=not args.no_progress and sys.stderr.isatty())
+                            record_messages=bool(args.plot), progress=not args.no_progress and sys.stderr.isatty())
     except (ClusterError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     out = result.to_dict() | {"seconds": round(time.monotonic() - t0, 3)}

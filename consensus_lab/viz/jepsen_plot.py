@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -32,11 +33,21 @@ def _spans(faults: list[dict[str, Any]], end: float) -> list[tuple[float, float,
     return out
 
 
-def plot_jepsen(result: Any, *, ax: Any = None, title: str | None = None) -> Any:
+def plot_jepsen(result: Any, *, ax: Any = None, title: str | None = None, window: float = 0.8) -> Any:
     """Draw a :class:`~consensus_lab.net.jepsen.JepsenResult`: bars per client process
-    on the real time axis (seconds since the cluster started), each fault a shaded span."""
+    on the real time axis (seconds since the cluster started), each fault a shaded span.
+
+    When the nodes recorded their messages (``record_messages=True``) and no ``ax`` is
+    given, a space-time diagram of ``window`` seconds around the first fault is drawn below.
+    """
+    trace = getattr(result, "trace", None)
+    below = None
     if ax is None:
-        _, ax = plt.subplots(figsize=(11, 3.6), dpi=100)
+        if trace is not None and len(trace):
+            _, (ax, below) = plt.subplots(2, 1, figsize=(11, 7.4), dpi=100,
+                                          gridspec_kw={"height_ratios": [1, 1.1], "hspace": 0.45})
+        else:
+            _, ax = plt.subplots(figsize=(11, 3.6), dpi=100)
     plot_history(result.history, ax=ax, use_time=True, labels=False,
                  title=title or f"{result.protocol} ({result.variant}) on {result.nodes} processes: "
                                 f"history {result.verdict}")
@@ -50,4 +61,14 @@ def plot_jepsen(result: Any, *, ax: Any = None, title: str | None = None) -> Any
     if spans:
         ax.set_title(ax.get_title(), pad=24)
     ax.set_xlabel("seconds since the cluster started (real time)")
+    if below is not None:
+        from .spacetime import plot_spacetime
+
+        first = spans[0][0] if spans else (result.history[0].time if result.history else 0.0)
+        with warnings.catch_warnings():  # it tidies its own axes; the grid above is ours
+            warnings.filterwarnings("ignore", message=".*tight_layout.*")
+            plot_spacetime(trace, start=first - 0.2 * window, end=first + 0.8 * window, ax=below,
+                           max_messages=300,
+                           title=f"messages around {spans[0][2] if spans else 'the start'}")
+        below.set_xlabel("seconds since the cluster started (real time)")
     return ax.figure
