@@ -118,6 +118,7 @@ def format_report(report: Report) -> str:
             continue
         where = f"seed {r.seed}: " if r.seed is not None else ""
         lines += _wrap(where + r.message, "        ")
+        lines += ["          " + e for e in r.evidence]
         if r.hint:
             lines += _wrap("hint: " + r.hint, "        ")
         seed = f", seed={r.seed}" if r.seed is not None and isinstance(spec, NodeSpec) else ""
@@ -168,7 +169,7 @@ def replay(exercise: str | int, *answers: Any, check: int = 1, seed: int | None 
     assert isinstance(spec, NodeSpec)
     seed = c.seeds()[0] if seed is None else int(seed)
     outcome = spec.run_once(host, c.params, seed, keep_run=True)
-    if outcome.problem is not None and outcome.problem[2]:
+    if outcome.problem is not None and outcome.problem.not_implemented:
         print(REPLAY_STUB.format(id=spec.id))
         return None
     head = f"{spec.id} check {check} ({c.name}), seed {seed}"
@@ -176,7 +177,7 @@ def replay(exercise: str | int, *answers: Any, check: int = 1, seed: int | None 
         print(f"{head}: every rule held. {outcome.run.summary()}")
     else:
         print(f"{head}: FAIL")
-        print("\n".join(_wrap(outcome.problem[1], "  ")))
+        print("\n".join(_wrap(outcome.problem.message, "  ") + ["  " + e for e in outcome.problem.evidence]))
     if plot:
         from ..viz import plot_spacetime
 
