@@ -148,6 +148,7 @@ class Failure:
     kind: str = ""
     evidence: list[str] = field(default_factory=list)
     nodes: tuple[str, ...] = ()
+    time: float | None = None  # simulated time of a broken rule
 
     def __iter__(self):  # (status, message, not_implemented), as before
         return iter((self.status, self.message, self.not_implemented))
@@ -173,7 +174,8 @@ def _failure_from(exc: BaseException) -> Failure:
         inner = inner.__cause__
     if isinstance(inner, Violation):
         at = f" at t={inner.time:.3f}" if inner.time is not None else ""
-        return Failure("fail", f"{inner.rule}{at}: {inner.message}", kind=inner.rule, nodes=inner.nodes)
+        return Failure("fail", f"{inner.rule}{at}: {inner.message}", kind=inner.rule, nodes=inner.nodes,
+                       time=inner.time)
     if isinstance(inner, StudentError):
         if inner.not_implemented:
             return Failure("not-implemented", f"not implemented yet ({inner})", True, kind="not-implemented")

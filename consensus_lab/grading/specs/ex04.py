@@ -102,7 +102,7 @@ class QuorumJudge(Judge):
             return f"only {ok} operations completed; expected at least {expect['min_ok']}"
         result = check_linearizable(history, "register", timeout=20.0)
         if result.verdict == NOT_LINEARIZABLE:
-            return f"the client history is {result.detail}"[:500]
+            return f"the client history is {result.detail}"
         return None
 
 

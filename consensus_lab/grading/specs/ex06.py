@@ -173,6 +173,29 @@ class Spec(NodeSpec):
               params={"seeds": [5], "nemesis": "0.8 crash n1; 1.5 restart n1", "expect": {"min_ok": 5}}),
     )
 
+    hints = {
+        "outcomes are final": "Handle a duplicate or late Prepare or Decision by looking at the log first: "
+        "once txn:<id> holds an outcome (or 'prepared'), a Prepare only repeats the vote it logged.",
+        "decisions are final": "The coordinator's decision:<id> is written once; a late vote or Inquire never "
+        "changes it.",
+        "log before you vote": "Write ctx.storage[f'txn:{txid}'] = 'prepared' in the same handler, before the "
+        "yes Vote goes out.",
+        "log the decision before sending it": "Write decision:<id> to ctx.storage before any Decision or answer "
+        "leaves the coordinator.",
+        "answer what the log says": "Answer the client only with the decision that is in the log.",
+        "validity": "Commit only when every participant voted yes; a missing vote after VOTE_TIMEOUT means abort.",
+        "commit needs every yes vote logged": "Commit only after a yes Vote from every participant of this "
+        "transaction; an Inquire about a transaction you have no decision for is answered with abort.",
+        "a prepared participant waits for the coordinator": "A participant that voted yes never decides on its "
+        "own: it keeps sending Inquire until a Decision comes.",
+        "a restarted coordinator re-sends its decisions": "In on_start, read every decision:<id> back from the "
+        "log and keep sending Decision to the participants every RESEND seconds until they Ack; waiting for "
+        "their Inquire is not enough.",
+        "nobody stays in doubt": "Two paths end a doubt: the coordinator re-sends logged decisions, and answers "
+        "Inquire -- with abort (logged) when it has no decision and the transaction is not in progress.",
+        "progress": "Answer every client: resend Prepare/Decision after losses and decide abort at VOTE_TIMEOUT.",
+    }
+
     def lab_invariants(self) -> list:
         from ...sim import invariant
 

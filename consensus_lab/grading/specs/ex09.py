@@ -17,7 +17,7 @@ from typing import Any
 from ...sim.clients import Ok
 from ..checks import Check, NodeSpec, Violation
 from ..exercises.ex09 import Entry
-from ._raft import ElectionJudge, election_view_problem, one_leader_per_term
+from ._raft import HINTS, ElectionJudge, election_view_problem, one_leader_per_term
 
 
 class LogJudge(ElectionJudge):
@@ -155,6 +155,18 @@ class Spec(NodeSpec):
     title = "Raft log replication and the commit rule"
     notebook = "ex09_raft_log_replication.ipynb"
     judge_class = LogJudge
+    hints = {
+        **HINTS,
+        "log matching": "Accept AppendEntries only if your log has an entry at prev_index with prev_term; "
+        "otherwise refuse, and let the leader move next_index back.",
+        "state machine safety": "A follower must replace conflicting entries (same index, other term) and "
+        "commit no further than min(leader_commit, the last entry this message checked).",
+        "the commit rule": "Move commit_index to N only when a majority stores N and the entry at N is of "
+        "the leader's current term.",
+        "leader completeness": "Grant a vote only to a candidate whose log is at least as up to date as yours.",
+        "answer only committed entries": "Reply Ok(index) to a client only once that index is committed.",
+        "persist the log": "Call persist_log after every change of the log, in the same handler.",
+    }
     defaults = {
         "nodes": 3,
         "duration": 3.0,
