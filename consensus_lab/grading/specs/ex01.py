@@ -98,9 +98,9 @@ class Spec(FunctionSpec):
         h = case.args[0]
         if expected:
             order = brute_force_linearizable(h, "register") or []
-            ops = [op for op in pair_operations(h) if op.status != "fail"]
+            ops = {op.index: op for op in pair_operations(h)}
             steps = "; ".join(f"p{ops[i].process} {ops[i].f} {ops[i].output if ops[i].f == 'read' else ops[i].value!r}"
-                              for i in order)
+                              for i in order if i in ops)
             return history_window(h, None, size=len(h)) + [f"an order that works: {steps}"]
         mark = first_bad_prefix(h, lambda prefix: brute_force_linearizable(prefix, "register") is not None)
         return history_window(h, mark) + (["(up to the marked event the history is still linearizable)"]

@@ -34,9 +34,11 @@ class LogJudge(ElectionJudge):
                             f"entry (committed up to index {n})", now)
 
     def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        super().after_call(node, handler, before, effects, view_changed, now)
         nid = node.id
         st = self.store(nid)
+        old_log = st.get("log", ()) if "log" not in before else before["log"]  # the log before this call
+        old_log = old_log if isinstance(old_log, tuple) else ()
+        super().after_call(node, handler, before, effects, view_changed, now)
         view = node.hosted_view
         log = view["log"]
         if view_changed:
@@ -80,6 +82,7 @@ class LogJudge(ElectionJudge):
             if eff[0] == "send":
                 msg = eff[2]
                 if type(msg).__name__ == "AppendEntriesReply" and msg.success:
+                    self._prev_checked(nid, old_log, now)
                     stored = st.get("log", ())
                     if msg.match_index > len(stored):
                         raise Violation("persist before you acknowledge", f"{nid} acknowledged entries up to "
@@ -97,6 +100,22 @@ class LogJudge(ElectionJudge):
                 if log[index - 1].command != request.value:
                     raise Violation("answer only committed entries", f"{nid} answered {request.value!r} with index "
                                     f"{index}, which holds {log[index - 1].command!r}", now)
+
+    def _prev_checked(self, nid: str, old_log: tuple, now: float) -> None:
+        """A follower that says success to an AppendEntries must have had its entry at prev_index of prev_term."""
+        rows = self.sim._rows
+        if not rows or rows[-1][1] != "deliver" or type(rows[-1][5]).__name__ != "AppendEntries":
+            return
+        msg = rows[-1][5]
+        p = msg.prev_index
+        if p == 0:
+            return
+        have = old_log[p - 1].term if 0 < p <= len(old_log) else None
+        if have != msg.prev_term:
+            raise Violation("log matching", f"{nid} accepted AppendEntries(prev_index={p}, prev_term={msg.prev_term}) "
+                            f"from {rows[-1][3]} although its log "
+                            + (f"holds an entry of term {have} there" if have is not None else f"has only {len(old_log)} entries")
+                            + ": check prev_index and prev_term before appending", now, nodes=(nid, rows[-1][3]))
 
     def _log_matching(self, nid: str, log: tuple, now: float) -> None:
         for other, v in self.live_views().items():
