@@ -9,7 +9,7 @@ score per exercise).
 from __future__ import annotations
 
 import pytest
-from mutants import HARMLESS, MUTANTS, grade
+from mutants import HARMLESS, HIDDEN, MUTANTS, grade
 
 from consensus_lab.grading import registry
 
@@ -41,3 +41,22 @@ def test_every_exercise_has_five_mutants_and_the_named_bugs_are_there():
     assert {"ex06-revote-on-duplicate", "ex06-no-inquire-handling", "ex06-no-resend-after-restart",
             "ex06-no-inquire-no-resend", "ex08-vote-term-unchecked"} <= names
     assert len(names) == len(MUTANTS)
+
+
+@pytest.mark.parametrize("exercise", [ex for ex in registry.EXERCISE_IDS if registry.get(ex).kind == "node"])
+def test_nodes_that_do_nothing_earn_nothing(exercise):
+    """Every node check expects something to happen (answers, a leader): idle nodes score 0."""
+    from mutants import answers
+
+    from consensus_lab.grading.hosting import LocalHost
+
+    def nothing(self, *args):
+        return None
+
+    idle = {name: type("Idle", (cls,), {h: nothing for h in ("on_start", "on_message", "on_timer",
+                                                                "on_client_request")})
+            for name, cls in answers(exercise).items()}
+    spec = registry.get(exercise)
+    host = LocalHost(spec.id, idle)
+    for check in list(spec.visible_checks()) + registry.load_hidden(HIDDEN).get(spec.id, []):
+        assert spec.run_check(check, host).points == 0, check.name

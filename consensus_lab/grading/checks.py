@@ -42,6 +42,7 @@ __all__ = [
     "RunOutcome",
     "Failure",
     "GENERIC_HINTS",
+    "balanced_credit",
 ]
 
 WINDOW = 12  # trace events shown before a failure
@@ -268,9 +269,9 @@ class ExerciseSpec:
             result.status, result.message, result.kind = "timeout", "the time allowed for this submission ran out", "timeout"
             return result
         try:
-            passed, total, first, seed = self._run(check, host, budget)
+            credit, passed, total, first, seed = self._run(check, host, budget)
         except Exception as exc:  # noqa: BLE001 - classified below; unknown ones re-raised
-            passed, total, first, seed = 0, 1, _failure_from(exc), getattr(exc, "seed", None)
+            credit, passed, total, first, seed = 0.0, 0, 1, _failure_from(exc), getattr(exc, "seed", None)
         result.seconds = time.monotonic() - start
         result.seed = seed
         result.runs, result.runs_passed = total, passed
@@ -282,15 +283,15 @@ class ExerciseSpec:
         result.hint = self.hint_for(check, first)
         if first.not_implemented:
             return result
-        result.points = check.points * passed // max(1, total)
+        result.points = max(0, min(check.points - 1, int(check.points * credit + 1e-9)))
         if total > 1:
             result.message += f" [{passed} of {total} {self.unit}s passed]"
         return result
 
     unit = "run"
 
-    def _run(self, check: Check, host: Any, budget: Budget) -> tuple[int, int, Failure | None, int | None]:
-        """(units passed, units tried, the first failure, its seed)."""
+    def _run(self, check: Check, host: Any, budget: Budget) -> tuple[float, int, int, Failure | None, int | None]:
+        """(credit in [0, 1], units passed, units tried, the first failure, its seed)."""
         raise NotImplementedError
 
 
@@ -326,43 +327,61 @@ class FunctionSpec(ExerciseSpec):
         """The input, shown so the line that matters stands out (one line each)."""
         return []
 
+    def credit(self, outcomes: Sequence[tuple[Any, bool]]) -> float:
+        """The share of a check's points earned: ``outcomes`` is (expected answer, right?) for every input.
+
+        By default the share of inputs answered right.  A yes/no exercise overrides this with
+        :func:`balanced_credit`, so that answering always yes (or always no) earns nothing."""
+        return sum(ok for _, ok in outcomes) / max(1, len(outcomes))
+
     def _run(self, check, host, budget):
         seed = check.seeds()[0] if ("seed" in check.params or "seeds" in check.params) else None
         cases = self.cases(check)
         worker = host.spawn()
-        passed, first = 0, None
+        outcomes: list[tuple[Any, bool]] = []
+        first: Failure | None = None
         try:
             for case in cases:
                 if budget.expired():
-                    return passed, len(cases), first or _OUT_OF_TIME, seed
+                    first = first or _OUT_OF_TIME
+                    break
                 req = {"op": "fn", "name": case.fn, "args": [codec.encode(a, self.types) for a in case.args]}
+                expected = self.expected(case)
                 try:
                     reply = call_worker(worker, req)
                     got = codec.decode(reply.get("r"), self.types)
                 except codec.CodecError as exc:
                     first = first or Failure("error", f"{case.label}: the answer returned something unusable ({exc})",
                                              kind="error")
-                    continue
+                    break
                 except (StudentError, WorkerFailure) as exc:
+                    # an input that raises, crashes or hangs ends the check; the inputs before it keep their credit
                     f = _failure_from(exc)
                     if f.not_implemented:
-                        return 0, len(cases), f, seed
+                        return 0.0, 0, len(cases), f, seed
                     if not f.message.startswith(case.label):
                         f.message = f"{case.label}: {f.message}"
                     first = first or f
-                    if isinstance(exc, WorkerFailure):  # the worker is gone: the rest cannot run
-                        return passed, len(cases), first, seed
-                    continue
-                expected = self.expected(case)
-                if self.agree(case, expected, got):
-                    passed += 1
-                elif first is None:
+                    break
+                right = self.agree(case, expected, got)
+                outcomes.append((expected, right))
+                if not right and first is None:
                     first = Failure("fail", self.explain(case, expected, got),
                                     kind=self.failure_kind(case, expected, got),
                                     evidence=self.evidence(case, expected, got))
-            return passed, len(cases), first, seed
+            outcomes += [(self.expected(c), False) for c in cases[len(outcomes):]]
+            return self.credit(outcomes), sum(ok for _, ok in outcomes), len(cases), first, seed
         finally:
             worker.close()
+
+
+def balanced_credit(outcomes: Sequence[tuple[Any, bool]]) -> float:
+    """For yes/no answers: the worst share of right answers among the inputs of one right answer
+    (the linearizable histories, the non-linearizable ones): a constant answer earns nothing."""
+    groups: dict[Any, list[bool]] = {}
+    for expected, ok in outcomes:
+        groups.setdefault(expected, []).append(ok)
+    return min((sum(v) / len(v) for v in groups.values()), default=0.0)
 
 
 # --- node exercises --------------------------------------------------------------------
@@ -502,18 +521,19 @@ class NodeSpec(ExerciseSpec):
         passed, first, first_seed = 0, None, None
         for seed in seeds:
             if budget.expired():
-                return passed, len(seeds), first or _OUT_OF_TIME, first_seed if first else seed
+                first, first_seed = (first, first_seed) if first else (_OUT_OF_TIME, seed)
+                break
             outcome = self.run_once(host, check.params, seed)
             if outcome.problem is None:
                 passed += 1
                 continue
             if outcome.problem.not_implemented:
-                return 0, len(seeds), outcome.problem, seed
+                return 0.0, 0, len(seeds), outcome.problem, seed
             if first is None:
                 first, first_seed = outcome.problem, seed
             if outcome.problem.status == "timeout":
                 break
-        return passed, len(seeds), first, first_seed
+        return passed / len(seeds), passed, len(seeds), first, first_seed
 
 
 def _schedule(p: Mapping[str, Any], nodes: tuple[str, ...], duration: float, seed: int, loss: float) -> list:

@@ -24,9 +24,11 @@ from . import registry
 
 __all__ = ["failure_lines", "feedback_text", "replay_submission", "PARTIAL_CREDIT"]
 
-PARTIAL_CREDIT = ("A check with several seeds (or inputs) gives its points in proportion to the seeds (inputs) "
-                  "that pass, rounded down: every failing one costs at least a point, one failing seed of many "
-                  "does not cost the whole check.")
+PARTIAL_CREDIT = ("Partial credit: a check with several seeds (or inputs) gives its points in proportion to "
+                  "the seeds (inputs) that pass, rounded down, and a failing check always loses at least a point. "
+                  "For yes/no answers the share is counted separately for the inputs whose right answer is yes "
+                  "and for those whose right answer is no, and the smaller share counts. An input on which the "
+                  "code raises, crashes or hangs ends its check; the inputs before it keep their credit.")
 
 
 def _clean(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from ...history import Op
-from ..checks import Case, Check, FunctionSpec
+from ..checks import Case, Check, FunctionSpec, balanced_credit
 from ._histories import first_bad_prefix, history_window, register_history
 
 W, R = "write", "read"
@@ -78,6 +78,7 @@ class Spec(FunctionSpec):
 
         return brute_force_linearizable(case.args[0], "register") is not None
 
+    credit = staticmethod(balanced_credit)
     hints = {
         "is_linearizable -> False": "Your answer accepted a history that is not linearizable: the marked event "
         "is where no order works any more. Check that a read must return the last value written before it "

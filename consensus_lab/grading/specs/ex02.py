@@ -6,7 +6,7 @@ import random
 
 from ...history import Op
 from .. import _reference
-from ..checks import Case, Check, FunctionSpec
+from ..checks import Case, Check, FunctionSpec, balanced_credit
 from ._histories import first_bad_prefix, history_window, session_history
 
 
@@ -79,6 +79,7 @@ class Spec(FunctionSpec):
     def expected(self, case: Case) -> bool:
         return getattr(_reference, case.fn)(case.args[0])
 
+    credit = staticmethod(balanced_credit)
     hints = {
         "read_your_writes -> False": "Your answer missed a read that does not see its own session's earlier "
         "ok write (the marked event): per session and key, a read must return a value >= the last write.",

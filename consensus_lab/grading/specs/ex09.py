@@ -202,15 +202,15 @@ class Spec(NodeSpec):
         Check("followers catch up", 2, hint="On a failed AppendEntriesReply move next_index back and send "
               "again; on success set match_index and next_index from the reply.",
               params={"seeds": [3], "nodes": 5, "duration": 3.0, "nemesis": "0.4 partition n4,n5|n1,n2,n3; 1.4 heal",
-                      "workload": {"stop": 1.8}, "expect": {"converged": True}}),
+                      "workload": {"stop": 1.8}, "expect": {"converged": True, "min_ok": 12}}),
         Check("the commit rule", 3, hint="Commit index N only when a majority has it AND its entry is of "
               "the current term; older entries then commit with it.",
               params={"seeds": [4], "nodes": 5, "duration": 3.5, "nemesis": "crash,partition",
-                      "nemesis_interval": 0.4, "workload": {"stop": 2.0}, "expect": {"converged": True}}),
+                      "nemesis_interval": 0.4, "workload": {"stop": 2.0}, "expect": {"converged": True, "min_ok": 8}}),
         Check("conflicting entries are replaced", 2, hint="When an entry conflicts with a new one (same "
               "index, different term), delete it and everything after it; never delete entries that match.",
               params={"seeds": [5], "nodes": 3, "duration": 3.5, "nemesis": "partition", "nemesis_interval": 0.5,
-                      "network": {"loss": 0.05}, "workload": {"stop": 2.0}, "expect": {"converged": True}}),
+                      "network": {"loss": 0.05}, "workload": {"stop": 2.0}, "expect": {"converged": True, "min_ok": 12}}),
     )
 
     def lab_invariants(self) -> list:
