@@ -135,6 +135,10 @@ class TwoPCJudge(Judge):
         if ok < int(expect.get("min_ok", 0)):
             raise Violation("progress", f"only {ok} transactions got an answer; expected at least {expect['min_ok']}",
                             self.sim.now, nodes=(self.coordinator,))
+        decided = sum(1 for key in self.store(self.coordinator) if key.startswith("decision:"))
+        if decided < int(expect.get("min_decisions", 0)):
+            raise Violation("progress", f"the coordinator logged {decided} decisions; expected at least "
+                            f"{expect['min_decisions']}", self.sim.now, nodes=(self.coordinator,))
         if expect.get("no_doubt", True):
             for p in self.participants:
                 st = self.store(p)
