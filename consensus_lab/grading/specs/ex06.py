@@ -168,7 +168,10 @@ class Spec(NodeSpec):
               params={"seeds": [1, 2], "expect": {"min_ok": 15}}),
         Check("participants vote after logging", 2, hint="A yes vote is a promise: write "
               "ctx.storage[f'txn:{txid}'] = 'prepared' in the same handler, before the Vote goes out.",
-              params={"seeds": [3], "nodes": 4, "expect": {"min_ok": 10}}),
+              params={"seeds": [3], "nodes": 4, "expect": {"min_ok": 10},
+                      # reordering and duplicates: a late Prepare must not change a logged outcome
+                      "network": {"latency": {"kind": "exponential", "low": 0.001, "mean": 0.02},
+                                  "duplicate": 0.1}}),
         Check("a participant crashes", 3, hint="A restarted participant that finds 'prepared' in its log "
               "must ask the coordinator (Inquire) until it learns the decision.",
               params={"seeds": [4], "nemesis": "0.7 crash n2; 1.6 restart n2", "expect": {"min_ok": 5}}),
