@@ -105,3 +105,8 @@ def test_replay_refuses_bad_input_in_one_line(submissions):
     assert r.returncode == 2 and "no ex06 notebook of student 'bob'" in r.stderr
     r = cli(submissions)
     assert r.returncode == 2 and "--out" in r.stderr
+
+
+def test_every_hidden_check_names_what_it_stresses():
+    hidden = registry.load_hidden(HIDDEN)
+    assert all(c.stresses for checks in hidden.values() for c in checks)
