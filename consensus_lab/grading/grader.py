@@ -48,6 +48,7 @@ from typing import Any
 from . import registry
 from .checks import Check, CheckResult
 from .extract import NotebookError, answer_source, import_problem, read_notebook
+from .feedback import failure_lines, feedback_text
 from .hosting import Budget, StudentError, WorkerFailure
 from .sandbox import Limits, SandboxError, SandboxHost, detect_isolation, isolation_summary
 
@@ -258,33 +259,6 @@ def gradebook_text(results: Sequence[GradeResult]) -> str:
 _SAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 
 
-def feedback_text(student: str, results: Sequence[GradeResult]) -> str:
-    total = sum(r.points for r in results)
-    most = sum(r.max_points for r in results)
-    lines = [f"Feedback for {student}: {total}/{most} points", ""]
-    for r in results:
-        spec = registry.get(r.exercise)
-        lines.append(f"{r.exercise} {spec.title} ({spec.notebook}): {r.points}/{r.max_points} points [{r.status}]")
-        if r.status in ("missing", "error", "grader-error", "not-implemented") and not r.checks:
-            lines.append(f"  {r.reason}")
-        for i, c in enumerate(r.checks, 1):
-            tag = "PASS" if c["passed"] else "FAIL"
-            kind = " (hidden check)" if c["hidden"] else ""
-            lines.append(f"  {tag}  {c['name']}{kind} ({c['points']}/{c['max_points']})")
-            if c["passed"]:
-                continue
-            seed = f"seed {c['seed']}: " if c["seed"] is not None else ""
-            lines.append(f"        {seed}{_one_line(c['message'], 600)}")
-            if c["hint"]:
-                lines.append(f"        hint: {c['hint']}")
-            if not c["hidden"]:
-                names = ", ".join(spec.interface)
-                replay = f", seed={c['seed']}" if c["seed"] is not None and spec.kind == "node" else ""
-                lines.append(f"        replay: replay({r.exercise!r}, {names}, check={i}{replay})")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[str, Any]:
     """Gradescope's ``results.json``: visible checks at once, hidden ones ``after_due_date``.
 
@@ -302,10 +276,8 @@ def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[s
                 if max_score or vis == "visible":
                     tests.append({"name": f"{r.exercise}: {r.status}", "score": 0, "max_score": max_score,
                                   "output": r.reason, "visibility": vis})
-        for c in r.checks:
-            out = "passed" if c["passed"] else c["message"] + (f"\nhint: {c['hint']}" if c["hint"] else "")
-            if c["seed"] is not None and not c["passed"]:
-                out = f"seed {c['seed']}: {out}"
+        for i, c in enumerate(r.checks, 1):
+            out = "passed" if c["passed"] else "\n".join(failure_lines(c, r.exercise, i, indent=""))
             tests.append({
                 "name": f"{r.exercise}: {c['name']}",
                 "score": c["points"],
