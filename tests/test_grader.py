@@ -163,10 +163,12 @@ def test_gradescope_results_for_one_student(tmp_path):
     grade(subs, out=tmp_path / "g.csv", hidden=HIDDEN, gradescope=results_json, jobs=1, timeout=60, limits=LIMITS)
     data = json.loads(results_json.read_text())
     assert set(data) >= {"score", "tests", "output"}
+    assert data["output_format"] == data["test_output_format"] == "text"
     names = [t["name"] for t in data["tests"]]
     assert "ex05: comparing vector clocks" in names
     for t in data["tests"]:
-        assert set(t) == {"name", "score", "max_score", "output", "visibility"}
+        assert set(t) == {"name", "score", "max_score", "output", "output_format", "visibility"}
+        assert t["output_format"] == "text"
         assert t["visibility"] in ("visible", "after_due_date")
     hidden = [t for t in data["tests"] if t["visibility"] == "after_due_date"]
     assert len(hidden) == 2

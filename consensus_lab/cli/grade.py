@@ -26,13 +26,19 @@ def register(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="J", help="submissions graded at once (default: cores)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="wall-clock seconds per submission (default 120)")
+    p.add_argument("--isolation", choices=("full", "userns", "rlimits"), default=None,
+                   help="the sandbox's isolation (default: the strongest this machine allows; it is "
+                   "recorded in the gradebook's isolation column)")
+    p.add_argument("--allow-weaker-isolation", action="store_true",
+                   help="grade even in a mode weaker than this machine allows, or in rlimits for a class "
+                   "(answers can then read what the grading user can read)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..grading.grader import GradingError, grade, terminal_progress
     from ..grading.registry import HiddenChecksError
-    from ..grading.sandbox import Limits, SandboxError, detect_isolation, isolation_summary
+    from ..grading.sandbox import Limits, SandboxError, choose_isolation, isolation_summary
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
@@ -53,14 +59,13 @@ def _run(args: argparse.Namespace) -> int:
             load_hidden(args.hidden)
         except HiddenChecksError as exc:
             raise UsageError(str(exc)) from None
-    if args.gradescope is not None:
-        from ..grading.grader import discover
+    from ..grading.grader import discover
 
-        students = {s.student for s in discover(args.submissions)}
-        if len(students) > 1:
-            raise UsageError(f"--gradescope writes one student's results.json; the submissions hold {len(students)} students")
+    students = {s.student for s in discover(args.submissions)}
+    if args.gradescope is not None and len(students) > 1:
+        raise UsageError(f"--gradescope writes one student's results.json; the submissions hold {len(students)} students")
     try:
-        mode = detect_isolation()
+        mode = choose_isolation(args.isolation, students=len(students), allow_weaker=args.allow_weaker_isolation)
     except SandboxError as exc:
         raise UsageError(str(exc)) from None
     print(f"consensus-lab grade: isolation {isolation_summary(mode)}", file=sys.stderr)
@@ -68,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         results = grade(args.submissions, out=args.out, hidden=args.hidden, feedback=args.feedback,
                         gradescope=args.gradescope, jobs=jobs, timeout=args.timeout, limits=limits,
-                        progress=terminal_progress())
+                        isolation=mode, allow_weaker=args.allow_weaker_isolation, progress=terminal_progress())
     except (GradingError, HiddenChecksError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -469,7 +469,7 @@ class SandboxHost:
             self._stderr.close()
             self._stderr = None
         if self._dir is not None:
-            _remove_tree(self._dir)
+            remove_tree(self._dir)
             self._dir = None
 
     def __enter__(self) -> SandboxHost:
@@ -479,7 +479,7 @@ class SandboxHost:
         self.close()
 
 
-def _remove_tree(path: str) -> None:
+def remove_tree(path: str) -> None:
     """Remove a scratch tree, even when a worker left files it could not be asked to delete."""
     def onerror(func, p, exc_info):  # noqa: ARG001
         try:
