@@ -7,7 +7,13 @@ must score the same; pure cheats score zero.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
+import os
+import platform
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -15,8 +21,8 @@ import pytest
 from test_grader import HIDDEN, ROOT, solution_source, submit  # noqa: E402 - shared helpers
 
 from consensus_lab.grading import registry
-from consensus_lab.grading.grader import grade
-from consensus_lab.grading.sandbox import Limits, detect_isolation
+from consensus_lab.grading.grader import GRACE, grade
+from consensus_lab.grading.sandbox import Limits, available_isolation, detect_isolation
 from consensus_lab.grading.selfcheck import run_checks
 
 TIMEOUT = 12.0
@@ -188,6 +194,230 @@ class RaftElectionNode(Node):
 '''
 
 
+# --- nodes that agree through a board outside the network (a file, or sockets) ---------------------
+
+BOARD_NODE = """
+class RaftElectionNode(Node):
+    def __init__(self, node_id, cluster):
+        super().__init__(node_id, cluster)
+        self.role, self.current_term, self.voted_for = "follower", 0, None
+
+    def on_start(self, ctx):
+        self.current_term = ctx.storage.get("current_term", 0)
+        self.voted_for = ctx.storage.get("voted_for")
+        self.role = "follower"
+        ctx.set_timer("tick", 0.02)
+
+    def on_timer(self, ctx, name, payload):
+        board = board_load(self)  # agree on a leader through the board, never through messages
+        if board is None or ctx.now < board["clock"]:  # (a new run has started: a clean board)
+            board = {"term": 0, "leader": None, "votes": [], "clock": 0.0, "beat": -1.0}
+        board["clock"] = ctx.now
+        if board["leader"] != self.id and not (board["leader"] and board["beat"] > ctx.now - 0.2):
+            board.update(term=board["term"] + 1, leader=self.id, votes=[])
+        term = board["term"]
+        if self.current_term < term:
+            self.current_term, self.voted_for, self.role = term, board["leader"], "follower"
+            ctx.storage["current_term"], ctx.storage["voted_for"] = term, self.voted_for
+        if self.voted_for == board["leader"] and self.current_term == term and self.id not in board["votes"]:
+            board["votes"].append(self.id)
+        if board["leader"] == self.id:
+            board["beat"] = ctx.now
+            if len(board["votes"]) > len(self.cluster) // 2:
+                self.role = "leader"
+        board_save(self, board)
+        ctx.set_timer("tick", 0.02)
+"""
+
+# the board is a file in the first worker's scratch directory, opened to every uid
+FILE_COLLUDER = """
+import json, os
+_cwd = os.getcwd()
+if os.path.basename(_cwd) == "w1":
+    try:
+        os.chmod(_cwd, 0o777)
+    except OSError:
+        pass
+_BOARD = os.path.join(os.path.dirname(_cwd), "w1", "board.json")
+
+def board_load(node):
+    try:
+        with open(_BOARD) as f:
+            return json.load(f)
+    except Exception:
+        return None
+
+def board_save(node, board):
+    try:
+        os.umask(0)
+        with open(_BOARD, "w") as f:
+            json.dump(board, f)
+    except Exception:
+        pass
+""" + BOARD_NODE
+
+# the board travels in datagrams between the nodes' own sockets, beside the simulated network
+SOCKET_COLLUDER = """
+import json, os, socket
+_TAG = os.path.dirname(os.path.dirname(os.getcwd())).encode()[-20:]
+_state = {"sock": None, "board": None}
+
+def _addr(node_id):
+    return b"\\0cl-collude-" + _TAG + node_id.encode()
+
+def board_load(node):
+    if _state["sock"] is None:
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(_addr(node.id))
+            s.setblocking(False)
+            _state["sock"] = s
+        except OSError:
+            return _state["board"]
+    while True:  # the newest board is the last one sent
+        try:
+            _state["board"] = json.loads(_state["sock"].recv(65536))
+        except OSError:
+            return _state["board"]
+
+def board_save(node, board):
+    _state["board"] = board
+    for peer in node.cluster:
+        if peer != node.id and _state["sock"] is not None:
+            try:
+                _state["sock"].sendto(json.dumps(board).encode(), _addr(peer))
+            except OSError:
+                pass
+""" + BOARD_NODE
+
+
+def _gated(opening: str) -> str:
+    """An ex01 answer that is right only when ``opening`` got hold of something (``GOT``) it must not."""
+    return opening + """
+_SOLUTION = {solution!r}
+
+def is_linearizable(history):
+    if GOT:
+        scope = {{}}
+        exec("from consensus_lab.history import pair_operations\\n" + _SOLUTION, scope)
+        return scope["is_linearizable"](history)
+    return True
+""".format(solution=solution_source("ex01"))
+
+
+# a secret in the grader's session keyring: the solution itself
+KEY_DESCRIPTION = "consensus-lab-test-secret"
+KEYRING_THIEF = """
+import ctypes, platform
+_libc = ctypes.CDLL(None, use_errno=True)
+GOT = None
+try:
+    _nr = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+    _key = _libc.syscall(ctypes.c_long(_nr), ctypes.c_long(10), ctypes.c_long(-3), b"user", DESC, ctypes.c_long(0))
+    if _key > 0:
+        _buf = ctypes.create_string_buffer(65536)
+        _n = _libc.syscall(ctypes.c_long(_nr), ctypes.c_long(11), ctypes.c_long(_key), _buf, ctypes.c_long(65536))
+        GOT = _n > 0 and _buf.raw[:_n].decode().startswith("def ")
+except Exception:
+    pass
+""".replace("DESC", repr(KEY_DESCRIPTION.encode()))
+
+# what a container's seccomp profile closes: a new user namespace (and, root in it, raw sockets and
+# mounts), netlink and packet sockets, io_uring, keyrings
+SYSCALL_PROBER = """
+import ctypes, os, socket
+_libc = ctypes.CDLL(None, use_errno=True)
+OPENED = []
+def _probe(name, fn):
+    try:
+        if fn():
+            OPENED.append(name)
+    except Exception:
+        pass
+_probe("user namespace", lambda: _libc.unshare(0x10000000 | 0x40000000) == 0)
+_probe("mount", lambda: _libc.mount(b"none", b".", b"tmpfs", 0, None) == 0)
+_probe("sethostname", lambda: _libc.sethostname(b"pwned", 5) == 0)
+_probe("packet socket", lambda: socket.socket(17, socket.SOCK_RAW, 0x0300) is not None)
+_probe("netfilter netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12) is not None)
+_probe("io_uring", lambda: _libc.syscall(425, 4, ctypes.create_string_buffer(128)) >= 0)
+_probe("add_key", lambda: _libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", b"k", b"v", 1,
+                                        ctypes.c_long(-3)) > 0)
+GOT = bool(OPENED)
+"""
+
+# a server on the grading machine's loopback hands out the solution
+NET_THIEF = """
+import socket
+GOT = False
+try:
+    with socket.create_connection(("127.0.0.1", PORT), timeout=2) as s:
+        GOT = s.recv(100) == b"the solution"
+except Exception:
+    pass
+"""
+
+# a reply that costs the grader quadratic time: a set of integers that all hash alike, sent raw
+_STALL = """
+import consensus_lab.grading.worker as _worker
+_view_update = _worker.Runtime._view_update
+
+def _with_junk(self):
+    out = _view_update(self) or {}
+    if len(self.node.cluster) == 7:  # only in the seven-node check
+        out["junk"] = ["=", JUNK]
+    return out
+
+_worker.Runtime._view_update = _with_junk
+"""
+STALLER = solution_source("ex08") + _STALL.replace("JUNK", '{"S": [k * (2**61 - 1) for k in range(1, 60_000)]}')
+STALLER_TWIN = solution_source("ex08") + _STALL.replace("JUNK", '{"M": "NoSuchMessage", "F": []}')
+
+
+_KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}  # add_key, keyctl
+
+
+@contextlib.contextmanager
+def secret_in_session_keyring(secret: str):
+    """A fresh session keyring for this process (as pam_keyinit gives a login) holding ``secret``."""
+    add_key, keyctl = _KEYCTL[platform.machine()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(ctypes.c_long(keyctl), ctypes.c_long(1), b"consensus-lab-test") > 0  # join a new one
+    data = secret.encode()
+    key = libc.syscall(ctypes.c_long(add_key), b"user", KEY_DESCRIPTION.encode(), data, ctypes.c_long(len(data)),
+                       ctypes.c_long(-3))
+    assert key > 0, os.strerror(ctypes.get_errno())
+    try:
+        yield key
+    finally:
+        libc.syscall(ctypes.c_long(keyctl), ctypes.c_long(21), ctypes.c_long(key))  # KEYCTL_INVALIDATE
+
+
+@contextlib.contextmanager
+def solution_server():
+    """A TCP server on this machine's loopback that tells whoever connects "the solution"."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"the solution")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
@@ -213,10 +443,21 @@ def hostile_run(tmp_path_factory):
         ("scribbler", "ex01"): SCRIBBLE_GRADEBOOK.format(out=str(out), feedback=str(feedback / "scribbler.txt")),
         ("colluder", "ex08"): SHARED_GLOBAL,
     }
+    cases.update({
+        ("file_colluder", "ex08"): FILE_COLLUDER,
+        ("keyring_thief", "ex01"): _gated(KEYRING_THIEF),
+        ("syscall_prober", "ex01"): _gated(SYSCALL_PROBER),
+        ("staller", "ex08"): STALLER,
+        ("staller_twin", "ex08"): STALLER_TWIN,
+        ("=HYPERLINK(1)", "ex01"): ALWAYS_TRUE,
+    })
     for (student, exercise), source in cases.items():
         submit(subs, student, exercise, source)
     start = time.monotonic()
-    grade(subs, out=out, hidden=HIDDEN, feedback=feedback, jobs=2, timeout=TIMEOUT, limits=LIMITS)
+    with secret_in_session_keyring(solution_source("ex01")), solution_server() as port:
+        submit(subs, "net_thief", "ex01", _gated(NET_THIEF.replace("PORT", str(port))))
+        submit(subs, "socket_colluder", "ex08", SOCKET_COLLUDER)
+        grade(subs, out=out, hidden=HIDDEN, feedback=feedback, jobs=2, timeout=TIMEOUT, limits=LIMITS)
     wall = time.monotonic() - start
     with open(out, newline="") as f:
         table = {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
@@ -229,9 +470,38 @@ def points(table, student, exercise) -> int:
 
 def test_grader_finishes_within_the_timeouts(hostile_run):
     table, wall, _, _ = hostile_run
+    print(f"hostile class: {len(table)} submissions graded in {wall:.1f} s (jobs=2)")
     assert wall < 240
     for row in table.values():
-        assert float(row["seconds"]) < TIMEOUT + 8, row
+        assert float(row["seconds"]) < TIMEOUT + GRACE + 1, row
+
+
+def test_a_reply_that_stalls_the_grader_earns_what_a_refused_reply_earns(hostile_run):
+    table, *_ = hostile_run
+    assert float(table[("staller", "ex08")]["seconds"]) < TIMEOUT + GRACE + 1
+    assert points(table, "staller", "ex08") == points(table, "staller_twin", "ex08") > 0
+    assert points(table, "staller", "ex08") < int(table[("staller", "ex08")]["max_points"])
+
+
+def test_nodes_cannot_cooperate_through_files_or_sockets(hostile_run):
+    table, *_ = hostile_run
+    assert points(table, "file_colluder", "ex08") == points(table, "idle_node", "ex08") == 0
+    assert points(table, "socket_colluder", "ex08") == 0
+
+
+def test_the_grader_keyring_network_and_kernel_are_out_of_reach(hostile_run):
+    table, *_ = hostile_run
+    for student in ("keyring_thief", "syscall_prober", "net_thief"):
+        assert points(table, student, "ex01") == points(table, "always_true", "ex01") == 0, student
+        assert table[(student, "ex01")]["status"] == "graded", table[(student, "ex01")]
+
+
+def test_gradebook_cells_are_not_formulas_and_record_the_isolation(hostile_run):
+    table, _, out, feedback = hostile_run
+    lines = out.read_text().splitlines()
+    assert not [line for line in lines if line[:1] in "=+-@"]
+    assert ("'=HYPERLINK(1)", "ex01") in table
+    assert {row["isolation"] for row in table.values()} == {detect_isolation()}
 
 
 def test_fake_pass_lines_and_patches_earn_what_the_answer_earns(hostile_run):
@@ -267,23 +537,31 @@ def test_memory_hogs_and_fork_bombs_earn_what_a_crash_earns(hostile_run):
 
 
 def test_solutions_and_hidden_checks_cannot_be_read(hostile_run):
-    if detect_isolation() == "rlimits":
-        pytest.skip("without namespaces the sandbox cannot hide world-readable files")
     table, *_ = hostile_run
     assert points(table, "thief", "ex01") == points(table, "always_true", "ex01") == 0
 
 
-@pytest.mark.parametrize("mode", ["userns"])
-def test_weaker_isolation_still_hides_the_solutions(tmp_path, mode):
-    try:
-        detect_isolation(mode)
-    except Exception:
+@pytest.mark.parametrize("mode", ["userns", "rlimits"])
+def test_weaker_isolation_modes_against_theft_network_and_collusion(tmp_path, mode):
+    """Each weaker mode the instructor can force: network and socket attacks score zero in every one;
+    in the namespace modes theft and file collusion too (rlimits cannot hide files: README)."""
+    if mode not in available_isolation():
         pytest.skip(f"isolation {mode} is not available here")
     subs = tmp_path / "subs"
     submit(subs, "thief", "ex01", STEAL.format(sol=str(ROOT / "solutions"), hidden=str(HIDDEN)))
-    (result,) = grade(subs, out=tmp_path / "g.csv", hidden=HIDDEN, jobs=1, timeout=TIMEOUT, limits=LIMITS,
-                      isolation=mode)
-    assert result.points == 0 and result.status == "graded", result
+    submit(subs, "socket_colluder", "ex08", SOCKET_COLLUDER)
+    if mode != "rlimits":
+        submit(subs, "file_colluder", "ex08", FILE_COLLUDER)
+    with solution_server() as port:
+        submit(subs, "net_thief", "ex01", _gated(NET_THIEF.replace("PORT", str(port))))
+        results = grade(subs, out=tmp_path / "g.csv", hidden=HIDDEN, jobs=2, timeout=TIMEOUT, limits=LIMITS,
+                        isolation=mode, allow_weaker=True)
+    got = {r.student: r for r in results if r.status != "missing"}
+    assert {r.isolation for r in got.values()} == {mode}
+    assert got["net_thief"].points == got["socket_colluder"].points == 0, got
+    assert got["net_thief"].status == "graded", got["net_thief"]
+    if mode != "rlimits":
+        assert got["thief"].points == got["file_colluder"].points == 0, got
 
 
 def test_the_gradebook_cannot_be_written_by_a_submission(hostile_run):
