@@ -350,7 +350,9 @@ NET_THIEF = """
 import socket
 GOT = False
 try:
-    with socket.create_connection(("127.0.0.1", PORT), timeout=2) as s:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        s.connect(("127.0.0.1", PORT))  # (a numeric address: no name lookup, no codec to import)
         GOT = s.recv(100) == b"the solution"
 except Exception:
     pass
