@@ -156,45 +156,7 @@ for path, text in (({out!r}, "student,exercise,points,max_points,status,seconds,
         pass
 ''' + solution_source("ex01")
 
-SHARED_GLOBAL = '''
-BOARD = {"term": 0, "leader": None, "votes": {}, "clock": 0.0}   # shared by every node -- if they share a process
-
-class RaftElectionNode(Node):
-    def __init__(self, node_id, cluster):
-        super().__init__(node_id, cluster)
-        self.role, self.current_term, self.voted_for = "follower", 0, None
-
-    def on_start(self, ctx):
-        self.current_term = ctx.storage.get("current_term", 0)
-        self.voted_for = ctx.storage.get("voted_for")
-        self.role = "follower"
-        ctx.set_timer("tick", 0.02)
-
-    def on_timer(self, ctx, name, payload):
-        # agree on a leader through BOARD instead of through messages
-        if ctx.now < BOARD["clock"]:  # a new run has started: wipe the board
-            BOARD.update(term=0, leader=None, votes={}, beat=-1)
-        BOARD["clock"] = ctx.now
-        leader_alive = BOARD["leader"] is not None and BOARD.get("beat", -1) > ctx.now - 0.2
-        if not leader_alive and (BOARD["leader"] is None or BOARD["leader"] != self.id):
-            BOARD["term"] += 1
-            BOARD["leader"] = self.id
-            BOARD["votes"][BOARD["term"]] = set()
-        term = BOARD["term"]
-        if self.current_term < term:
-            self.current_term, self.voted_for, self.role = term, BOARD["leader"], "follower"
-            ctx.storage["current_term"], ctx.storage["voted_for"] = term, self.voted_for
-        if self.voted_for == BOARD["leader"] and self.current_term == term:
-            BOARD["votes"][term].add(self.id)
-        if BOARD["leader"] == self.id:
-            BOARD["beat"] = ctx.now
-            if len(BOARD["votes"][term]) > len(self.cluster) // 2:
-                self.role = "leader"
-        ctx.set_timer("tick", 0.02)
-'''
-
-
-# --- nodes that agree through a board outside the network (a file, or sockets) ---------------------
+# --- nodes that agree through a board outside the network (a global, a file, sockets) -------------
 
 BOARD_NODE = """
 class RaftElectionNode(Node):
@@ -228,6 +190,17 @@ class RaftElectionNode(Node):
         board_save(self, board)
         ctx.set_timer("tick", 0.02)
 """
+
+# the board is a global: shared by every node -- if they share a process
+SHARED_GLOBAL = """
+_BOARD = [None]
+
+def board_load(node):
+    return _BOARD[0]
+
+def board_save(node, board):
+    _BOARD[0] = board
+""" + BOARD_NODE
 
 # the board is a file in the first worker's scratch directory, opened to every uid
 FILE_COLLUDER = """
@@ -472,7 +445,8 @@ def points(table, student, exercise) -> int:
 
 def test_grader_finishes_within_the_timeouts(hostile_run):
     table, wall, _, _ = hostile_run
-    print(f"hostile class: {len(table)} submissions graded in {wall:.1f} s (jobs=2)")
+    graded = sum(row["status"] != "missing" for row in table.values())
+    print(f"hostile class: {graded} submissions graded in {wall:.1f} s (jobs=2)")
     assert wall < 240
     for row in table.values():
         assert float(row["seconds"]) < TIMEOUT + GRACE + 1, row

@@ -2,7 +2,7 @@
 
 :class:`SandboxHost` starts one *zygote* per submission (see :mod:`._boot`)
 and asks it for a fresh, locked-down worker process per node incarnation or
-function check.  What protects what:
+function check.  What protects what (in ``full`` isolation):
 
 =========================  ===========================================================
 threat                     defence
@@ -12,22 +12,33 @@ checks, other submissions  Python and the exercise's modules, the host file syst
                            detached (mount namespace); and an unprivileged uid
 writes the gradebook       the same; the grader also writes the gradebook last,
                            atomically
-network                    an empty network namespace
+network, sockets           an empty network namespace per node, and no socket()
+                           at all (seccomp): the one socket is the grader's
 fake pass line, patched    verdicts are computed here, from plain JSON data the
 checker / simulator        worker sends; its stdout goes to /dev/null
 exit, crash                the check fails with the reason; the next one gets a
                            fresh process
 loops, memory, forks       wall-clock timeout per call and per submission, CPU
                            and address-space limits, one process per uid
-nodes sharing globals      one process per node incarnation (own uid, network
-                           and IPC namespace, scratch directory)
+replies that cost the      a bounded codec (:mod:`.codec`); and the grader's
+grader time                watchdog ends any submission at its time allowed + 5 s
+nodes sharing globals,     one process per node incarnation: own uid, network,
+files or signals           IPC and mount namespace, a private scratch tmpfs gone
+                           when it ends; signals only to itself (seccomp)
+the grader's keyring       a fresh, empty session keyring per worker; keyring
+                           calls refused (seccomp)
+the kernel's surface       a seccomp deny-list (libseccomp): no namespaces, mounts,
+                           ptrace, io_uring, BPF, keyrings, raw/netlink sockets
 =========================  ===========================================================
 
-Isolation is chosen once per grader run by :func:`detect_isolation`:
-``full`` (root: namespaces, pivot_root, uid per node), ``userns``
-(unprivileged user namespaces: the same without the uid change), or
-``rlimits`` (separate processes with resource limits, and an unprivileged uid
-when root).
+Isolation: :func:`available_isolation` says what this machine allows --
+``full`` (root: namespaces, pivot_root, uid per node, seccomp), ``userns``
+(unprivileged user namespaces: the same without the uid change) and
+``rlimits`` (separate processes with resource limits, a fresh keyring, the
+syscall filter, and an unprivileged uid when root; files are *not* hidden).
+:func:`choose_isolation` is the grader's policy: the strongest mode, nothing
+weaker unless the instructor forces it, never ``rlimits`` for a class unless
+forced.  The mode is recorded in every gradebook row.
 """
 
 from __future__ import annotations
