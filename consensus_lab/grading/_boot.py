@@ -78,6 +78,7 @@ DENY = 0x00050000 | 1  # SECCOMP_RET_ERRNO | EPERM
 
 _libc = None
 FILTER = None  # the syscall filter, built by the zygote when the sandbox uses one
+LANDLOCK_ABI = 0  # the kernel's Landlock version (0: none), for rlimits workers
 
 
 def _c():
@@ -143,6 +144,55 @@ def seccomp_filter():
             f.add_rule(DENY, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, bit, bit))
         bit <<= 1
     return f
+
+
+# Landlock (no namespaces needed): where an rlimits worker may open files at all
+_LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446  # on every architecture
+_LL_EXECUTE, _LL_WRITE_FILE, _LL_READ_FILE, _LL_READ_DIR = 1, 2, 4, 8
+_LL_TRUNCATE = 1 << 14
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi():
+    """The kernel's Landlock ABI version, 0 when it has none (or it is disabled)."""
+    abi = _c().syscall(ctypes.c_long(_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(abi, 0)
+
+
+def landlock_restrict(abi, read_only, read_write):
+    """Allow opening files only beneath ``read_only`` (read, list, execute) and ``read_write`` (anything);
+    every other path -- the solutions, other submissions, /tmp, /proc -- is refused (EACCES)."""
+    handled = (1 << {1: 13, 2: 14, 3: 15, 4: 15}.get(abi, 16)) - 1
+    attr = ctypes.c_uint64(handled)
+    rs = _c().syscall(ctypes.c_long(_LANDLOCK_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(8),
+                      ctypes.c_uint32(0))
+    if rs < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+    try:
+        for paths, access in ((read_only, _LL_EXECUTE | _LL_READ_FILE | _LL_READ_DIR), (read_write, handled)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue  # (a path this machine does not have)
+                try:
+                    allowed = access
+                    if not os.path.isdir(path):  # a file takes file rights only
+                        allowed &= _LL_EXECUTE | _LL_WRITE_FILE | _LL_READ_FILE | _LL_TRUNCATE
+                    rule = _PathBeneath(allowed & handled, fd)
+                    if _c().syscall(ctypes.c_long(_LANDLOCK_ADD_RULE), ctypes.c_int(rs), ctypes.c_int(1),
+                                    ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+                        raise OSError(ctypes.get_errno(), f"landlock_add_rule {path}")
+                finally:
+                    os.close(fd)
+        if _c().syscall(ctypes.c_long(_LANDLOCK_RESTRICT_SELF), ctypes.c_int(rs), ctypes.c_uint32(0)) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    finally:
+        os.close(rs)
 
 
 def load_seccomp(f):
@@ -266,6 +316,10 @@ def become_worker(cfg, sock, k, devnull):
             os.setuid(uid)
         _check(_c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # (after setuid, which clears it)
+        if mode == "rlimits" and LANDLOCK_ABI:
+            system = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/dev/urandom", "/dev/random"]
+            landlock_restrict(LANDLOCK_ABI, system + cfg["python_dirs"] + [cfg["package"]],
+                              [work, "/dev/null", "/dev/zero"])
         if FILTER is not None:
             load_seccomp(FILTER)
         if os.getppid() == 1 and mode == "rlimits":
@@ -294,7 +348,7 @@ def main():
     applied = ["a separate process per node incarnation and per check"]
     devnull = os.open("/dev/null", os.O_RDWR)
     try:
-        global FILTER
+        global FILTER, LANDLOCK_ABI
         mode = cfg["mode"]
         if cfg.get("seccomp"):  # before pivot_root: libseccomp is loaded now and stays mapped
             sys.path.insert(0, cfg["seccomp"])
@@ -308,6 +362,10 @@ def main():
         else:
             sys.path.insert(0, cfg["package"])
             os.chdir(cfg["work"])
+            LANDLOCK_ABI = landlock_abi()
+            if LANDLOCK_ABI:
+                applied.append("Landlock per node: files open only under Python, the system libraries, the "
+                               "exercise's modules and the node's own scratch directory")
         applied.append("a fresh, empty session keyring per node")
         if FILTER is not None:
             applied.append("a syscall filter per node (seccomp: no namespaces, mounts, keyrings, sockets, "

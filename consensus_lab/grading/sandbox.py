@@ -35,7 +35,8 @@ Isolation: :func:`available_isolation` says what this machine allows --
 ``full`` (root: namespaces, pivot_root, uid per node, seccomp), ``userns``
 (unprivileged user namespaces: the same without the uid change) and
 ``rlimits`` (separate processes with resource limits, a fresh keyring, the
-syscall filter, and an unprivileged uid when root; files are *not* hidden).
+syscall filter, Landlock where the kernel has it, and an unprivileged uid when
+root; without Landlock, files are *not* hidden).
 :func:`choose_isolation` is the grader's policy: the strongest mode, nothing
 weaker unless the instructor forces it, never ``rlimits`` for a class unless
 forced.  The mode is recorded in every gradebook row.
@@ -118,6 +119,15 @@ def seccomp_module_dir() -> str | None:
     return os.path.dirname(os.path.abspath(pyseccomp.__file__))
 
 
+def landlock_available() -> bool:
+    """Whether this kernel has Landlock (what keeps ``rlimits`` workers out of other files)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return sys.platform.startswith("linux") and libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0),
+                                                             ctypes.c_uint32(1)) > 0
+
+
 def available_isolation() -> list[str]:
     """The isolation modes this machine allows, strongest first (``rlimits`` always)."""
     if "available" in _detected:
@@ -168,9 +178,11 @@ def choose_isolation(requested: str | None = None, *, students: int = 1, allow_w
     if ISOLATION_MODES.index(mode) > ISOLATION_MODES.index(best) and not allow_weaker:
         raise SandboxError(f"isolation {mode} is weaker than {best}, which this machine allows{force}")
     if mode == "rlimits" and students > 1 and not allow_weaker:
-        raise SandboxError("only rlimits isolation is possible here (no namespaces or no libseccomp): answers "
-                           "could read the solutions, the hidden checks and other students' notebooks; run "
-                           "as root or enable user namespaces" + force)
+        guard = ("only Landlock keeps answers from the solutions, the hidden checks and other students' "
+                 "notebooks" if landlock_available() else "answers could read the solutions, the hidden checks "
+                 "and other students' notebooks")
+        raise SandboxError(f"only rlimits isolation is possible here (no namespaces or no libseccomp): {guard}; "
+                           "run as root or enable user namespaces" + force)
     return mode
 
 
@@ -185,8 +197,10 @@ def isolation_summary(mode: str) -> str:
                   "limits (no separate uid per node)",
         "rlimits": "rlimits: separate processes with resource limits and a fresh keyring" + (
             ", an unprivileged uid per node" if root else "") + (
-            ", a syscall filter" if seccomp_module_dir() else "") +
-            "; WARNING: answers can read what that uid can read and share files",
+            ", a syscall filter" if seccomp_module_dir() else "") + (
+            ", Landlock (files only under Python, the libraries and the node's own directory)"
+            if landlock_available() else
+            "; WARNING: answers can read what that uid can read and share files"),
     }[mode]
 
 
