@@ -3,8 +3,9 @@
 ``grade(submissions_dir, out=..., hidden=..., feedback=..., jobs=..., timeout=...)``
 finds the submissions, grades each one (student x exercise) and writes
 
-* the gradebook CSV -- ``student,exercise,points,max_points,status,seconds,reason``,
-  one row per student and exercise, sorted, written atomically at the end;
+* the gradebook CSV -- ``student,exercise,points,max_points,status,seconds,reason,isolation``,
+  one row per student and exercise, sorted, written atomically at the end
+  (a cell a spreadsheet would run as a formula gets a leading ``'``);
 * optionally a feedback file per student (every check: passed or not, what
   went wrong, the hint, the seed and the call that replays it);
 * optionally a Gradescope ``results.json`` (one student).
@@ -23,7 +24,11 @@ the stub), ``error`` (not a notebook, no answer cell, does not load),
 
 For each submission: the answer cells are read from the notebook's JSON
 (nothing in it is executed here); the code runs in :class:`SandboxHost`
-processes; each check's verdict is computed in this process from plain data.
+processes; each check's verdict is computed in a grading process from plain
+data.  Grading processes form a pool with a watchdog: one still busy with a
+submission ``timeout + GRACE`` seconds after it started is killed (whatever
+it is doing) and replaced; the checks it finished still count.  Isolation
+follows :func:`.sandbox.choose_isolation` and is recorded in every row.
 A broken or hostile submission gets zero for what it broke and nothing else
 changes: every other row is still written, and grading it again gives the
 same row (up to ``seconds``).
