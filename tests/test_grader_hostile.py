@@ -270,6 +270,79 @@ def board_save(node, board):
 """ + BOARD_NODE
 
 
+# the nodes signal through file locks on the read-only files they all see: whoever holds the first lock
+# leads; its index and term are spelled in locks on the next files; followers ack with shared locks
+LOCK_COLLUDER = """
+import fcntl, os
+import consensus_lab
+_ROOT = os.path.dirname(consensus_lab.__file__)
+_FILES = sorted(os.path.join(d, n) for d, _, names in os.walk(_ROOT) for n in names)
+_ID_BITS, _TERM_BITS = 3, 5  # (32 open files at most in a sandbox)
+
+def _held(fd, how=fcntl.LOCK_SH):
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 1
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return 0
+
+class RaftElectionNode(Node):
+    def __init__(self, node_id, cluster):
+        super().__init__(node_id, cluster)
+        self.role, self.current_term, self.voted_for = "follower", 0, None
+        self.fds, self.ack = None, None
+
+    def on_start(self, ctx):
+        self.current_term = ctx.storage.get("current_term", 0)
+        self.voted_for = ctx.storage.get("voted_for")
+        self.role = "follower"
+        try:
+            self.fds = [os.open(p, os.O_RDONLY) for p in _FILES[:1 + _ID_BITS + _TERM_BITS + 2 * len(self.cluster)]]
+        except OSError:
+            self.fds = None
+        ctx.set_timer("tick", 0.02)
+
+    def _ack_fd(self, node, term):
+        return self.fds[1 + _ID_BITS + _TERM_BITS + self.cluster.index(node) + len(self.cluster) * (term % 2)]
+
+    def on_timer(self, ctx, name, payload):
+        ctx.set_timer("tick", 0.02)
+        if self.fds is None:
+            return
+        try:
+            if self.role == "follower":
+                fcntl.flock(self.fds[0], fcntl.LOCK_EX | fcntl.LOCK_NB)  # the crown
+                term = self.current_term + 1
+                self.role, self.current_term, self.voted_for = "candidate", term, self.id
+                ctx.storage["current_term"], ctx.storage["voted_for"] = term, self.id
+                bits = self.cluster.index(self.id) | (term << _ID_BITS)
+                for i, fd in enumerate(self.fds[1:1 + _ID_BITS + _TERM_BITS]):
+                    if bits >> i & 1:
+                        fcntl.flock(fd, fcntl.LOCK_EX)
+            if self.role == "candidate":
+                acks = 1 + sum(_held(self._ack_fd(n, self.current_term), fcntl.LOCK_EX)
+                               for n in self.cluster if n != self.id)
+                if acks > len(self.cluster) // 2:
+                    self.role = "leader"
+            return
+        except BlockingIOError:
+            pass  # someone else leads: read who, and in which term
+        except OSError:
+            return
+        bits = [_held(fd) for fd in self.fds[1:1 + _ID_BITS + _TERM_BITS]]
+        idx = sum(b << i for i, b in enumerate(bits[:_ID_BITS]))
+        term = sum(b << i for i, b in enumerate(bits[_ID_BITS:]))
+        if term > self.current_term and idx < len(self.cluster):
+            self.current_term, self.voted_for = term, self.cluster[idx]
+            ctx.storage["current_term"], ctx.storage["voted_for"] = term, self.voted_for
+            if self.ack is not None:
+                fcntl.flock(self.ack, fcntl.LOCK_UN)
+            self.ack = self._ack_fd(self.id, term)
+            fcntl.flock(self.ack, fcntl.LOCK_SH)
+"""
+
+
 def _gated(opening: str) -> str:
     """An ex01 answer that is right only when ``opening`` got hold of something (``GOT``) it must not."""
     return opening + """
@@ -426,6 +499,7 @@ def hostile_run(tmp_path_factory):
     }
     cases.update({
         ("file_colluder", "ex08"): FILE_COLLUDER,
+        ("lock_colluder", "ex08"): LOCK_COLLUDER,
         ("keyring_thief", "ex01"): _gated(KEYRING_THIEF),
         ("syscall_prober", "ex01"): _gated(SYSCALL_PROBER),
         ("staller", "ex08"): STALLER,
@@ -467,10 +541,10 @@ def test_a_reply_that_stalls_the_grader_earns_what_a_refused_reply_earns(hostile
     assert points(table, "staller", "ex08") < int(table[("staller", "ex08")]["max_points"])
 
 
-def test_nodes_cannot_cooperate_through_files_or_sockets(hostile_run):
+def test_nodes_cannot_cooperate_through_files_locks_or_sockets(hostile_run):
     table, *_ = hostile_run
     assert points(table, "file_colluder", "ex08") == points(table, "idle_node", "ex08") == 0
-    assert points(table, "socket_colluder", "ex08") == 0
+    assert points(table, "socket_colluder", "ex08") == points(table, "lock_colluder", "ex08") == 0
 
 
 def test_the_grader_keyring_network_and_kernel_are_out_of_reach(hostile_run):
@@ -527,7 +601,7 @@ def test_solutions_and_hidden_checks_cannot_be_read(hostile_run):
 
 @pytest.mark.parametrize("mode", ["userns", "rlimits"])
 def test_weaker_isolation_modes_against_theft_network_and_collusion(tmp_path, mode):
-    """Each weaker mode the instructor can force: network and socket attacks score zero in every one;
+    """Each weaker mode the instructor can force: network, socket and lock attacks score zero in every one;
     theft and file collusion too, where files are hidden (namespaces, or Landlock for rlimits)."""
     if mode not in available_isolation():
         pytest.skip(f"isolation {mode} is not available here")
@@ -535,6 +609,7 @@ def test_weaker_isolation_modes_against_theft_network_and_collusion(tmp_path, mo
     subs = tmp_path / "subs"
     submit(subs, "thief", "ex01", STEAL.format(sol=str(ROOT / "solutions"), hidden=str(HIDDEN)))
     submit(subs, "socket_colluder", "ex08", SOCKET_COLLUDER)
+    submit(subs, "lock_colluder", "ex08", LOCK_COLLUDER)
     if hides_files:
         submit(subs, "file_colluder", "ex08", FILE_COLLUDER)
     with solution_server() as port:
@@ -543,7 +618,7 @@ def test_weaker_isolation_modes_against_theft_network_and_collusion(tmp_path, mo
                         isolation=mode, allow_weaker=True)
     got = {r.student: r for r in results if r.status != "missing"}
     assert {r.isolation for r in got.values()} == {mode}
-    assert got["net_thief"].points == got["socket_colluder"].points == 0, got
+    assert got["net_thief"].points == got["socket_colluder"].points == got["lock_colluder"].points == 0, got
     assert got["net_thief"].status == "graded", got["net_thief"]
     if hides_files:
         assert got["thief"].points == got["file_colluder"].points == 0, got

@@ -56,7 +56,9 @@ PR_SET_NO_NEW_PRIVS = 38
 
 # What a worker may not do (seccomp, EPERM): make namespaces or mounts, touch keyrings, trace or signal
 # other processes, open any socket (its one socket to the grader is inherited), use io_uring, BPF,
-# perf, kernel modules or other machine-wide knobs.  Everything else is allowed: plain Python needs it.
+# perf, kernel modules or other machine-wide knobs -- nor anything two nodes could signal each other
+# with beside the network: file locks and leases (on the read-only files they all see), inotify,
+# System V IPC and POSIX message queues.  Everything else is allowed: plain Python needs it.
 DENIED_SYSCALLS = (
     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
     "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
@@ -66,6 +68,10 @@ DENIED_SYSCALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
     "pidfd_send_signal", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
     "bpf", "perf_event_open", "userfaultfd", "fanotify_init", "open_by_handle_at", "name_to_handle_at",
+    "flock", "inotify_init", "inotify_init1", "inotify_add_watch",
+    "shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
+    "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr",
     "mknod", "mknodat", "sethostname", "setdomainname", "settimeofday", "clock_settime", "clock_adjtime",
     "adjtimex", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
     "swapon", "swapoff", "syslog", "acct", "quotactl", "vhangup", "iopl", "ioperm", "modify_ldt",
@@ -75,6 +81,9 @@ DENIED_SYSCALLS = (
 # clone may make threads and processes (RLIMIT_NPROC bounds them), never namespaces
 _CLONE_NEW_ANY = 0x7E020080  # CLONE_NEW{NS,CGROUP,UTS,IPC,USER,PID,NET} | CLONE_NEWTIME
 DENY = 0x00050000 | 1  # SECCOMP_RET_ERRNO | EPERM
+# fcntl commands that reach other processes: record locks (F_GETLK, F_SETLK, F_SETLKW, and the
+# open-file-description ones), leases, dnotify, F_SETOWN-style signal routing
+_FCNTL_SHARED = (5, 6, 7, 36, 37, 38, 1024, 1025, 1026, 8, 15, 10)  # ... F_SETOWN=8, F_SETOWN_EX=15, F_SETSIG=10
 
 _libc = None
 FILTER = None  # the syscall filter, built by the zygote when the sandbox uses one
@@ -136,6 +145,8 @@ def seccomp_filter():
             f.add_rule(DENY, name)
         except (OSError, RuntimeError, ValueError):
             pass  # a call this architecture does not have
+    for cmd in _FCNTL_SHARED:
+        f.add_rule(DENY, "fcntl", seccomp.Arg(1, seccomp.EQ, cmd))
     # clone3 hides its flags from seccomp: ENOSYS makes the C library fall back to clone, checked here
     f.add_rule(0x00050000 | errno.ENOSYS, "clone3")
     bit = 1
