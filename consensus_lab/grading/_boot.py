@@ -58,7 +58,7 @@ PR_SET_NO_NEW_PRIVS = 38
 # other processes, open any socket (its one socket to the grader is inherited), use io_uring, BPF,
 # perf, kernel modules or other machine-wide knobs -- nor anything two nodes could signal each other
 # with beside the network: file locks and leases (on the read-only files they all see), inotify,
-# System V IPC and POSIX message queues.  Everything else is allowed: plain Python needs it.
+# page-cache probes, System V IPC and POSIX message queues.  Everything else is allowed: plain Python needs it.
 DENIED_SYSCALLS = (
     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
     "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
@@ -68,7 +68,7 @@ DENIED_SYSCALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
     "pidfd_send_signal", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
     "bpf", "perf_event_open", "userfaultfd", "fanotify_init", "open_by_handle_at", "name_to_handle_at",
-    "flock", "inotify_init", "inotify_init1", "inotify_add_watch",
+    "flock", "inotify_init", "inotify_init1", "inotify_add_watch", "mincore", "cachestat",
     "shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
     "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
     "mq_getsetattr",
