@@ -45,7 +45,7 @@ def spec_of(module: str):
 
 def check_shortest_counterexample(module: str, variant: str, broken: str, length: int):
     """BFS breaks ``broken`` after exactly ``length`` steps; the counterexample replays as a Run."""
-    r = explore(spec_of(module), variant=variant, progress=False)
+    r = explore(spec_of(module), variant=variant, progress=False, time_budget=None)
     assert r.verdict == "violation", r.summary()
     assert r.violation.invariant == broken, r.summary()
     assert r.counterexample_length == length, r.summary()

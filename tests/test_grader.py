@@ -116,7 +116,7 @@ def test_broken_submissions_get_zero_with_a_reason(graded_class):
         "ex03": "does not define Ring",
         "ex04": "no notebook for ex04",
         "ex05": "no answer cell",
-        "ex06": "ModuleNotFoundError",
+        "ex06": "`import no_such_module` is refused",
     }
     for ex, words in expect.items():
         r = _row(table, "carol", ex)
@@ -171,8 +171,8 @@ def test_gradescope_results_for_one_student(tmp_path):
     results_json = tmp_path / "results" / "results.json"
     grade(subs, out=tmp_path / "g.csv", hidden=HIDDEN, gradescope=results_json, jobs=1, timeout=60, limits=LIMITS)
     data = json.loads(results_json.read_text())
-    assert set(data) >= {"score", "tests", "output"}
-    assert data["output_format"] == data["test_output_format"] == "text"
+    assert set(data) == {"tests", "output", "output_format", "test_output_format"}  # no top-level score:
+    assert data["output_format"] == data["test_output_format"] == "text"  # Gradescope totals the tests
     names = [t["name"] for t in data["tests"]]
     assert "ex05: comparing vector clocks" in names
     for t in data["tests"]:
@@ -181,7 +181,7 @@ def test_gradescope_results_for_one_student(tmp_path):
         assert t["visibility"] in ("visible", "after_due_date")
     hidden = [t for t in data["tests"] if t["visibility"] == "after_due_date"]
     assert len(hidden) == 2
-    assert data["score"] == sum(t["score"] for t in data["tests"]) < sum(t["max_score"] for t in data["tests"])
+    assert 0 < sum(t["score"] for t in data["tests"]) < sum(t["max_score"] for t in data["tests"])
 
 
 def test_discover_folder_and_flat_layouts(tmp_path):
@@ -398,11 +398,12 @@ def test_gradescope_bundle_and_its_run_script(tmp_path):
     nb = with_answer(read_notebook(EXERCISES / spec.notebook), "ex03", solution_source("ex03"))
     write_notebook(nb, ag / "submission" / spec.notebook)
     exe = str(Path(sys.executable).with_name("consensus-lab"))
-    script = RUN_AUTOGRADER.replace("/opt/consensus-lab/bin/consensus-lab", exe).replace("/autograder", str(ag))
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "CONSENSUS_LAB_AUTOGRADER_ROOT": str(ag),
+           "CONSENSUS_LAB_AUTOGRADER_VENV": str(Path(exe).parents[1])}
+    done = subprocess.run(["bash", "-c", RUN_AUTOGRADER], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     data = json.loads((ag / "results" / "results.json").read_text())
-    assert data["score"] == sum(t["max_score"] for t in data["tests"]) > 0
+    assert sum(t["score"] for t in data["tests"]) == sum(t["max_score"] for t in data["tests"]) > 0
     assert "Feedback for student" in done.stdout
 
 

@@ -93,7 +93,6 @@ def test_release_drops_hidden_material_and_refuses_stray_solutions():
         _code("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION", solution=True, grade_id="ex01-answer"),
         _code("assert x\n### BEGIN HIDDEN TESTS\nassert x == 2\n### END HIDDEN TESTS", grade=True, points=1,
               grade_id="ex01-t", locked=True),
-        {"cell_type": "markdown", "metadata": {"tags": ["instructor-only"]}, "source": "the answer is 2"},
         _code("whole = 'solution'", solution=True, grade_id="ex01-other"),
     )
     out = student_notebook(nb)
@@ -104,6 +103,10 @@ def test_release_drops_hidden_material_and_refuses_stray_solutions():
     assert "".join(out["cells"][2]["source"]) == "# YOUR CODE HERE\nraise NotImplementedError()"
     with pytest.raises(ReleaseError, match="not a solution cell"):
         student_notebook(_nb(_code("### BEGIN SOLUTION\nx\n### END SOLUTION")))
+    # nbgrader generate_assignment drops no cells: an instructor-only cell would reach students
+    for meta in ({"tags": ["instructor-only"]}, {"consensus_lab": {"instructor_only": True}}):
+        with pytest.raises(ReleaseError, match="INSTRUCTOR_NOTES.md"):
+            student_notebook(_nb({"cell_type": "markdown", "metadata": meta, "source": "the answer is 2"}))
 
 
 def test_release_removes_stale_notebooks_and_cli_contract(tmp_path, capsys):

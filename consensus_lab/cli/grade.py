@@ -36,9 +36,9 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grading.grader import GradingError, grade, terminal_progress
+    from ..grading.grader import GradingError, discover, grade, limits_for, terminal_progress
     from ..grading.registry import HiddenChecksError
-    from ..grading.sandbox import Limits, SandboxError, choose_isolation, isolation_summary
+    from ..grading.sandbox import SandboxError, choose_isolation, isolation_summary
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
@@ -54,13 +54,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"hidden checks directory {args.hidden} does not exist")
     if args.hidden is not None:
         from ..grading.registry import load_hidden
+        from ..grading.selfcheck import scale_problems
 
         try:
-            load_hidden(args.hidden)
+            hidden = load_hidden(args.hidden)
         except HiddenChecksError as exc:
             raise UsageError(str(exc)) from None
-    from ..grading.grader import discover
-
+        for problem in scale_problems(hidden):  # students were told otherwise in their notebooks
+            print(f"consensus-lab grade: warning: {problem}", file=sys.stderr)
     students = {s.student for s in discover(args.submissions)}
     if args.gradescope is not None and len(students) > 1:
         raise UsageError(f"--gradescope writes one student's results.json; the submissions hold {len(students)} students")
@@ -69,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         raise UsageError(str(exc)) from None
     print(f"consensus-lab grade: isolation {isolation_summary(mode)}", file=sys.stderr)
-    limits = Limits(call_timeout=min(5.0, args.timeout), cpu_seconds=int(args.timeout) + 5)
+    limits = limits_for(args.timeout)
     try:
         results = grade(args.submissions, out=args.out, hidden=args.hidden, feedback=args.feedback,
                         gradescope=args.gradescope, jobs=jobs, timeout=args.timeout, limits=limits,

@@ -5,11 +5,21 @@ answer cell has ``"solution": true`` and a ``grade_id`` such as
 ``"ex08-answer"``; solution regions inside it are delimited by
 ``### BEGIN SOLUTION`` / ``### END SOLUTION``; instructor-only test regions by
 ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
+
+It also holds the one rule for what an answer may import (:func:`import_problem`),
+which the grader and the notebook's self-check both apply to the same code --
+:func:`cells_code` of the answer cell(s) -- before anything runs: the Python
+standard library, and the few ``consensus_lab`` modules the grader's sandbox
+holds (``ANSWER_MODULES``).  Everything else -- numpy, the rest of
+``consensus_lab`` -- is not there when the grader runs the answer, so it is
+refused in both places with the same message, even when the import is unused.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +31,10 @@ __all__ = [
     "answer_source",
     "clear_solutions",
     "clear_hidden_tests",
+    "cells_code",
+    "import_problem",
+    "IMPORT_RULE",
+    "ANSWER_MODULES",
     "CODE_STUB",
     "TEXT_STUB",
 ]
@@ -100,13 +114,78 @@ def _python_only(source: str) -> str:
     return "\n".join(out)
 
 
+def cells_code(sources: list[str]) -> str:
+    """The code the grader runs for these cell sources: IPython-only lines left out, joined."""
+    return "\n\n".join(_python_only(s) for s in sources)
+
+
 def answer_source(nb: dict[str, Any], exercise_id: str) -> str:
     """The answer's code, as the grader runs it: the answer cells, joined, nothing else."""
     cells = answer_cells(nb, exercise_id)
     if not cells:
         raise NotebookError(f"no answer cell for {exercise_id} (a code cell with nbgrader metadata "
                             f"solution=true and grade_id {exercise_id}-...)")
-    return "\n\n".join(_python_only(cell_source(c)) for c in cells)
+    return cells_code([cell_source(c) for c in cells])
+
+
+# --- what an answer may import ---------------------------------------------------------------
+
+#: The consensus_lab modules (and packages, with everything under them) that the grader's
+#: sandbox holds besides the standard library; ``{ex}`` is the exercise's id.
+ANSWER_MODULES = ("consensus_lab.sim", "consensus_lab.history", "consensus_lab.testing",
+                  "consensus_lab.grading.exercises.{ex}")
+#: Standard-library modules an answer may not use: they would only import other code at run
+#: time, where this rule cannot see it (and the sandbox would refuse most of it anyway).
+_REFUSED_STDLIB = frozenset({"importlib", "runpy", "pkgutil", "zipimport", "site", "ensurepip", "venv"})
+IMPORT_RULE = ("an answer may import only the Python standard library and "
+               "consensus_lab.sim, consensus_lab.history, consensus_lab.testing and this exercise's "
+               "module (the set-up cell's names are already there); other packages -- numpy and the "
+               "rest of consensus_lab included -- are not available to the grader, so the answer "
+               "earns no points, even when the import is unused")
+
+
+def _allowed(module: str, exercise_id: str) -> bool:
+    top = module.split(".")[0]
+    if top != "consensus_lab":
+        return top in sys.stdlib_module_names and top not in _REFUSED_STDLIB
+    return any(module == m.format(ex=exercise_id) or module.startswith(m.format(ex=exercise_id) + ".")
+               for m in ANSWER_MODULES)
+
+
+def import_problem(source: str, exercise_id: str) -> str | None:
+    """Why ``source`` breaks the import rule (one line naming the import and the rule), or None.
+
+    Every ``import`` and ``from ... import`` anywhere in the code counts, used or not, and
+    so does a call of ``__import__``.  Code that does not compile is not judged here (it
+    fails when it is loaded, in the self-check and the grader alike).
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+            text = "import " + ", ".join(names)
+        elif isinstance(node, ast.ImportFrom):
+            text = f"from {'.' * node.level}{node.module or ''} import {', '.join(a.name for a in node.names)}"
+            if node.level:
+                names = [text]  # a relative import: there is no package around an answer
+            elif node.module == "consensus_lab" or (node.module or "").startswith("consensus_lab."):
+                names = [node.module if _allowed(node.module, exercise_id) else f"{node.module}.{a.name}"
+                         for a in node.names]
+            else:
+                names = [node.module or ""]
+        elif isinstance(node, ast.Name) and node.id == "__import__":
+            return (f"{exercise_id}: line {node.lineno} uses __import__ -- {IMPORT_RULE}; "
+                    "use plain import statements")
+        else:
+            continue
+        bad = [n for n in names if not n or n.startswith("from .") or not _allowed(n, exercise_id)]
+        if bad:
+            return f"{exercise_id}: line {node.lineno} `{text}` is refused -- {IMPORT_RULE}"
+    return None
 
 
 def clear_solutions(source: str, code: bool = True) -> tuple[str, bool]:

@@ -51,7 +51,7 @@ from typing import Any
 
 from . import registry
 from .checks import Check, CheckResult
-from .extract import NotebookError, answer_source, read_notebook
+from .extract import NotebookError, answer_source, import_problem, read_notebook
 from .hosting import Budget, StudentError, WorkerFailure
 from .sandbox import (
     Limits,
@@ -62,10 +62,19 @@ from .sandbox import (
     remove_tree,
 )
 
-__all__ = ["grade", "GradeResult", "Submission", "discover", "grade_submission", "COLUMNS", "GradingError"]
+__all__ = ["grade", "GradeResult", "Submission", "discover", "grade_submission", "COLUMNS", "GradingError",
+           "DEFAULT_TIMEOUT", "limits_for"]
 
 COLUMNS = ("student", "exercise", "points", "max_points", "status", "seconds", "reason", "isolation")
 GRACE = 5.0  # seconds past a submission's time allowed before the watchdog ends its grading process
+DEFAULT_TIMEOUT = 120.0  # seconds for one submission (``consensus-lab grade --timeout``)
+
+
+def limits_for(timeout: float) -> Limits:
+    """The sandbox limits that go with a submission's time (the command line's, and the self-check's)."""
+    return Limits(call_timeout=min(5.0, timeout), cpu_seconds=int(timeout) + 5)
+
+
 _FLAT = re.compile(r"^(?P<student>.+?)[-_.](?P<ex>ex\d\d)(?:[-_.].*)?\.ipynb$", re.IGNORECASE)
 _EX = re.compile(r"^(ex\d\d)", re.IGNORECASE)
 
@@ -180,6 +189,11 @@ def grade_submission(sub: Submission, hidden: dict[str, list[Check]], *, timeout
         source = answer_source(read_notebook(sub.path), spec.id)
     except NotebookError as exc:
         return done(0, "error", str(exc))
+    problem = import_problem(source, spec.id)  # the rule the notebook's self-check applies too
+    if problem is not None:
+        from .selfcheck import refused_results
+
+        return done(0, "error", _one_line(problem, 240), refused_results(checks, problem))
     budget = Budget(timeout, limits.call_timeout)
     host = None
     try:
@@ -434,11 +448,23 @@ def feedback_text(student: str, results: Sequence[GradeResult]) -> str:
 
 
 def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[str, Any]:
+    """Gradescope's ``results.json``: visible checks at once, hidden ones ``after_due_date``.
+
+    There is no top-level ``score``: Gradescope then totals the tests, and while any test
+    is not yet visible it does not show students their total -- so the hidden points stay
+    hidden until the due date (Gradescope's autograder specification, "Controlling test
+    case visibility").  A submission whose checks did not run gets one visible entry for
+    the visible points and one ``after_due_date`` entry for the hidden ones.
+    """
     tests = []
     for r in results:
         if not r.checks:
-            tests.append({"name": f"{r.exercise}: {r.status}", "score": 0, "max_score": r.max_points,
-                          "output": _one_line(r.reason, 600), "output_format": "text", "visibility": "visible"})
+            visible = min(r.max_points, sum(c.points for c in registry.get(r.exercise).visible_checks()))
+            for max_score, vis in ((visible, "visible"), (r.max_points - visible, "after_due_date")):
+                if max_score or vis == "visible":
+                    tests.append({"name": f"{r.exercise}: {r.status}", "score": 0, "max_score": max_score,
+                                  "output": _one_line(r.reason, 600), "output_format": "text",
+                                  "visibility": vis})
         for c in r.checks:
             out = "passed" if c["passed"] else _one_line(c["message"], 600) + (f"\nhint: {c['hint']}" if c["hint"] else "")
             if c["seed"] is not None and not c["passed"]:
@@ -451,8 +477,11 @@ def gradescope_results(results: Sequence[GradeResult], note: str = "") -> dict[s
                 "output_format": "text",  # shown as plain text, never as HTML or Markdown
                 "visibility": "after_due_date" if c["hidden"] else "visible",
             })
+    later = sum(t["max_score"] for t in tests if t["visibility"] == "after_due_date")
+    if later:
+        note = (note + "\n" if note else "") + (f"Hidden checks worth {later} points have run too; they and your "
+                                                 "total are shown after the due date.")
     return {
-        "score": sum(r.points for r in results),
         "output": note,
         "output_format": "text",
         "test_output_format": "text",
@@ -471,7 +500,7 @@ def grade(
     feedback: str | Path | None = None,
     gradescope: str | Path | None = None,
     jobs: int = 1,
-    timeout: float = 120.0,
+    timeout: float = DEFAULT_TIMEOUT,
     limits: Limits | None = None,
     isolation: str | None = None,
     allow_weaker: bool = False,

@@ -3,7 +3,13 @@
 For every ``*.ipynb`` in the solutions directory, write its student version:
 
 * cells marked instructor-only (``metadata.consensus_lab.instructor_only`` or
-  the tag ``instructor-only``) are dropped;
+  the tag ``instructor-only``) are refused: ``nbgrader generate_assignment``
+  never drops a cell, so on an nbgrader course they would reach every student
+  (instructor notes live in ``solutions/INSTRUCTOR_NOTES.md``);
+* a graded cell (the self-check) must carry the points of the exercise's visible
+  checks (from its spec), and a brief that states them ("the visible checks (10
+  points)", "the self-check says 10/10") must state them right, so that the
+  brief, nbgrader, the self-check and the grader count on one scale;
 * solution regions become nbgrader's stub (``# YOUR CODE HERE`` /
   ``raise NotImplementedError()``, indented like the ``### BEGIN SOLUTION``
   line; ``YOUR ANSWER HERE`` in Markdown), a solution cell without regions
@@ -26,6 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,7 +47,7 @@ from .extract import (
     read_notebook,
 )
 
-__all__ = ["release", "student_notebook", "write_notebook", "with_answer", "ReleaseError"]
+__all__ = ["release", "student_notebook", "write_notebook", "with_answer", "ReleaseError", "visible_points"]
 
 
 class ReleaseError(ValueError):
@@ -62,18 +69,47 @@ def _exercise_of(nb: dict[str, Any], name: str) -> str | None:
         return None
 
 
+def visible_points(exercise: str) -> int:
+    """What the exercise's visible checks are worth (read from its spec)."""
+    return sum(c.points for c in registry.get(exercise).visible_checks())
+
+
+# how a brief states the visible points: "the visible checks (10 points)", "the self-check says 10/10"
+_STATED_POINTS = (re.compile(r"visible checks \((\d+) points?\)"), re.compile(r"self-check says (\d+)/(\d+)"))
+
+
+def _stated_points_problem(text: str, exercise: str) -> str | None:
+    want = visible_points(exercise)
+    for pattern in _STATED_POINTS:
+        for m in pattern.finditer(text):
+            if any(int(n) != want for n in m.groups()):
+                return (f"it says {m.group(0)!r} but {exercise}'s visible checks are worth {want} points "
+                        "(its spec)")
+    return None
+
+
 def student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
     """The student version of one solutions notebook (a new dict)."""
     nb = copy.deepcopy(nb)
+    exercise = _exercise_of(nb, name)
     cells = []
     for i, cell in enumerate(nb["cells"]):
         meta = cell.setdefault("metadata", {})
         ours = meta.get("consensus_lab", {}) if isinstance(meta.get("consensus_lab"), dict) else {}
         if ours.get("instructor_only") or "instructor-only" in meta.get("tags", []):
-            continue
+            raise ReleaseError(f"{name}, cell {i + 1}: an instructor-only cell -- nbgrader generate_assignment "
+                               "would give it to every student (it drops no cells); move the note to "
+                               "solutions/INSTRUCTOR_NOTES.md")
         meta.pop("execution", None)
         kind = cell.get("cell_type")
         grader = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
+        stated = _stated_points_problem(cell_source(cell), exercise) if exercise and kind == "markdown" else None
+        if stated:
+            raise ReleaseError(f"{name}, cell {i + 1}: {stated}")
+        if grader.get("grade") and exercise is not None and grader.get("points") != visible_points(exercise):
+            raise ReleaseError(f"{name}, cell {i + 1}: the graded cell carries {grader.get('points')} points but "
+                               f"{exercise}'s visible checks are worth {visible_points(exercise)} (its spec); "
+                               f"set metadata.nbgrader.points to {visible_points(exercise)}")
         try:
             source, found = clear_solutions(cell_source(cell), code=kind == "code")
             source, _ = clear_hidden_tests(source)
@@ -116,8 +152,7 @@ def _stub_outputs(nb: dict[str, Any], name: str) -> None:
         kind = cell["metadata"]["consensus_lab"]["stub_output"]
         if kind not in text_of:
             if kind == "selfcheck":
-                answers = _stub_answers(nb, spec)
-                text_of[kind] = format_report(run_checks(spec.id, answers)) + "\n"
+                text_of[kind] = format_report(run_checks(spec.id, source=_stub_source(nb, spec))) + "\n"
             elif kind == "replay":
                 text_of[kind] = REPLAY_STUB.format(id=spec.id) + "\n"
             else:
@@ -125,18 +160,12 @@ def _stub_outputs(nb: dict[str, Any], name: str) -> None:
         cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": _lines(text_of[kind])}]
 
 
-def _stub_answers(nb: dict[str, Any], spec) -> dict[str, Any]:
-    """Run the stubbed answer cells (our own code) to get the objects the self-check sees."""
+def _stub_source(nb: dict[str, Any], spec) -> str:
+    """The stubbed answer cells' code: what the self-check runs while the student has written nothing."""
     try:
-        source = answer_source(nb, spec.id)
+        return answer_source(nb, spec.id)
     except NotebookError as exc:
         raise ReleaseError(str(exc)) from None
-    namespace: dict[str, Any] = {"__name__": f"consensus_lab_release_{spec.id}"}
-    exec(compile(spec.module.PREAMBLE + "\n" + source, f"<{spec.id} stub>", "exec"), namespace)
-    missing = [n for n in spec.interface if n not in namespace]
-    if missing:
-        raise ReleaseError(f"{spec.id}: the answer cell does not define {', '.join(missing)}")
-    return {n: namespace[n] for n in spec.interface}
 
 
 def with_answer(nb: dict[str, Any], exercise_id: str, source: str) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 * :func:`plot_spacetime` -- who told what to whom, and when;
 * :func:`plot_history` -- client operations as bars, linearization points marked;
 * :func:`plot_consistency_hierarchy` -- which promise implies which;
-* :func:`plot_logs` -- every Raft node's log, coloured by term, commit index marked.
+* :func:`plot_logs` -- every Raft node's log, coloured by term, commit index marked;
+* :func:`plot_jepsen` -- a real run's history with its faults shaded.
 """
 
 from .history_plot import plot_consistency_hierarchy, plot_history
+from .jepsen_plot import plot_jepsen
 from .raft_logs import plot_logs, term_colors
 from .spacetime import message_colors, plot_spacetime
 
@@ -17,4 +19,5 @@ __all__ = [
     "plot_logs",
     "term_colors",
     "message_colors",
+    "plot_jepsen",
 ]
