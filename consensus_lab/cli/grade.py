@@ -31,6 +31,12 @@ def register(subparsers) -> None:
                    "checks too, with --hidden) for one student, in the sandbox, and show what happened")
     p.add_argument("--seed", type=int, default=None, help="with --replay: this seed only")
     p.add_argument("--plot", metavar="FILE.png", help="with --replay: save a space-time diagram of the run")
+    p.add_argument("--isolation", choices=("full", "userns", "rlimits"), default=None,
+                   help="the sandbox's isolation (default: the strongest this machine allows; it is "
+                   "recorded in the gradebook's isolation column)")
+    p.add_argument("--allow-weaker-isolation", action="store_true",
+                   help="grade even in a mode weaker than this machine allows, or in rlimits for a class "
+                   "(answers can then read what the grading user can read)")
     p.set_defaults(func=_run)
 
 
@@ -51,9 +57,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grading.grader import GradingError, grade, limits_for, terminal_progress
+    from ..grading.grader import GradingError, discover, grade, limits_for, terminal_progress
     from ..grading.registry import HiddenChecksError
-    from ..grading.sandbox import SandboxError, detect_isolation, isolation_summary
+    from ..grading.sandbox import SandboxError, choose_isolation, isolation_summary
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
@@ -83,14 +89,11 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         for problem in scale_problems(hidden):  # students were told otherwise in their notebooks
             print(f"consensus-lab grade: warning: {problem}", file=sys.stderr)
-    if args.gradescope is not None:
-        from ..grading.grader import discover
-
-        students = {s.student for s in discover(args.submissions)}
-        if len(students) > 1:
-            raise UsageError(f"--gradescope writes one student's results.json; the submissions hold {len(students)} students")
+    students = {s.student for s in discover(args.submissions)}
+    if args.gradescope is not None and len(students) > 1:
+        raise UsageError(f"--gradescope writes one student's results.json; the submissions hold {len(students)} students")
     try:
-        mode = detect_isolation()
+        mode = choose_isolation(args.isolation, students=len(students), allow_weaker=args.allow_weaker_isolation)
     except SandboxError as exc:
         raise UsageError(str(exc)) from None
     print(f"consensus-lab grade: isolation {isolation_summary(mode)}", file=sys.stderr)
@@ -98,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         results = grade(args.submissions, out=args.out, hidden=args.hidden, feedback=args.feedback,
                         gradescope=args.gradescope, jobs=jobs, timeout=args.timeout, limits=limits,
-                        progress=terminal_progress())
+                        isolation=mode, allow_weaker=args.allow_weaker_isolation, progress=terminal_progress())
     except (GradingError, HiddenChecksError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -60,11 +60,17 @@ def failure_lines(c: Mapping[str, Any], exercise: str, number: int, indent: str 
     return lines
 
 
+def _student(name: str) -> str:
+    """A student's name on one line of at most 100 characters (it comes from a file name)."""
+    flat = " ".join(str(name).split())
+    return flat if len(flat) <= 100 else flat[:99] + "…"
+
+
 def feedback_text(student: str, results: Sequence[Any]) -> str:
     """A student's feedback file: every exercise, every check, failures in full."""
     total = sum(r.points for r in results)
     most = sum(r.max_points for r in results)
-    lines = [f"Feedback for {student}: {total}/{most} points", ""]
+    lines = [f"Feedback for {_student(student)}: {total}/{most} points", ""]
     for r in results:
         spec = registry.get(r.exercise)
         lines.append(f"{r.exercise} {spec.title} ({spec.notebook}): {r.points}/{r.max_points} points [{r.status}]")

@@ -93,7 +93,7 @@ class QuorumJudge(Judge):
                                         f"{have} replica(s) stored it; w = {self.w}", now)
 
     def final(self) -> str | None:
-        from ...checkers import NOT_LINEARIZABLE, check_linearizable
+        from ...checkers import LINEARIZABLE, NOT_LINEARIZABLE, check_linearizable
 
         history = self.sim.history
         expect = self.params.get("expect", {})
@@ -103,6 +103,8 @@ class QuorumJudge(Judge):
         result = check_linearizable(history, "register", timeout=20.0)
         if result.verdict == NOT_LINEARIZABLE:
             return f"the client history is {result.detail}"
+        if result.verdict != LINEARIZABLE:  # an unknown verdict never earns points
+            return f"the client history could not be shown linearizable ({result.verdict}: {result.detail})"
         return None
 
 
