@@ -16,6 +16,7 @@ from typing import Any
 
 from consensus_lab.history import Op
 
+from .causal import NotDifferentiatedError, check_causal
 from .linearizability import LINEARIZABLE, UNKNOWN, check_linearizable
 from .models import Model
 from .sequential import HistoryTooLargeError, check_sequential
@@ -72,21 +73,29 @@ def _session(name: str) -> Callable[[Sequence[Op], Model, dict[str, Any]], Verdi
     return run
 
 
+def _causal(level: str, mode: str) -> Callable[[Sequence[Op], Model, dict[str, Any]], Verdict]:
+    def run(events: Sequence[Op], model: Model, opts: dict[str, Any]) -> Verdict:
+        try:
+            r = check_causal(events, mode=mode, initial=getattr(model, "initial", None))
+        except NotDifferentiatedError as exc:
+            return Verdict(level, UNKNOWN_STATUS, "unknown", f"unknown: {exc}", budget="shape")
+        return Verdict(level, HOLDS if r.holds else VIOLATED, r.verdict, r.detail, operations=len(r.operations),
+                       result=r)
+
+    return run
+
+
 _CHECKERS: dict[str, Callable[[Sequence[Op], Model, dict[str, Any]], Verdict]] = {
     "linearizable": _linearizable,
     "sequential": _sequential,
+    "causal": _causal("causal", "memory"),
+    "causal-convergence": _causal("causal-convergence", "convergence"),
+    "weak-causal": _causal("weak-causal", "weak"),
     **{name: _session(name) for name in SESSION_GUARANTEES},
 }
 
 #: every level :func:`check_consistency` knows, strongest first
 CONSISTENCY_LEVELS: tuple[str, ...] = tuple(_CHECKERS)
-
-
-def register_level(name: str, checker: Callable[[Sequence[Op], Model, dict[str, Any]], Verdict]) -> None:
-    """Add a level (used by the causal and transactional checkers)."""
-    global CONSISTENCY_LEVELS
-    _CHECKERS[name] = checker
-    CONSISTENCY_LEVELS = tuple(_CHECKERS)
 
 
 def check_consistency(events: Sequence[Op], level: str, model: Model, **opts: Any) -> Verdict:
