@@ -7,7 +7,6 @@ endless search, accepted bad argument or wrong exit code).
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from consensus_lab.checkers import check_linearizable, history_from_text, parse_history
 from consensus_lab.checkers import linearizability as lin
+from consensus_lab.checkers.generate import register_history, set_history
 from consensus_lab.checkers.independent import AmbiguousShapeError, unwrap_independent
 from consensus_lab.cli import main
 from consensus_lab.history import FrozenMap, Op
@@ -113,32 +113,13 @@ def test_json_objects_as_values(tmp_path: Path) -> None:
 # --- 3. bounded memory ----------------------------------------------------------
 
 
-def set_history(n_ok: int = 300, n_info: int = 60, seed: int = 1) -> list[Op]:
-    """Adds (some indeterminate) from many processes, then one final read that
-    saw every completed add and half of the indeterminate ones (linearizable)."""
-    rng = random.Random(seed)
-    h: list[Op] = []
-    for v in range(n_info):
-        h.append(Op(1000 + v, "invoke", "add", None, v))
-    seen = set()
-    for v in range(n_info, n_info + n_ok):
-        p = v % 7
-        h += [Op(p, "invoke", "add", None, v), Op(p, "ok", "add", None, v)]
-        seen.add(v)
-    seen |= {v for v in range(n_info) if rng.random() < 0.5}
-    h += [Op(99, "invoke", "read"), Op(99, "ok", "read", None, frozenset(seen))]
-    for v in range(n_info):
-        h.append(Op(1000 + v, "info", "add", None, v))
-    return h
-
-
 def test_set_history_with_many_indeterminate_adds_is_decided_fast() -> None:
     t0 = time.perf_counter()
-    r = check_linearizable(set_history(), "set", timeout=10)
+    r = check_linearizable(set_history(300, 60), "set", timeout=10)
     assert r.verdict == "linearizable", r.detail
     assert time.perf_counter() - t0 < 2
     # a completed add the final read missed: refuted, and the culprits are named
-    h = set_history()
+    h = set_history(300, 60)
     read = h[-61]
     h[-61] = Op(read.process, "ok", "read", None, read.value - {100})
     bad = check_linearizable(h, "set", timeout=10)
@@ -169,32 +150,8 @@ def test_max_memory_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFi
 # --- 4. cheap refutations ---------------------------------------------------------
 
 
-def generated(n: int = 2000, processes: int = 20, info: float = 0.2, seed: int = 7) -> list[Op]:
-    """A random register history, reads answered as if linearized at invocation."""
-    rng = random.Random(seed)
-    h: list[Op] = []
-    value, busy, next_value = None, {}, 1
-    while len(h) < n:
-        p = rng.randrange(processes)
-        if p in busy:
-            f, v, out = busy.pop(p)
-            kind = "info" if rng.random() < info else "ok"
-            h.append(Op(p, kind, f, None, out if f == "read" else v))
-            if kind == "info":
-                continue
-        else:
-            if rng.random() < 0.5:
-                busy[p] = ("write", next_value, None)
-                h.append(Op(p, "invoke", "write", None, next_value))
-                value, next_value = next_value, next_value + 1
-            else:
-                busy[p] = ("read", None, value)
-                h.append(Op(p, "invoke", "read"))
-    return h
-
-
 def test_read_of_a_value_nobody_wrote_is_refuted_without_search() -> None:
-    h = generated()
+    h = register_history()
     i = next(i for i, e in enumerate(h) if e.type == "ok" and e.f == "read" and i > 1000)
     h[i] = Op(h[i].process, "ok", "read", None, 123456)
     r = check_linearizable(h, "register", timeout=5)

@@ -127,6 +127,8 @@ def _describe(op: Operation) -> str:
 def _short(v: Any) -> str:
     if v is None:
         return "nil"
+    if isinstance(v, frozenset | set | tuple | list) and len(v) > 12:
+        return f"<{len(v)} elements>"
     if isinstance(v, frozenset | set):
         return "{" + ",".join(sorted(map(_short, v))) + "}"
     if isinstance(v, tuple | list):

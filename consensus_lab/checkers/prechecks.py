@@ -76,13 +76,15 @@ def refute(ops: Sequence[Operation], model: Model, *, real_time: bool = True) ->
                 first = earliest.get((key, v))
             except TypeError:
                 continue
-            where = "" if key is None else f" on key {key!r}"
-            label = f"#{op.index} {model.describe(op)}"
             if first is None:
-                return Refutation(UNWRITTEN_VALUE, op, v, key,
-                                  f"{label} read {v!r}{where}, which no write (ok or info) could have stored")
+                return Refutation(UNWRITTEN_VALUE, op, v, key, f"{_where(op, v, key, model)}, which no write "
+                                  f"(ok or info) could have stored")
             if real_time and first > op.ret:
-                return Refutation(FUTURE_READ, op, v, key,
-                                  f"{label} read {v!r}{where}, but every write of it was invoked "
-                                  f"after the read completed")
+                return Refutation(FUTURE_READ, op, v, key, f"{_where(op, v, key, model)}, but every write of "
+                                  f"it was invoked after the read completed")
     return None
+
+
+def _where(op: Operation, v: Hashable, key: Hashable, model: Model) -> str:
+    where = "" if key is None else f" on key {key!r}"
+    return f"#{op.index} {model.describe(op)} read {v!r}{where}"
