@@ -21,7 +21,7 @@ from consensus_lab.history import Op, Operation
 from ._common import as_operations, validate_operations
 from .models import Model, get_model
 
-__all__ = ["brute_force_causal", "brute_force_linearizable", "MAX_BRUTE_OPERATIONS"]
+__all__ = ["brute_force_causal", "brute_force_linearizable", "brute_force_serializable", "MAX_BRUTE_OPERATIONS"]
 
 #: refuse histories with more operations than this (the search is factorial)
 MAX_BRUTE_OPERATIONS = 14
@@ -139,4 +139,48 @@ def brute_force_causal(history: Sequence[Op] | Sequence[Operation], mode: str, i
                 break
         if good:
             return True
+    return False
+
+
+def brute_force_serializable(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False) -> bool:
+    """Serializability of a list-append or rw-register transaction history by
+    its definition: some order of the committed transactions (plus any subset
+    of the indeterminate ones), run one at a time from empty keys, gives every
+    read what it saw; with ``real_time``, the order also respects real time."""
+    from itertools import combinations, permutations
+
+    from .elle import _APPEND, _READ, _mops
+
+    txns = [op for op in as_operations(history) if op.f == "txn" and op.status != "fail"]
+    if len(txns) > 8:
+        raise ValueError(f"{len(txns)} transactions is too many for brute force (limit 8)")
+    must = [t for t in txns if t.status == "ok"]
+    maybe = [t for t in txns if t.status == "info"]
+
+    def runs(order: Sequence[Operation]) -> bool:
+        state: dict[Hashable, Any] = {}
+        for t in order:
+            for f, k, v in _mops(t.output if t.status == "ok" else t.value):
+                if f == _APPEND:
+                    state[k] = (*state.get(k, ()), v)
+                elif f == _READ:
+                    if t.status != "ok":
+                        continue
+                    now = state.get(k)
+                    if isinstance(v, tuple) or (v is None and isinstance(now, tuple)):
+                        if tuple(v or ()) != (now or ()):
+                            return False
+                    elif v != now:
+                        return False
+                else:
+                    state[k] = v
+        return True
+
+    for n in range(len(maybe) + 1):
+        for extra in combinations(maybe, n):
+            for order in permutations([*must, *extra]):
+                if real_time and any(b.ret < a.call for i, a in enumerate(order) for b in order[i + 1 :]):
+                    continue
+                if runs(order):
+                    return True
     return False

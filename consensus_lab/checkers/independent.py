@@ -46,8 +46,8 @@ def _pair(v: object) -> bool:
 def looks_independent(events: Sequence[Op]) -> bool | None:
     """``True``: an ``independent`` history; ``False``: not one; ``None``: cannot tell."""
     valued = [ev for ev in events if ev.value is not None and ev.type in ("invoke", "ok")]
-    if not valued or any(ev.key is not None for ev in events):
-        return False
+    if not valued or any(ev.key is not None or ev.f == "txn" for ev in events):
+        return False  # keys given already, or transactions (whose micro-op lists may be pairs)
     if not all(_pair(ev.value) for ev in valued):
         return False
     if any(ev.type == "invoke" and ev.f in _READS for ev in valued):

@@ -17,6 +17,7 @@ from typing import Any
 from consensus_lab.history import Op
 
 from .causal import NotDifferentiatedError, check_causal
+from .elle import ISOLATION_LEVELS, check_isolation
 from .linearizability import LINEARIZABLE, UNKNOWN, check_linearizable
 from .models import Model
 from .sequential import HistoryTooLargeError, check_sequential
@@ -85,6 +86,15 @@ def _causal(level: str, mode: str) -> Callable[[Sequence[Op], Model, dict[str, A
     return run
 
 
+def _isolation(level: str) -> Callable[[Sequence[Op], Model, dict[str, Any]], Verdict]:
+    def run(events: Sequence[Op], model: Model, opts: dict[str, Any]) -> Verdict:
+        r = check_isolation(events, level)
+        return Verdict(level, HOLDS if r.holds else VIOLATED, r.verdict, r.detail,
+                       operations=len(r.transactions), result=r)
+
+    return run
+
+
 _CHECKERS: dict[str, Callable[[Sequence[Op], Model, dict[str, Any]], Verdict]] = {
     "linearizable": _linearizable,
     "sequential": _sequential,
@@ -92,6 +102,7 @@ _CHECKERS: dict[str, Callable[[Sequence[Op], Model, dict[str, Any]], Verdict]] =
     "causal-convergence": _causal("causal-convergence", "convergence"),
     "weak-causal": _causal("weak-causal", "weak"),
     **{name: _session(name) for name in SESSION_GUARANTEES},
+    **{name: _isolation(name) for name in ISOLATION_LEVELS},
 }
 
 #: every level :func:`check_consistency` knows, strongest first

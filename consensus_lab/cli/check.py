@@ -82,6 +82,17 @@ conventions:
     could have produced and a read that would precede the write it saw; the
     verdict names the pre-check that fired.
   - Default budgets: no time limit, at most 2048 MB of memory growth per history.
+
+consistency levels (--consistency):
+  linearizable, sequential      against --model (sequential: exact search, <= 60 operations)
+  causal                        causal memory (Bouajjani et al. 2017); causal-convergence and
+                                weak-causal too; register histories, each value written once per key
+  read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads
+                                session guarantees, per key, a session being a process
+  read-committed, snapshot-isolation, serializable, strict-serializable
+                                Elle-style, on :txn histories (list-append [:append k v] [:r k [..]]
+                                or rw-register [:w k v] [:r k v]); the verdict names the anomaly
+                                (G0, G1a, G1b, G1c, G-single, G2) and its cycle
 """
 
 
@@ -129,7 +140,7 @@ def _model(args: argparse.Namespace) -> Model:
     if name is None:
         if args.consistency in ("linearizable", "sequential"):
             raise UsageError(f"--consistency {args.consistency} needs --model (one of {', '.join(MODELS)})")
-        name = "kv"  # session and causal checks look at keys and values only
+        name = "kv"  # session, causal and isolation checks look at keys and values only
     options: dict[str, Any] = {}
     if args.initial is not None or args.nil_reads != "value":
         if name not in REGISTER_MODELS:
