@@ -232,5 +232,5 @@ def test_public_surface_is_explicit() -> None:
         assert hasattr(checkers, name), name
     public = {n for n in vars(checkers) if not n.startswith("_")}
     modules = {"brute", "convergence", "formats", "linearizability", "models", "sequential", "sessions", "prechecks", "sets", "independent", "causal",
-               "elle", "annotations", "os", "Path"}
+               "elle", "levels", "generate", "annotations", "os", "Path"}
     assert public - modules == set(checkers.__all__)
