@@ -138,7 +138,31 @@ def _short(v: Any) -> str:
     return str(v)
 
 
-class RegisterModel(Model):
+#: what a completed read of nil means (see :class:`RegisterModel`)
+NIL_READS = ("value", "unknown")
+
+
+class _Registers(Model):
+    """What the register models share: a start value and the meaning of a nil read."""
+
+    def __init__(self, initial: Hashable = None, nil_reads: str = "value") -> None:
+        if nil_reads not in NIL_READS:
+            raise ValueError(f"nil_reads must be one of {', '.join(NIL_READS)}, got {nil_reads!r}")
+        self.initial = initial
+        self.nil_reads = nil_reads
+
+    def _blind(self, op: Operation) -> bool:
+        """A read that tells nothing: indeterminate, or ``nil`` read as unknown."""
+        return op.status == "info" or (op.output is None and self.nil_reads == "unknown")
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(initial={self.initial!r}, nil_reads={self.nil_reads!r})"
+
+
+class RegisterModel(_Registers):
     """A read/write register per key, starting at ``initial`` (default ``None``).
 
     ``read`` returns the last value written; ``write(v)`` stores ``v``.
@@ -153,18 +177,6 @@ class RegisterModel(Model):
     name = "register"
     _ops: tuple[str, ...] = ("read", "write")
 
-    def __init__(self, initial: Hashable = None, nil_reads: str = "value") -> None:
-        if nil_reads not in NIL_READS:
-            raise ValueError(f"nil_reads must be one of {', '.join(NIL_READS)}, got {nil_reads!r}")
-        self.initial = initial
-        self.nil_reads = nil_reads
-
-    def _blind(self, op: Operation) -> bool:
-        """A read that tells nothing: indeterminate, or ``nil`` read as unknown."""
-        return op.status == "info" or (op.output is None and self.nil_reads == "unknown")
-
-    def init(self) -> Hashable:
-        return self.initial
 
     def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
         f = op.f
@@ -202,12 +214,6 @@ class RegisterModel(Model):
             return f"a cas needs a value (expected, new), got {op.value!r}"
         return None
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(initial={self.initial!r}, nil_reads={self.nil_reads!r})"
-
-
-#: what a completed read of nil means (see :class:`RegisterModel`)
-NIL_READS = ("value", "unknown")
 
 
 def _register_effects(op: Operation) -> tuple[Hashable, ...] | None:
@@ -235,7 +241,7 @@ class CASRegisterModel(RegisterModel):
 _EMPTY = (None, "")
 
 
-class KVModel(Model):
+class KVModel(_Registers):
     """A key-value map, one independent register per key.
 
     Understands ``get``/``put``/``append`` (Porcupine's key-value histories)
@@ -247,17 +253,6 @@ class KVModel(Model):
     name = "kv"
     _ops = ("get", "put", "append", "read", "write", "cas")
 
-    def __init__(self, initial: Hashable = None, nil_reads: str = "value") -> None:
-        if nil_reads not in NIL_READS:
-            raise ValueError(f"nil_reads must be one of {', '.join(NIL_READS)}, got {nil_reads!r}")
-        self.initial = initial
-        self.nil_reads = nil_reads
-
-    def _blind(self, op: Operation) -> bool:
-        return op.status == "info" or (op.output is None and self.nil_reads == "unknown")
-
-    def init(self) -> Hashable:
-        return self.initial
 
     def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
         f = op.f
@@ -420,7 +415,7 @@ def _micro_ops(value: Any) -> list[tuple[str, Hashable, Any]] | None:
     return out
 
 
-class MultiRegisterModel(Model):
+class MultiRegisterModel(_Registers):
     """Knossos's ``multi-register``: registers on several keys, read and
     written together in transactions.  An operation is ``f = "txn"`` with value
     ``[[:read k nil] [:write k v] ...]`` (also ``:r``/``:w``); its completion
@@ -431,12 +426,6 @@ class MultiRegisterModel(Model):
     """
 
     name = "multi-register"
-
-    def __init__(self, initial: Hashable = None, nil_reads: str = "value") -> None:
-        if nil_reads not in NIL_READS:
-            raise ValueError(f"nil_reads must be one of {', '.join(NIL_READS)}, got {nil_reads!r}")
-        self.initial = initial
-        self.nil_reads = nil_reads
 
     def init(self) -> Hashable:
         return FrozenMap()
