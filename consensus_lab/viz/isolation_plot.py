@@ -54,9 +54,13 @@ def plot_anomaly(result: Any, *, ax: Axes | None = None, title: str | None = Non
         color = EDGE_COLORS.get(kind, "black")
         ax.annotate("", xy=(x2, y2), xytext=(x1, y1),
                     arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.2, "shrinkA": 44, "shrinkB": 44,
-                                "connectionstyle": "arc3,rad=0.18" if n > 1 else "arc3,rad=0.9"})
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-        ax.text(mx * 1.12, my * 1.12, kind, color=color, fontsize=12, fontweight="bold", ha="center", va="center")
+                                "connectionstyle": f"arc3,rad={0.18 if n > 1 else 0.9}"})
+        # the label sits beside the middle of the arc (matplotlib's arc3 bends towards (dy, -dx))
+        rad = 0.18 if n > 1 else 0.9
+        mx = (x1 + x2) / 2 + 0.9 * rad * (y2 - y1)
+        my = (y1 + y2) / 2 - 0.9 * rad * (x2 - x1)
+        ax.text(mx, my, kind, color=color, fontsize=12, fontweight="bold", ha="center", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
     for t, (x, y) in pos.items():
         op = result.transactions.get(t)
         ax.text(x, y, f"T{t}" + (f" (process {op.process})\n{_txn_label(op)}" if op is not None else ""),
