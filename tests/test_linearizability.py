@@ -135,8 +135,10 @@ def test_a_sub_history_keeps_the_numbers_of_the_full_one() -> None:
          ev(1, "invoke", "write", 1, "y"), ev(1, "ok", "write", 1, "y"),
          ev(2, "invoke", "read", None, "y"), ev(2, "ok", "read", 2, "y")]
     y = [op for op in pair_operations(h) if op.key == "y"]  # operations #1 and #2
-    r = check_linearizable(y, "register")
+    r = check_linearizable(y, "register", prechecks=False)
     assert r.unplaceable == [2] and r.detail.endswith("no order can place #2 y:r->2")
+    pre = check_linearizable(y, "register")  # the pre-check names the same operation
+    assert pre.unplaceable == [2] and pre.precheck == "unwritten value" and "#2 y:r->2" in pre.detail
     ok = check_linearizable(y[:1], "register")
     assert ok.linearization == [1] and list(linearization_points(ok)) == [1]
 
@@ -153,15 +155,15 @@ def hard_history(n: int = 14) -> list[Op]:
 
 
 def test_memory_bound_gives_unknown() -> None:
-    r = check_linearizable(hard_history(), "register", max_states=500)
+    r = check_linearizable(hard_history(), "register", max_states=500, prechecks=False)
     assert r.verdict == UNKNOWN and not r.ok
-    assert "configurations" in r.reason
+    assert "configurations" in r.reason and r.budget == "states"
 
 
 def test_time_budget_gives_unknown() -> None:
-    r = check_linearizable(hard_history(22), "register", timeout=0.05)
+    r = check_linearizable(hard_history(22), "register", timeout=0.05, prechecks=False)
     assert r.verdict == UNKNOWN
-    assert "time budget" in r.detail
+    assert "time budget" in r.detail and r.budget == "time"
     assert r.seconds < 2
 
 
@@ -169,7 +171,7 @@ def test_failing_key_is_found_even_when_another_key_is_hopeless() -> None:
     hopeless = [Op(o.process, o.type, o.f, "slow", o.value) for o in hard_history(22)]
     broken = [ev(100, "invoke", "write", 1, "k"), ev(100, "ok", "write", 1, "k"),
               ev(101, "invoke", "read", None, "k"), ev(101, "ok", "read", 2, "k")]
-    r = check_linearizable(hopeless + broken, "kv", timeout=20)
+    r = check_linearizable(hopeless + broken, "kv", timeout=20, prechecks=False)
     assert r.verdict == NOT_LINEARIZABLE
     assert r.partition == "k"
     assert r.seconds < 5
