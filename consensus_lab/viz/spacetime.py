@@ -15,26 +15,18 @@ nodes (``nodes``), or let ``max_messages`` cut the window short.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .colors import OP_COLORS, message_colors
+
 __all__ = ["plot_spacetime", "message_colors"]
 
-_PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
-    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79",
-    "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-]
-_OP_COLORS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#9e9e9e", "open": "#9e9e9e"}
-
-
-def message_colors(types: Iterable[str]) -> dict[str, str]:
-    """A stable colour per message type (sorted names, so every picture agrees)."""
-    return {t: _PALETTE[i % len(_PALETTE)] for i, t in enumerate(sorted(set(types)))}
+_OP_COLORS = OP_COLORS
 
 
 def _rows(run_or_trace: Any) -> list[tuple]:

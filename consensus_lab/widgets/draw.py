@@ -8,9 +8,9 @@ collections (one quiver for all arrows), on one reused figure, in a few tens
 of milliseconds.
 
 It reads the trace incrementally (:class:`TraceIndex`), so a redraw only looks
-at the events inside the window.  Message colours are given in the order the
-types first appear (:class:`ColorBook`), so a type keeps its colour from one
-click to the next.
+at the events inside the window.  Message colours come from the course's one
+mapping (:func:`consensus_lab.viz.message_color`), so a type has the same
+colour in the lab as in every lesson's figure.
 """
 
 from __future__ import annotations
@@ -26,15 +26,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-__all__ = ["TraceIndex", "ColorBook", "SpacetimeCanvas", "draw_window", "legend_html", "lane_marks_from", "MESSAGE_PALETTE"]
+from ..viz.colors import OP_COLORS, message_color
 
-#: the message palette of :mod:`consensus_lab.viz.spacetime`, in the same order
-MESSAGE_PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
-    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79",
-    "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-]
-_OP_COLORS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#9e9e9e", "open": "#c7c7c7"}
+__all__ = ["TraceIndex", "ColorBook", "SpacetimeCanvas", "draw_window", "legend_html", "lane_marks_from"]
+
+_OP_COLORS = OP_COLORS
 _DOWN = "#cccccc"
 _PART = "#ffcc80"
 _NOW = "#1565c0"
@@ -52,7 +48,7 @@ def _short(v: Any) -> str:
 
 
 class ColorBook:
-    """A colour per message type, fixed the first time the type is seen."""
+    """A colour per message type: the course's one mapping (:func:`consensus_lab.viz.message_color`)."""
 
     def __init__(self) -> None:
         self.colors: dict[str, str] = {}
@@ -60,7 +56,7 @@ class ColorBook:
     def __getitem__(self, typ: str) -> str:
         c = self.colors.get(typ)
         if c is None:
-            c = self.colors[typ] = MESSAGE_PALETTE[len(self.colors) % len(MESSAGE_PALETTE)]
+            c = self.colors[typ] = message_color(typ)
         return c
 
 

@@ -37,6 +37,7 @@ from .. import protocols
 from ..runner import ScenarioError, resolve_spec
 from ..sim import Latency, NetworkConfig, Scenario, Workload
 from ..sim.nemesis import NemesisError
+from .challenge_box import ChallengeHost
 from .draw import ColorBook, SpacetimeCanvas, TraceIndex, draw_window, lane_marks_from, legend_html
 from .panels import Panel, panel_for
 from .scrubber import TimeScrubber
@@ -117,7 +118,7 @@ def _splits(nodes: tuple[str, ...]) -> list[tuple[str, tuple[tuple[str, ...], ..
     return out
 
 
-class ScenarioLab:
+class ScenarioLab(ChallengeHost):
     """The dashboard.  ``protocol`` is a registered name, a spec, or a whole :class:`Scenario`.
 
     Keywords change the scenario: ``nodes``, ``seed``, ``duration`` (simulated
@@ -127,6 +128,9 @@ class ScenarioLab:
     ``network``, ``workload``, ``options``.  ``at`` is the moment the lab starts
     at (and returns to on ``Reset``); ``window`` is how many simulated seconds
     the diagram shows (1 s; 0.5 s for the chatty Raft and Multi-Paxos).
+    ``challenge`` (a :class:`~consensus_lab.challenges.Challenge`) puts its goal,
+    prediction, hints and "solved" banner above the dashboard; every action
+    checks it.
     """
 
     def __init__(
@@ -148,6 +152,7 @@ class ScenarioLab:
         window: float | None = None,
         snapshot_every: float | None = None,
         pause_on_violation: bool = True,
+        challenge: Any = None,
     ) -> None:
         try:
             scenario = _make_scenario(protocol, nodes=nodes, seed=seed, duration=duration, nemesis=nemesis,
@@ -172,6 +177,14 @@ class ScenarioLab:
         self._build_widgets()
         self._start(scenario)
         self.redraw()
+        self._attach_challenge(challenge)
+
+    @classmethod
+    def for_challenge(cls, challenge_id: str) -> Any:
+        """The lab of a registered challenge, with the challenge shown (``"05-block-participant"``)."""
+        from .. import challenges
+
+        return challenges.get(challenge_id).lab()
 
     # --- the model --------------------------------------------------------------------------------
 
@@ -367,6 +380,8 @@ class ScenarioLab:
         except Exception as exc:
             kind, message = "error", f"could not draw: {type(exc).__name__}: {exc}"
             self._error_detail = traceback.format_exc()
+        if kind != "error":
+            self._challenge_after_action()
         self.last_action_ms = (time.perf_counter() - t0) * 1000
         self._status(label, kind, message)
 

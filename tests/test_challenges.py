@@ -1,0 +1,88 @@
+"""Challenges: every one is solved by its script, none by doing nothing; one colour per name."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from consensus_lab import challenges  # noqa: E402
+from consensus_lab.challenges import Challenge, Prediction, Progress, Verdict  # noqa: E402
+
+ALL = challenges.all_challenges()
+
+
+def test_every_lesson_has_a_challenge():
+    assert challenges.lessons() == [f"{i:02d}" for i in range(12)]
+    assert all(challenges.for_lesson(c.lesson) for c in ALL)
+    assert challenges.for_lesson(5) == challenges.for_lesson("05")
+
+
+@pytest.mark.parametrize("challenge", ALL, ids=[c.id for c in ALL])
+def test_script_solves_and_nothing_does_not(challenge: Challenge):
+    lab = challenge.lab()
+    assert not challenge.evaluate(lab).solved, "doing nothing must not solve it"
+    assert not lab.solved
+    challenge.solve(lab)
+    v = challenge.evaluate(lab)
+    assert v.solved, v.detail
+    assert lab.solved  # the box checked after the last action and shows the banner
+    box = lab.challenge_box
+    assert "Solved" in box.w_banner.value and html.escape(challenge.demonstrated[:30]) in box.w_banner.value
+
+
+def test_challenge_fields_are_complete():
+    for c in ALL:
+        assert c.goal and c.demonstrated and c.script, c.id
+        assert c.goal.count(". ") <= 1, f"{c.id}: the goal is one sentence"
+        assert c.hints, c.id
+
+
+def test_hints_unlock_after_failed_checks_and_prediction_waits():
+    c = challenges.get("05-block-participant")
+    lab = c.lab()
+    box = lab.challenge_box
+    lab.predict(0)
+    assert "the answer is" not in box.w_banner.value  # not revealed before acting
+    assert not lab.check()
+    assert box.progress.hints == c.hints[:1] and "hint 1" in box.w_hints.value
+    assert "the answer is" not in box.w_banner.value
+    c.solve(lab)
+    assert lab.solved
+    assert "the answer is" in box.w_banner.value and "you predicted" in box.w_banner.value
+    assert box.progress.guess == 0
+
+
+def test_progress_without_widgets():
+    calls = []
+
+    def check(lab):
+        calls.append(lab)
+        return lab["done"]
+
+    c = Challenge(id="99-toy", title="t", goal="g", make=lambda challenge=None: {"done": False}, check=check,
+                  hints=("a", "b"), prediction=Prediction("q", ("x", "y"), 1, "why"))
+    p = Progress(c)
+    lab = {"done": False}
+    assert p.update(lab, attempt=True) == Verdict(False)
+    assert p.hints == ("a",) and not p.revealed
+    p.update(lab, attempt=True)
+    p.update(lab, attempt=True)
+    assert p.hints == ("a", "b") and p.revealed
+    lab["done"] = True
+    assert p.update(lab).solved and p.solved
+    with pytest.raises(ValueError):
+        Prediction("q", ("x",), 3, "")
+
+
+def test_unknown_challenge_is_one_line_error():
+    with pytest.raises(KeyError, match="no challenge 'nope'"):
+        challenges.get("nope")
+
+
+def test_capstone_coordinator_is_the_one_the_story_crashes():
+    from consensus_lab.challenges import scenario
+
+    assert scenario._capstone()[1] == scenario._CAP_COORD
