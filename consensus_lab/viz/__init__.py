@@ -4,6 +4,7 @@
 * :func:`plot_history` -- client operations as bars, linearization points marked;
 * :func:`plot_consistency_hierarchy` -- which promise implies which;
 * :func:`plot_logs` -- every Raft node's log, coloured by term, commit index marked;
+* :func:`plot_counterexample` -- an explorer's counterexample as numbered steps (Raft: logs per step);
 * :func:`message_color` and friends -- the course's one colour per name (see :mod:`.colors`).
 """
 
@@ -17,6 +18,7 @@ from .colors import (
     op_kind_color,
     role_color,
 )
+from .counterexample import counterexample_steps, plot_counterexample
 from .history_plot import plot_consistency_hierarchy, plot_history
 from .raft_logs import plot_logs, term_colors
 from .spacetime import plot_spacetime
@@ -26,6 +28,8 @@ __all__ = [
     "plot_history",
     "plot_consistency_hierarchy",
     "plot_logs",
+    "plot_counterexample",
+    "counterexample_steps",
     "term_colors",
     "message_color",
     "message_colors",

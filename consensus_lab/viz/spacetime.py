@@ -332,8 +332,8 @@ def plot_spacetime(
         xe = min(ts + typical, hi)
         ax.plot([ts, xe], [y0, y0 + (y1 - y0) * (xe - ts) / max(typical, 1e-12)], color=col(typ, lit), lw=lw,
                 ls=":", zorder=3)
-        ax.plot([xe], [y0 + (y1 - y0) * (xe - ts) / max(typical, 1e-12)], marker="x",
-                color=FAULT_COLORS["lost"], ms=6, mew=1.7, zorder=4)
+        if xe >= ts + typical:  # the cross where it would have arrived (not past the window's edge)
+            ax.plot([xe], [y1], marker="x", color=FAULT_COLORS["lost"], ms=6, mew=1.7, zorder=4)
     for t, n in crashes:
         if n in y_of and lo <= t <= hi:
             ax.plot([t], [y_of[n]], marker="X", color=FAULT_COLORS["crash"], ms=10, zorder=5)

@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..viz.colors import OP_COLORS, message_color
+from ..viz.labels import op_label
 
 __all__ = ["TraceIndex", "ColorBook", "SpacetimeCanvas", "draw_window", "legend_html", "lane_marks_from"]
 
@@ -99,7 +100,7 @@ class TraceIndex:
                 if lane not in self.clients:
                     self.clients.append(lane)
                 key, value = info.get("key"), info.get("value")
-                label = f"{info.get('f')}({', '.join(_short(x) if i else str(x) for i, x in ((0, key), (1, value)) if x is not None)})"
+                label = op_label(info.get("f"), key, value, width=22)
                 opened[info["process"]] = len(ops)
                 ops.append([lane, t, None, "open", label])
             elif kind == "complete" and isinstance(info, dict):

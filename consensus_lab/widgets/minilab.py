@@ -57,7 +57,7 @@ class MiniLab(ChallengeHost):
                       f'<div style="font-size:11.5px;color:#666">{html.escape(self.summary)}</div>')
         self.widget = W.VBox([head, *rows[:1], self.w_status, *rows[1:]],
                              layout=W.Layout(border="1px solid #d0d0d0", padding="6px 10px"))
-        self.widget.add_class("cl-lab")
+        self.widget.add_class("cl-minilab")  # not "cl-lab": that is the scenario lab (its buttons differ)
         self.refresh()
         self._attach_challenge(challenge)
 
