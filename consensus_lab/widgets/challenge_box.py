@@ -101,7 +101,7 @@ class ChallengeBox:
             why = f": {_esc(pr.detail)}" if pr.detail else ""
             self.w_feedback.value = f'<span style="color:{_AMBER};font-size:12.5px">not yet{why}</span>'
         self.w_hints.value = "".join(
-            f'<div style="font-size:12.5px;color:#333">💡 hint {i + 1}: {_esc(h)}</div>' for i, h in enumerate(pr.hints))
+            f'<div style="font-size:12.5px;color:#333">hint {i + 1}: {_esc(h)}</div>' for i, h in enumerate(pr.hints))
         if pr.hints and len(pr.hints) < len(ch.hints) and not pr.solved:
             self.w_hints.value += (f'<div style="font-size:11.5px;color:{_GREY}">{len(ch.hints) - len(pr.hints)} more '
                                    "hint(s): Check again</div>")

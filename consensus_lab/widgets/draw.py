@@ -206,6 +206,7 @@ def draw_window(
     dup_segs, dup_cols = [], []
     fly_segs, fly_cols = [], []
     drop_segs, drop_cols, drop_x, drop_y = [], [], [], []
+    lost: list[tuple[float, float, float, str]] = []
     present: list[str] = []
     sends, ends = index.sends, index.ends
     flight = in_flight or {}
@@ -241,13 +242,8 @@ def draw_window(
                 else:
                     dup_segs.append(((ts, y0), (te, y1)))
                     dup_cols.append(col)
-            else:
-                stub = span * 0.012
-                xe, ye = ts + stub, y0 + (y1 - y0) * 0.3
-                drop_segs.append(((ts, y0), (xe, ye)))
-                drop_cols.append(col)
-                drop_x.append(xe)
-                drop_y.append(ye)
+            else:  # drawn once the typical flight time is known: it ends in a cross at its destination
+                lost.append((ts, y0, y1, col))
             first = False
         if not done and ts <= t:
             te = flight.get(mid)
@@ -256,6 +252,17 @@ def draw_window(
                 frac = (xe - ts) / max(te - ts, 1e-12)
                 fly_segs.append(((ts, y0), (xe, y0 + (y1 - y0) * frac)))
                 fly_cols.append(col)
+
+    flights = sorted(ax_u)
+    typical = flights[len(flights) // 2] if flights else span * 0.03
+    for ts, y0, y1, col in lost:
+        xe = min(ts + typical, t, hi)
+        frac = (xe - ts) / max(typical, 1e-12)
+        drop_segs.append(((ts, y0), (xe, y0 + (y1 - y0) * frac)))
+        drop_cols.append(col)
+        if frac >= 1.0 - 1e-9:
+            drop_x.append(xe)
+            drop_y.append(y1)
 
     # background: partitions, lanes, down spans, lane marks, the future
     down, parts, marks = _spans(index.faults, lo, hi, t)
@@ -294,8 +301,9 @@ def draw_window(
     if fly_segs:
         ax.add_collection(LineCollection(fly_segs, colors=fly_cols, linewidths=1.2, linestyles=":", zorder=3))
     if drop_segs:
-        ax.add_collection(LineCollection(drop_segs, colors=drop_cols, linewidths=1.0, zorder=3))
-        ax.scatter(drop_x, drop_y, marker="x", color="#d62728", s=18, linewidths=1.4, zorder=4)
+        ax.add_collection(LineCollection(drop_segs, colors=drop_cols, linewidths=1.0, linestyles=":", zorder=3))
+        if drop_x:
+            ax.scatter(drop_x, drop_y, marker="x", color="#d62728", s=22, linewidths=1.5, zorder=4)
 
     # crashes and restarts
     cx = [(m[0], y_of[m[1]]) for m in marks if m[2] == "crash" and m[1] in y_of]
