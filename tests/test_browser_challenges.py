@@ -146,7 +146,7 @@ def test_solve_challenges_by_clicking(page, server):
         # 05: block the participants. Predict, Check too early (a hint, no banner), crash n1, run.
         lab = hosts[0]
         lab.scroll_into_view_if_needed()
-        lab.locator(".cl-predict label").nth(2).click()
+        lab.locator(".cl-predict").get_by_text("wait for the coordinator", exact=True).click()
         _click(lab, "Check")
         lab.locator(".cl-hints").get_by_text("hint 1").wait_for(timeout=30_000)
         assert lab.locator(".cl-solved").count() == 0

@@ -86,3 +86,13 @@ def test_capstone_coordinator_is_the_one_the_story_crashes():
     from consensus_lab.challenges import scenario
 
     assert scenario._capstone()[1] == scenario._CAP_COORD
+
+
+def test_figure_8_timeline_is_the_kept_run():
+    from consensus_lab.challenges import scenario
+    from consensus_lab.protocols.raft_scenarios import kept_run
+    from consensus_lab.sim.nemesis import Heal, Partition
+
+    sched = [(t, a) for t, a in kept_run("commit-previous-term").schedule if isinstance(a, (Partition, Heal))]
+    want = [(t, min(a.groups, key=len)[0] if isinstance(a, Partition) else None) for t, a in sched]
+    assert tuple(want[: len(scenario.FIG8_FAULTS)]) == scenario.FIG8_FAULTS

@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ..properties import indeterminate_writes, stale_reads
-from ..sim.nemesis import Crash, Heal, Partition
+from ..properties import evaluate, indeterminate_writes, stale_reads
+from ..sim.nemesis import ClockSkew, Crash, Heal, Partition
 from .core import Challenge, Prediction, Verdict
 
 __all__ = ["CHALLENGES"]
@@ -111,14 +111,48 @@ def _quorum_safe(lab: Any) -> Verdict:
     if r + w <= n:
         return Verdict(False, f"R = {r}, W = {w}: R + W = {r + w} ≤ N = {n}, so a read quorum can miss the "
                               "last write quorum")
-    spans = [(a, b) for a, b, _ in _partition_spans(lab) if b - a >= 1.0]
-    if not spans:
+    held = _linearizable_through_partition(lab)
+    if not held.solved:
+        return held
+    return Verdict(True, f"R = {r}, W = {w} > N - R: every read quorum overlaps every write quorum; "
+                         f"the history through your partition is linearizable.")
+
+
+def _linearizable_through_partition(lab: Any) -> Verdict:
+    """A hand-made partition held for 1 s or more, and the whole history linearizable."""
+    if not any(b - a >= 1.0 for a, b, _ in _partition_spans(lab)):
         return Verdict(False, "now test it: keep a partition in place for at least 1 s")
     res = lab.session.verdict()
     if res is None or res.verdict != "linearizable":
         return Verdict(False, f"the history is {res.verdict if res else 'unchecked'}")
-    return Verdict(True, f"R = {r}, W = {w} > N - R: every read quorum overlaps every write quorum; "
-                         f"the history through your partition is linearizable.")
+    return Verdict(True)
+
+
+def _sync_reads_fresh(lab: Any) -> Verdict:
+    mode = dict(lab.scenario.options).get("read_mode", "local")
+    if mode != "sync":
+        return Verdict(False, f"reads are {mode!r}: set the option read_mode=sync and Reset")
+    held = _linearizable_through_partition(lab)
+    if not held.solved:
+        return held
+    return Verdict(True, "with sync-then-read every read reflects the writes committed before it began, "
+                         "partition or not: the history is linearizable.")
+
+
+def _lww_lost(lab: Any) -> Verdict:
+    skews = _by_hand(lab, ClockSkew)
+    if not skews:
+        return Verdict(False, "no clock has been skewed yet")
+    s = lab.session
+    key = len(s.rows)
+    cached = getattr(lab, "_lww_cache", None)
+    if cached is None or cached[0] != key:
+        cached = lab._lww_cache = (key, evaluate("no-lost-writes", s.to_run()))
+    res = cached[1]
+    if res.status != "violated":
+        return Verdict(False, "no acknowledged write is lost yet: a bigger skew, or Run longer")
+    return Verdict(True, f"{res.detail}: the node with the slow clock stamps its writes in the past, and "
+                         "last-writer-wins keeps the 'later' older write.")
 
 
 # --- 05: two-phase commit ---------------------------------------------------------------------
@@ -173,6 +207,66 @@ def _no_leader_anywhere(lab: Any) -> Verdict:
         return Verdict(True, f"for {b - a:.2f} s no group held a majority of {n}; candidates reached term "
                              f"{terms} and nobody won.")
     return Verdict(False, "split the network (and keep it split)")
+
+
+# figure 8 of the Raft paper, by hand: the fault timeline of raft_scenarios.kept_run("commit-previous-term"),
+# one node cut off at a time (tests check the two agree), as lab actions from time 0
+FIG8_FAULTS = ((0.456, "n5"), (0.659, None), (0.739, "n3"), (0.833, None), (0.949, "n4"), (1.283, None),
+               (1.33, "n3"))
+_FIG8_BREAKS = 1.5586  # when the twin's run breaks leader completeness
+
+
+def _fig8_script() -> tuple[tuple[Any, ...], ...]:
+    out: list[tuple[Any, ...]] = []
+    now = 0.0
+    for t, node in FIG8_FAULTS:
+        out.append(("run", round(t - now, 4)))
+        rest = ",".join(f"n{i}" for i in range(1, 6) if f"n{i}" != node)
+        out.append(("partition", f"{node}|{rest}") if node else ("heal",))
+        now = t
+    out.append(("run", 0.3))
+    return tuple(out)
+
+
+def _fig8_scenario(variant: str) -> Any:
+    from ..protocols.raft_scenarios import kept_run
+
+    return kept_run("commit-previous-term").scenario.replace(nemesis="none", variant=variant)
+
+
+def _fig8_lab(variant: str):
+    def make(**kw: Any) -> Any:
+        return _scenario_lab(_fig8_scenario(variant), window=0.5, **kw)
+
+    return make
+
+
+def _cut_one_at_a_time(lab: Any) -> int:
+    """How many hand-made partitions cut off a single node."""
+    return sum(1 for _, a in _by_hand(lab, Partition) if min(len(g) for g in a.groups) == 1)
+
+
+def _fig8_broken(lab: Any) -> Verdict:
+    if _cut_one_at_a_time(lab) < 2:
+        return Verdict(False, "cut nodes off one at a time (the hints give the timeline)")
+    bad = [v for v in lab.session.sim.violations if v.invariant in ("leader completeness", "state machine safety")]
+    if not bad:
+        return Verdict(False, "no committed entry has been lost yet")
+    return Verdict(True, f"{bad[0].invariant} broke at t = {bad[0].time:.4f}: {bad[0].message}.")
+
+
+def _fig8_refused(lab: Any) -> Verdict:
+    s = lab.session
+    if s.scenario.variant != "correct":
+        return Verdict(False, "this one is about the correct Raft")
+    if _cut_one_at_a_time(lab) < len([f for f in FIG8_FAULTS if f[1]]):
+        return Verdict(False, "make the same cuts as in figure 8 (the hints give the timeline)")
+    if s.now < _FIG8_BREAKS:
+        return Verdict(False, f"run past t = {_FIG8_BREAKS} s, where the twin broke")
+    if s.sim.violations:
+        return Verdict(False, f"{s.sim.violations[0]}")
+    commits = {n: v["commit_index"] for n, v in _views(lab).items() if v is not None}
+    return Verdict(True, f"same faults, no violation: commit indexes {commits}.")
 
 
 # --- 11: the capstone -------------------------------------------------------------------------
@@ -288,6 +382,20 @@ CHALLENGES: list[Challenge] = [
                "Then Partition n1 | n2,n3 and Run +1 s or more."),
     ),
     Challenge(
+        id="03-lww-skew",
+        title="a write lost to a slow clock",
+        goal="In the last-writer-wins store, set one node's clock back and make an acknowledged write vanish.",
+        make=_lab("gossip", nodes=3, seed=1, duration=4.0, options={"conflict": "lww"}, at=0.3),
+        check=_lww_lost,
+        script=(("skew", "n1", -1.0), ("run", 1.5)),
+        demonstrated="Last-writer-wins trusts timestamps: a write stamped by a clock that runs behind loses to "
+                     "an older write, though both were acknowledged.",
+        hints=("Pick n1, put -1 in 'clock ±s', press Skew.", "Then Run +1 s and look for lost writes."),
+        prediction=Prediction("n1's clock runs 1 s behind. A write acknowledged by n1 after a write elsewhere…",
+                              ("wins, it is newer", "can be lost", "is refused"), 1,
+                              "Its timestamp is older than the other write's, so LWW throws it away."),
+    ),
+    Challenge(
         id="05-block-participant",
         title="block the participants",
         goal="Crash the coordinator n1 after the participants voted yes and before it decides, and leave "
@@ -333,6 +441,64 @@ CHALLENGES: list[Challenge] = [
         prediction=Prediction("Split 4 nodes 2 | 2. Which side elects a new leader?",
                               ("the side with the old leader", "the other side", "neither", "both"), 2,
                               "Each side has 2 votes; winning needs 3."),
+    ),
+    Challenge(
+        id="07-figure-8",
+        title="figure 8 by hand",
+        goal="With the commit-previous-term twin, cut nodes off one at a time, as in figure 8 of the Raft paper, "
+             "until a leader lacks an entry that was already committed.",
+        make=_fig8_lab("commit-previous-term"),
+        check=_fig8_broken,
+        script=_fig8_script(),
+        demonstrated="A leader that commits an entry of an earlier term by counting its replicas can lose it: "
+                     "a node that never had it wins a later election. Figure 8, caught by the invariants.",
+        hints=("The timeline: at t = 0.456 cut n5 off, heal at 0.659; cut n3 at 0.739, heal at 0.833; cut n4 at "
+               "0.949, heal at 1.283; cut n3 at 1.33; then Run.",
+               "Use Run with small amounts (or Step) to reach each moment; the split menu offers each node alone."),
+        prediction=Prediction("An entry from an older term sits on a majority, and the leader counts it as "
+                              "committed. Can a later leader lack it?", ("no, a majority has it", "yes"), 1,
+                              "A majority has it now, but a candidate whose log ends in a higher term can still "
+                              "win votes from the others."),
+    ),
+    Challenge(
+        id="07-figure-8-refused",
+        title="the correct Raft refuses",
+        goal="Make the same cuts with the correct Raft and run past the moment the twin broke: nothing is lost.",
+        make=_fig8_lab("correct"),
+        check=_fig8_refused,
+        script=_fig8_script(),
+        demonstrated="Raft commits an entry of an earlier term only once an entry of the leader's own term is "
+                     "stored on a majority after it, so the figure-8 schedule loses nothing.",
+        hints=("The same timeline as in 07-figure-8.", "Then Run past t = 1.56 s."),
+    ),
+    Challenge(
+        id="10-stale-follower-read",
+        title="a follower that reads stale",
+        goal="In the follower-reads system (read_mode=local), cut a follower off and get a stale read from a "
+             "read that starts during the partition.",
+        make=_lab("raft-follower-reads", nodes=5, seed=1, duration=4.0, options={"read_mode": "local"}, at=0.6),
+        check=_stale_in_partition,
+        script=(("partition", "n5|n1,n2,n3,n4"), ("run", 1.0)),
+        demonstrated="A local (serializable) read answers from the node's own state: a follower that has not "
+                     "heard the latest commits, or cannot, answers with an old value.",
+        hints=("Pick the split n5 | n1,n2,n3,n4 (n1 leads) and press Partition.", "Run +1 s and read the history."),
+        prediction=Prediction("A follower is cut off from the leader and keeps answering reads locally. Its "
+                              "answers are…", ("always fresh", "possibly stale", "refused"), 1,
+                              "It has no way to learn of newer commits while cut off."),
+    ),
+    Challenge(
+        id="10-sync-reads",
+        title="fresh reads through a partition",
+        goal="Switch the follower-reads system to read_mode=sync (options, then Reset) and keep a follower cut "
+             "off for a second without a single stale read.",
+        make=_lab("raft-follower-reads", nodes=5, seed=1, duration=4.0, options={"read_mode": "local"}, at=0.6),
+        check=_sync_reads_fresh,
+        script=(("reset", {"options": {"read_mode": "sync"}}), ("run", 0.6), ("partition", "n5|n1,n2,n3,n4"),
+                ("run", 1.2)),
+        demonstrated="Asking the leader for its commit index first (ZooKeeper's sync, etcd's read index) makes "
+                     "a follower's read linearizable; a cut-off follower waits instead of answering stale.",
+        hints=("Type read_mode=sync in the options box and press Reset.",
+               "Run +0.5 s, Partition n5 | n1,n2,n3,n4, then Run +1 s or more."),
     ),
     Challenge(
         id="11-in-doubt-finished",
