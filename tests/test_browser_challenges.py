@@ -21,11 +21,11 @@ from test_browser import (
     _OPEN_AND_RUN,
     _OUTPUT_REPORT,
     BROKEN_WIDGET,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     RUN_TIMEOUT,
     SHOTS,
     _Server,
+    lab_page,
+    need_browser,
 )
 
 pytestmark = pytest.mark.browser
@@ -49,9 +49,7 @@ def _notebook(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run does it)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: make test sets up the dev extras")
+    need_browser()
     root = tmp_path_factory.mktemp("challenge-notebooks")
     _notebook(root / "challenges.ipynb")
     s = _Server(tmp_path_factory.mktemp("jupyterlab"), root_dir=root)
@@ -63,26 +61,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server, tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    home = tmp_path_factory.mktemp("chromium-home")
-    import os
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
-            env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                 "XDG_CACHE_HOME": str(home / ".cache")},
-        )
-        try:
-            p = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            p.set_default_timeout(60_000)
-            p.goto(f"{server.base}/lab?reset&token={server.token}")
-            p.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
-            p.evaluate("async () => { await window.jupyterapp.restored; window.jupyterapp.shell.collapseLeft(); }")
-            yield p
-        finally:
-            browser.close()
+    with lab_page(server, tmp_path_factory.mktemp("chromium-home")) as p:
+        yield p
 
 
 def _click(lab, label: str) -> None:

@@ -63,6 +63,21 @@ class Challenge:
     def lesson(self) -> str:
         return self.id[:2]
 
+    def describe(self) -> str:
+        """The challenge as plain text: what to do, and the prediction asked first (not its answer)."""
+        out = [f"Challenge {self.id}: {self.title}", self.goal]
+        if self.prediction is not None:
+            p = self.prediction
+            out.append(f"Predict first: {p.question} " + " / ".join(f"({i + 1}) {c}" for i, c in enumerate(p.choices)))
+        return "\n".join(out)
+
+    def _repr_markdown_(self) -> str:
+        text = f"**Challenge {self.id}: {self.title}**  \n{self.goal}"
+        if self.prediction is not None:
+            p = self.prediction
+            text += f"\n\n*Predict first:* {p.question}\n" + "".join(f"\n{i + 1}. {c}" for i, c in enumerate(p.choices))
+        return text
+
     def lab(self) -> Any:
         """A fresh lab showing this challenge."""
         return self.make(challenge=self)

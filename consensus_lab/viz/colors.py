@@ -43,6 +43,8 @@ __all__ = [
     "fault_color",
     "legend_handles",
     "legend_html",
+    "legend_strip",
+    "swatch_html",
     "DIM",
     "HIGHLIGHT",
 ]
@@ -177,15 +179,33 @@ def legend_handles(**groups: Iterable[str]) -> list[Any]:
     return out
 
 
+def swatch_html(kind: str, color: str, label: str) -> str:
+    """One key entry as HTML: ``kind`` is ``line``, ``dotted``, ``dashed``, ``now``, ``band``, a marker
+    (``x``, ``X``, ``>``, ``ring``) or anything else for a filled square."""
+    marks = {"x": "✕", "X": "✖", ">": "▶", "ring": "◯"}
+    bar = "display:inline-block;width:18px;height:0;vertical-align:middle;border-top:2px"
+    if kind == "line":
+        sw = f'<span style="{bar} solid {color}"></span>'
+    elif kind in ("dotted", "dashed", "now"):
+        sw = f'<span style="{bar} {"dashed" if kind == "now" else kind} {color}"></span>'
+    elif kind in marks:
+        sw = f'<span style="color:{color};font-size:12px">{marks[kind]}</span>'
+    elif kind == "band":
+        sw = (f'<span style="display:inline-block;width:18px;height:7px;background:{color};opacity:.6;'
+              'vertical-align:middle"></span>')
+    else:
+        sw = (f'<span style="display:inline-block;width:12px;height:10px;background:{color};'
+              'vertical-align:middle"></span>')
+    return f'<span style="white-space:nowrap;margin-right:12px">{sw} {html.escape(label)}</span>'
+
+
+def legend_strip(entries: Iterable[tuple[str, str, str]]) -> str:
+    """Key entries ``(kind, colour, label)`` as one strip of HTML."""
+    return ('<div class="cl-legend" style="font-size:12px;line-height:1.7">'
+            + "".join(swatch_html(*e) for e in entries) + "</div>")
+
+
 def legend_html(**groups: Iterable[str]) -> str:
-    """The same key as a strip of HTML (for widgets and Markdown cells)."""
-    parts = []
-    for group, name, col in _entries(groups):
-        if group == "messages":
-            sw = (f'<span style="display:inline-block;width:18px;height:0;border-top:2px solid {col};'
-                  'vertical-align:middle"></span>')
-        else:
-            sw = (f'<span style="display:inline-block;width:12px;height:10px;background:{col};'
-                  'vertical-align:middle"></span>')
-        parts.append(f'<span style="white-space:nowrap;margin-right:12px">{sw} {html.escape(name)}</span>')
-    return '<div class="cl-legend" style="font-size:12px;line-height:1.7">' + "".join(parts) + "</div>"
+    """The same key as :func:`legend_handles`, as a strip of HTML (for widgets and Markdown cells)."""
+    return legend_strip(("line" if group == "messages" else "patch", col, name)
+                        for group, name, col in _entries(groups))

@@ -144,6 +144,10 @@ class ChallengeHost:
         if self.challenge_box is not None:
             self.challenge_box.after_action()
 
+    def _plain_challenge(self) -> str:
+        """The challenge as text, for where the widget cannot show (a rendered page, nbval)."""
+        return (self.challenge_box.challenge.describe() + "\n") if self.challenge_box is not None else ""
+
     @property
     def challenge(self) -> Challenge | None:
         return self.challenge_box.challenge if self.challenge_box is not None else None

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..viz.colors import OP_COLORS, message_color
+from ..viz.colors import OP_COLORS, legend_strip, message_color
 from ..viz.labels import op_label
 
 __all__ = ["TraceIndex", "ColorBook", "SpacetimeCanvas", "draw_window", "legend_html", "lane_marks_from"]
@@ -423,25 +423,7 @@ def _handle(kind: str, color: str, label: str) -> Any:
 
 def legend_html(entries: Sequence[tuple[str, str, str]]) -> str:
     """The legend of a picture as a strip of HTML (crisp, and costs the picture nothing)."""
-    marks = {"x": "✕", "X": "✖", ">": "▶", "ring": "◯"}
-    parts = []
-    for kind, color, label in entries:
-        if kind == "line":
-            sw = f'<span style="display:inline-block;width:18px;height:0;border-top:2px solid {color};vertical-align:middle"></span>'
-        elif kind in ("dotted", "dashed", "now"):
-            style = "dashed" if kind == "now" else kind
-            sw = (f'<span style="display:inline-block;width:18px;height:0;border-top:2px {style} {color};'
-                  'vertical-align:middle"></span>')
-        elif kind in marks:
-            sw = f'<span style="color:{color};font-size:12px">{marks[kind]}</span>'
-        elif kind == "band":
-            sw = (f'<span style="display:inline-block;width:18px;height:7px;background:{color};opacity:.6;'
-                  'vertical-align:middle"></span>')
-        else:
-            sw = (f'<span style="display:inline-block;width:12px;height:10px;background:{color};'
-                  'vertical-align:middle"></span>')
-        parts.append(f'<span style="white-space:nowrap;margin-right:12px">{sw} {label}</span>')
-    return '<div class="cl-legend" style="font-size:12px;line-height:1.7">' + "".join(parts) + "</div>"
+    return legend_strip(entries)
 
 
 class SpacetimeCanvas:

@@ -799,7 +799,7 @@ class ScenarioLab(ChallengeHost):
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data = dict(data)
         sc = self.scenario
-        data["text/plain"] = (f"ScenarioLab: {sc.protocol_name} ({sc.variant}), {len(self.session.node_ids)} nodes, "
+        data["text/plain"] = self._plain_challenge() + (f"ScenarioLab: {sc.protocol_name} ({sc.variant}), {len(self.session.node_ids)} nodes, "
                               f"seed {sc.seed}, at t = {self.session.now:g} s "
                               "(an interactive dashboard: run this notebook in Jupyter to use it)")
         return data

@@ -106,5 +106,6 @@ class MiniLab(ChallengeHost):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-        data["text/plain"] = f"{self.title} (an interactive lab: run this notebook in Jupyter to use it)"
+        data["text/plain"] = (self._plain_challenge()
+                              + f"{self.title} (an interactive lab: run this notebook in Jupyter to use it)")
         return data
