@@ -121,8 +121,8 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
     height = h_top + log_rows * h_log
     fig = plt.figure(figsize=(width, height), dpi=100)
     outer = fig.add_gridspec(2 if log_rows else 1, 1, height_ratios=[h_top, log_rows * h_log] if log_rows else [1],
-                             hspace=0.35)
-    top = outer[0].subgridspec(1, 2 if side_list else 1, width_ratios=[3.1, 1.0] if side_list else [1.0],
+                             hspace=0.4)
+    top = outer[0].subgridspec(1, 2 if side_list else 1, width_ratios=[3.0, 1.2] if side_list else [1.0],
                                wspace=0.05)
     ax = fig.add_subplot(top[0])
     v = run.violations[0] if run.violations else None
@@ -133,14 +133,13 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
         ax.set_xlim(0, full)
         ax.axvspan(end, full, color="#f2f2f2", lw=0, zorder=0)
     leg = ax.get_legend()
-    if leg is not None and not legend:
+    key: tuple[list, list] | None = None
+    if leg is not None:  # the step list takes the right-hand side: the key goes under it (or below)
+        key = (leg.legend_handles, [t.get_text() for t in leg.get_texts()])
         leg.remove()
-    elif leg is not None:  # the step list takes the right-hand side: the key goes below
-        handles = leg.legend_handles
-        labels = [t.get_text() for t in leg.get_texts()]
-        leg.remove()
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=min(6, len(labels)),
-                  fontsize=7.5, frameon=False)
+    if key is not None and legend and not side_list:
+        ax.legend(*key, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=min(6, len(key[1])), fontsize=7.5,
+                  frameon=False)
     ys = {lab.get_text(): y for lab, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)}
     for s in shown:
         node, ring = _lane_of(s.step)
@@ -149,23 +148,30 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
                     va="center", fontsize=8, fontweight="bold", zorder=9,
                     bbox=dict(boxstyle="circle,pad=0.18", fc="white", ec=ring, lw=1.4))
     if side_list:
-        _draw_step_list(fig.add_subplot(top[1]), steps, n, v if n == len(steps) else None)
+        side = fig.add_subplot(top[1])
+        _draw_step_list(side, steps, n, v if n == len(steps) else None)
+        if key is not None and legend:
+            side.legend(*key, loc="lower left", bbox_to_anchor=(0.0, 0.0), ncol=2, fontsize=7, frameon=False)
     if panels:
         grid = outer[1].subgridspec(log_rows, per_row, wspace=0.45, hspace=0.9)
         terms = [t for s in panels for vw in s.views.values() if vw for t in vw["log_terms"] if t is not None]
         colors = term_colors(terms)
         cols = max([len(vw["log_terms"]) for s in panels for vw in s.views.values() if vw] + [4])
+        first = None
         for i, s in enumerate(panels):
             a = fig.add_subplot(grid[divmod(i, per_row)])
+            first = first or a
             _draw_panel(a, s.views, 1, cols, colors, None, cols)
             a.set_yticklabels([f"{nid} " + ("down" if vw is None else f"{vw.get('role', '?')}, t{vw.get('term', '?')}")
                                for nid, vw in s.views.items()], fontsize=7)
             a.set_xlabel("")
             a.set_title(f"logs after step {s.number}", fontsize=8.5, loc="left")
-        fig.text(0.01, (log_rows * h_log) / height + 0.1 / height, "logs: cells coloured by term (tN), solid = "
-                 "known committed, black bar = commit index", fontsize=7.5, color="#555555")
     fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.35 / height,
-                        bottom=(0.3 if panels else 1.0 if legend else 0.5) / height)
+                        bottom=(0.3 if panels else 1.0 if legend and not side_list else 0.5) / height)
+    if panels and first is not None:
+        fig.text(0.01, first.get_position().y1 + 0.32 / height, "the logs after each step: a cell per entry, its "
+                 "term written in it (tN = term N); solid = known committed, black bar = commit index",
+                 fontsize=7.5, color="#555555")
     return fig
 
 

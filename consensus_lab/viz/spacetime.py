@@ -180,8 +180,9 @@ def plot_spacetime(
     sends: dict[int, tuple[float, str, str, str]] = {}
     arrows: list[tuple[float, str, float, str, str, bool, bool]] = []  # ts, src, tr, dst, type, dup, lit
     drops: list[tuple[float, str, str, str, str, bool]] = []
-    flying: list[tuple[float, str, float, str, str, bool]] = []
+    flying: list[tuple[float, str, float | None, str, str, bool]] = []  # tr None: never arrives
     delivered_once: set[int] = set()
+    dropped: set[int] = set()
     crashes: list[tuple[float, str]] = []
     restarts: list[tuple[float, str]] = []
     down_spans: list[tuple[str, float, float]] = []
@@ -219,6 +220,7 @@ def plot_spacetime(
                 delivered_once.add(mid)
             else:
                 drops.append((ts, src, dst, typ, str(info), lit))
+                dropped.add(mid)
         elif kind == "crash":
             crashes.append((t, node))
             down_since[node] = t
@@ -252,6 +254,11 @@ def plot_spacetime(
                 ops_done.append((o[2], o[0], t, info.get("type", "ok"), label, hl.op(o[4], o[0])))
     if cut_at is not None:
         hi = cut_at
+    ended = delivered_once | dropped
+    for mid, (ts, src, dst, typ) in sends.items():  # sent, never delivered nor lost: in flight at the end
+        if (mid not in ended and lo <= ts and (ts < hi or cut_at is None and ts == hi) and src in lanes
+                and dst in lanes and (wanted is None or typ in wanted)):
+            flying.append((ts, src, None, dst, typ, hl.message(mid, typ, src, dst)))
     for node, since in down_since.items():
         down_spans.append((node, since, hi))
     if part_open is not None:
@@ -321,12 +328,14 @@ def plot_spacetime(
             ax.text((ts + tr) / 2, (y_of[src] + y_of[dst]) / 2, typ, fontsize=7 if lit else 6.5,
                     color=colors[typ], ha="center", va="center", zorder=5, fontweight="bold" if lit else "normal",
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75))
-    for ts, src, tr, dst, typ, lit in flying:
-        frac = (hi - ts) / max(tr - ts, 1e-12)
-        ax.plot([ts, hi], [y_of[src], y_of[src] + (y_of[dst] - y_of[src]) * frac], color=col(typ, lit), lw=lw,
-                ls=":", zorder=3)
     flight = sorted(tr - ts for ts, _, tr, _, _, _, _ in arrows)
     typical = flight[len(flight) // 2] if flight else span * 0.03
+    for ts, src, tr, dst, typ, lit in flying:
+        whole = (tr - ts) if tr is not None else typical
+        xe = min(hi, ts + (whole if tr is not None else 0.7 * typical))
+        frac = (xe - ts) / max(whole, 1e-12)
+        ax.plot([ts, xe], [y_of[src], y_of[src] + (y_of[dst] - y_of[src]) * frac], color=col(typ, lit), lw=lw,
+                ls=":", zorder=3)
     for ts, src, dst, typ, _why, lit in drops:
         y0, y1 = y_of[src], y_of[dst]
         xe = min(ts + typical, hi)
@@ -385,7 +394,7 @@ def plot_spacetime(
     if drops:
         extra.append(Line2D([0], [0], marker="x", color=FAULT_COLORS["lost"], ls=":", lw=1, label="lost"))
     if flying:
-        extra.append(Line2D([0], [0], color="#555555", ls=":", lw=1.2, label="in flight at the end"))
+        extra.append(Line2D([0], [0], color="#555555", ls=":", lw=1.2, label="in flight (not delivered)"))
     if any(a[5] for a in arrows):
         extra.append(Line2D([0], [0], color=FAULT_COLORS["duplicate"], ls="--", lw=1.2, label="duplicate"))
     if any(lo <= t <= hi and n in y_of for t, n in crashes):
