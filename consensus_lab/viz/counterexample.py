@@ -166,7 +166,7 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
                                for nid, vw in s.views.items()], fontsize=7)
             a.set_xlabel("")
             a.set_title(f"logs after step {s.number}", fontsize=8.5, loc="left")
-    fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.35 / height,
+    fig.subplots_adjust(left=0.1 if panels else 0.07, right=0.99, top=1 - 0.35 / height,
                         bottom=(0.3 if panels else 1.0 if legend and not side_list else 0.5) / height)
     if panels and first is not None:
         fig.text(0.01, first.get_position().y1 + 0.32 / height, "the logs after each step: a cell per entry, its "
