@@ -96,3 +96,69 @@ def test_figure_8_timeline_is_the_kept_run():
     sched = [(t, a) for t, a in kept_run("commit-previous-term").schedule if isinstance(a, (Partition, Heal))]
     want = [(t, min(a.groups, key=len)[0] if isinstance(a, Partition) else None) for t, a in sched]
     assert tuple(want[: len(scenario.FIG8_FAULTS)]) == scenario.FIG8_FAULTS
+
+
+def test_skew_button_sets_a_clock_and_prints_as_a_script():
+    lab = challenges.lab("03-lww-skew")
+    lab.w_node.value = "n2"
+    lab.w_skew.value = -0.5
+    lab.buttons["Skew"].click()
+    assert "cl-ok" in lab.w_status.value
+    assert "skew n2 -0.5" in lab.script()
+    lab.skew("n9", 1.0)
+    assert "cl-warn" in lab.w_status.value and "unknown node" in lab.w_status.value
+
+
+def test_small_labs_report_bad_input_in_one_line_and_bugs_with_a_traceback():
+    from consensus_lab.widgets.history_lab import HistoryLab
+    from consensus_lab.widgets.model_lab import ModelLab
+    from consensus_lab.widgets.placement_lab import PlacementLab
+
+    h = HistoryLab()
+    h.complete(0)
+    assert "cl-warn" in h.w_status.value and "no open operation" in h.w_status.value
+    h.invoke(0, "write", "x")
+    assert "whole number" in h.w_status.value and not h.ops
+    p = PlacementLab()
+    p.kill("n1").kill("n1")
+    assert "already down" in p.w_status.value
+    m = ModelLab()
+    m.set(n=99)
+    assert "cl-warn" in m.w_status.value and m.settings()["n"] == 5
+
+    def boom() -> str:
+        raise RuntimeError("a bug")
+
+    p._do("n1", boom)
+    assert "cl-error" in p.w_status.value and "Traceback" in p.w_status.value
+    with pytest.raises(ValueError, match="no challenge"):
+        p.check()
+
+
+def test_model_lab_marks_a_simulation_for_other_settings_stale():
+    from consensus_lab.widgets.model_lab import ModelLab
+
+    m = ModelLab(seeds=5)
+    m.simulate()
+    assert m.simulated() is not None
+    m.set(p_down=0.2)
+    assert m.simulated() is None and "Simulate again" in m.w_table.value
+
+
+def test_explorer_lab_steps_and_refuses_to_step_before_a_search():
+    from consensus_lab.widgets.explorer_lab import ExplorerLab
+
+    x = ExplorerLab()
+    x.next()
+    assert "press Search" in x.w_status.value
+    x.choose("nope")
+    assert "no twin" in x.w_status.value
+    x.search()
+    n = len(x.steps)
+    assert n == len(x.result.path) and x.position == 1
+    x.prev()
+    assert x.position == 1
+    x.last()
+    assert x.at_violation and "✘" in x.w_steps.value and x.w_picture.value
+    x.next()
+    assert x.position == n
