@@ -6,10 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import ipywidgets  # noqa: E402,F401 - the lab extra is part of the dev extra: missing means a broken set-up
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-
-pytest.importorskip("ipywidgets")
 
 from consensus_lab import Scenario, protocols, run  # noqa: E402
 from consensus_lab import widgets as lab_widgets  # noqa: E402

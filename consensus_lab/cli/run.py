@@ -181,10 +181,8 @@ def _progress():
 
 
 def _check(name: str, result, spec) -> tuple[bool, str]:
-    try:
-        from ..properties import check_property
-    except ModuleNotFoundError:
-        raise UsageError(f"check {name!r} is not available in this version") from None
+    from ..properties import check_property
+
     try:
         return check_property(name, result, spec)
     except ValueError as exc:

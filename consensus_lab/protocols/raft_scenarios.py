@@ -152,10 +152,7 @@ class RaftScenario:
 
 def check_linearizable_run(run: Run, *, timeout: float = 20.0) -> dict[str, Any]:
     """Check a run's client history with the linearizability checker (``kv`` model)."""
-    try:
-        from ..checkers import check_linearizable  # type: ignore[attr-defined]
-    except ImportError:
-        from ..checkers.linearizability import check_linearizable
+    from ..checkers import check_linearizable
     res = check_linearizable(run.history, "kv", timeout=timeout)
     return {"holds": bool(res.ok), "detail": res.detail}
 
