@@ -113,7 +113,6 @@ VARIANTS = {
     "volatile-vote": "votedFor is kept only in memory: a node that restarts can vote twice in one term",
     "no-up-to-date-check": "RequestVote ignores the logs: a node missing committed entries can win",
     "stale-truncate": "a follower cuts its log after the entries of any AppendEntries, even a stale one",
-    "commit-stale-tail": "a follower commits up to leaderCommit over its whole log, not only the new entries",
     "log-by-reference": "the log is stored once as an object and then changed in memory, never written again",
 }
 
@@ -582,8 +581,7 @@ class RaftNode(RaftServiceMixin, Node):
         # 5: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
         # last new entry)".
         if m.leader_commit > self.commit_index:
-            bound = log.last_index if self.cfg.variant == "commit-stale-tail" else last_new  # twin: no bound
-            self.commit_index = max(self.commit_index, min(m.leader_commit, bound))
+            self.commit_index = max(self.commit_index, min(m.leader_commit, last_new))
             self._apply_committed(ctx)
         ctx.send(src, AppendEntriesReply(term, True, last_new, round=m.round))
 

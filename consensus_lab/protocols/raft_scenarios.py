@@ -428,6 +428,7 @@ KEPT_SEEDS: dict[str, tuple[str, int]] = {
     "volatile-vote": ("persist", 1),
     "no-up-to-date-check": ("many-elections", 0),
     "stale-truncate": ("rejoin", 0),
+    "log-by-reference": ("persist", 0),
 }
 
 #: the invariant each kept seed breaks first
@@ -436,6 +437,7 @@ KEPT_VIOLATIONS: dict[str, str] = {
     "volatile-vote": "election safety",
     "no-up-to-date-check": "leader completeness",
     "stale-truncate": "leader completeness",
+    "log-by-reference": "leader completeness",
 }
 
 
