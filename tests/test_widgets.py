@@ -95,9 +95,11 @@ def test_every_protocol_can_be_acted_on(protocol):
     assert lab.session.now == pytest.approx(0.3) and not lab.session.manual
 
 
-@pytest.mark.parametrize("protocol", ["broadcast", "raft", "twopc"])
-def test_faults_by_hand_replay_exactly(protocol):
-    lab = ScenarioLab(protocol, seed=4, duration=3.0, nemesis="random")
+# seeds at which n2 is up when the reader crashes it (raft's random nemesis blips: at seed 4
+# a blip has just taken n2 down, and crashing a crashed node does nothing)
+@pytest.mark.parametrize("protocol, seed", [("broadcast", 4), ("raft", 5), ("twopc", 4)])
+def test_faults_by_hand_replay_exactly(protocol, seed):
+    lab = ScenarioLab(protocol, seed=seed, duration=3.0, nemesis="random")
     for _ in range(5):
         click(lab, "Step")
     lab.w_amount.value = 0.1
