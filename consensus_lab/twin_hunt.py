@@ -59,8 +59,16 @@ BATTERIES: dict[str, Callable[[int, str], list[Scenario]]] = {
 #: how many seeds each protocol's battery runs in ``make test``
 BATTERY_SEEDS = {"twopc": 1000, "paxos": 1000, "multi-paxos": 1000, "raft": 100}
 
-#: the twins a history check catches rather than an invariant: variant -> check name
-HISTORY_TWINS = {("multi-paxos", "local-read"): "linearizable"}
+#: the twins a history check catches rather than an invariant (on the command line:
+#: ``--check NAME``): (protocol, variant) -> check name
+HISTORY_TWINS = {
+    ("multi-paxos", "local-read"): "linearizable",
+    ("primary-backup", "async"): "linearizable",
+    ("primary-backup", "local-reads"): "linearizable",
+    ("quorum", "no-version-read"): "linearizable",
+    ("gossip", "overwrite-merge"): "no-lost-writes",
+    ("sharded-txn", "read-locked"): "linearizable",
+}
 
 
 def _run(sc: Scenario) -> Run:
