@@ -19,6 +19,7 @@ from consensus_lab.checkers import (
     linearization_points,
 )
 from consensus_lab.history import Op, Operation, pair_operations
+from consensus_lab.testing import examples
 
 
 def ev(p: int, t: str, f: str, value: Any = None, key: Any = None) -> Op:
@@ -281,7 +282,7 @@ def _agree(history: list[Op], model: str) -> None:
         assert fast.unplaceable, "a refusal must name the operations it cannot place"
 
 
-_DIFF = settings(max_examples=2000, derandomize=True, deadline=None,
+_DIFF = settings(max_examples=examples(2000), deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
