@@ -33,8 +33,10 @@ __all__ = [
     "TERM_PALETTE",
 ]
 
-from ..viz.colors import MARKED_ROLES, ROLE_COLORS
-from ..viz.raft_logs import _TERM_PALETTE as _VIZ_TERMS
+#: colours of Raft terms 1, 2, 3, ... (compacted entries are grey): one palette for the whole course
+TERM_PALETTE = list(_VIZ_TERMS)
+_ROLE_COLORS = {r: ROLE_COLORS[r] for r in MARKED_ROLES}  # the course's colours (viz.colors)
+_DOWN_BG = ROLE_COLORS["down"]
 _TD = 'style="padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:middle"'
 _TH = 'style="padding:2px 8px;border-bottom:2px solid #9e9e9e;text-align:left;font-weight:600"'
 
