@@ -138,3 +138,36 @@ def test_more_partitions_means_more_places_to_fail():
     assert plain[1] > plain[8]
     assert all(replicated[p] > plain[p] for p in plain)
     assert min(replicated.values()) > 0.9
+
+
+def test_fixed_slots_move_whole_slots_and_exactly_the_fair_share():
+    from consensus_lab.partitioning import REDIS_SLOTS, FixedSlots
+
+    before = FixedSlots(("n1", "n2", "n3", "n4", "n5"))
+    after = before.add_node("n6")
+    moved = [s for s in range(REDIS_SLOTS) if before.table[s] != after.table[s]]
+    assert len(moved) == REDIS_SLOTS // 6 and all(after.table[s] == "n6" for s in moved)
+    keys = sample_keys(3000)
+    assert abs(movement(before, after, keys) - 1 / 6) < 0.02
+    loads = dict(balance(after, keys).loads)
+    assert set(loads) == set(after.nodes)
+    left = after.remove_node("n2")
+    assert "n2" not in left.table and all(left.table[s] == after.table[s] for s in range(REDIS_SLOTS)
+                                         if after.table[s] != "n2")
+
+
+def test_hash_mod_n_moves_about_n_over_n_plus_one():
+    keys = sample_keys(3000)
+    for n in (3, 5, 8):
+        nodes = [f"n{i}" for i in range(1, n + 1)]
+        p = HashModN(nodes)
+        assert abs(movement(p, p.add_node("new"), keys) - n / (n + 1)) < 0.03
+
+
+def test_majority_quorums_make_partitions_less_available_than_an_eventual_store():
+    rows = availability_experiment((8,), (3,), seeds=range(2), duration=6.0, stores=("gossip", "quorum"))
+    by = {r["store"]: r for r in rows}
+    assert by["quorum"]["all_keys"] < by["gossip"]["all_keys"]
+    assert by["quorum"]["ops"] < by["gossip"]["ops"]
+    with pytest.raises(ValueError, match="store must be"):
+        availability_experiment((1,), (1,), seeds=range(1), duration=1.0, stores=("raft",))

@@ -132,10 +132,13 @@ def plot_ring(ring: ConsistentHash, keys: Sequence[Any] = (), *, ax: Any = None,
     return fig
 
 
+_STORE_NAMES = {"gossip": "eventual store", "quorum": "majority quorums", "primary-backup": "primary-backup"}
+
+
 def plot_availability(rows: Sequence[Mapping[str, Any]], *, ax: Any = None, measure: str = "all_keys",
                       up: float | None = None):
     """Availability against the number of partitions, one line per replication factor
-    (rows from :func:`consensus_lab.partitioning.availability_experiment`).  With
+    and store kind (rows from :func:`consensus_lab.partitioning.availability_experiment`).  With
     ``up`` (each node's share of time up), also the prediction for independent
     failures without replication: every one of P nodes up at once, ``up ** P``."""
     fig, ax = _axes(ax, (6.5, 3.6))
@@ -144,10 +147,13 @@ def plot_availability(rows: Sequence[Mapping[str, Any]], *, ax: Any = None, meas
         ax.plot(ps, [up**p for p in ps], "k--", lw=1, label=f"prediction without replication: {up:g}^P")
     labels = {"all_keys": "time every partition was reachable", "keys": "average share of keys reachable",
               "ops": "operations that succeeded"}
-    for i, reps in enumerate(sorted({r["replicas"] for r in rows})):
-        sel = sorted((r for r in rows if r["replicas"] == reps), key=lambda r: r["partitions"])
+    lines = sorted({(r["replicas"], r.get("store", "gossip")) for r in rows})
+    for i, (reps, store) in enumerate(lines):
+        sel = sorted((r for r in rows if r["replicas"] == reps and r.get("store", "gossip") == store),
+                     key=lambda r: r["partitions"])
+        label = "no replication" if reps == 1 else f"{reps} replicas per partition, {_STORE_NAMES.get(store, store)}"
         ax.plot([r["partitions"] for r in sel], [r[measure] for r in sel], "o-", color=_COLORS[i * 2 % len(_COLORS)],
-                label="no replication" if reps == 1 else f"{reps} replicas per partition")
+                label=label)
     ax.set_xscale("log", base=2)
     ps = sorted({r["partitions"] for r in rows})
     ax.set_xticks(ps)
