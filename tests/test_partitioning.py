@@ -181,3 +181,16 @@ def test_majority_quorums_make_partitions_less_available_than_an_eventual_store(
     assert by["quorum"]["ops"] < by["gossip"]["ops"]
     with pytest.raises(ValueError, match="store must be"):
         availability_experiment((1,), (1,), seeds=range(1), duration=1.0, stores=("raft",))
+
+
+def test_movement_plot_draws_the_fair_share_and_hash_mod_n_lines():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from consensus_lab.viz.partition_plots import plot_movement
+
+    fig = plot_movement({"hash mod N": HashModN}, sample_keys(300), sizes=range(2, 6))
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert list(lines["fair share: 1/(N+1)"].get_ydata()) == [1 / (n + 1) for n in range(2, 6)]
+    assert list(lines["hash mod N: N/(N+1)"].get_ydata()) == [n / (n + 1) for n in range(2, 6)]
+    assert not any("minimum" in label for label in lines)
