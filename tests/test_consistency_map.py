@@ -58,3 +58,4 @@ def test_the_figure_names_every_model_and_the_highlight():
 def test_an_unknown_highlight_is_refused():
     with pytest.raises(ValueError, match="not on the map"):
         plot_consistency_map(highlight=["eventual"])
+

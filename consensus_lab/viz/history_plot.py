@@ -10,7 +10,7 @@ The map of consistency models is :func:`consensus_lab.viz.consistency_map.plot_c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -45,6 +45,7 @@ def plot_history(
     title: str | None = None,
     use_time: bool = False,
     labels: bool = True,
+    annotate: Mapping[int, str | None] | None = None,
 ) -> Axes:
     """Draw a history as bars, one row per process.
 
@@ -54,7 +55,9 @@ def plot_history(
     adds linearization points (the witness, or the longest linearizable prefix)
     and highlights the operations that cannot be placed.  Indeterminate
     operations (``info``) are hatched and run off to the right; failed ones
-    are grey outlines.
+    are grey outlines.  ``annotate`` maps operation indices to a label drawn
+    above the bar with an arrow and a thick outline (``None``: the operation's
+    own description), for the bars the text points at, however short.
     """
     ops = _operations(history, use_time)
     if result is not None and len(result.operations) != len(ops):
@@ -89,6 +92,19 @@ def plot_history(
         if labels and (right - op.call) >= len(text) * span / 110:  # only where it fits
             ax.text(op.call + 0.01 * span, y, text, va="center", ha="left", fontsize=8,
                     color="white" if op.status == "ok" else "#333333", clip_on=True)
+
+    for i, note in sorted((annotate or {}).items()):
+        if not 0 <= i < len(ops):
+            raise ValueError(f"annotate names operation {i}, but the history has {len(ops)} operations")
+        op = ops[i]
+        right = end if op.ret == float("inf") else op.ret
+        y = row[op.process]
+        ax.add_patch(Rectangle((op.call, y - height / 2), right - op.call, height, fill=False,
+                               edgecolor=_POINT, linewidth=2.0, zorder=4))
+        ax.annotate(note if note is not None else mdl.describe(op), xy=((op.call + right) / 2, y - height / 2),
+                    xytext=(0, 14), textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    color=_POINT, zorder=6, arrowprops={"arrowstyle": "-|>", "color": _POINT, "linewidth": 0.8},
+                    bbox={"facecolor": "white", "edgecolor": _POINT, "linewidth": 0.6, "pad": 1.5})
 
     for i in sorted(bad):  # make thin offending bars easy to spot
         op = ops[i]

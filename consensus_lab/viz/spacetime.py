@@ -204,12 +204,16 @@ def plot_spacetime(
     label_gap = span * 0.045  # leave room between labels on the same pair of lanes
     last_label: dict[tuple[int, int], float] = {}
     for ts, src, tr, dst, typ, dup in arrows:
+        # a message a node sends to itself is a loop above its lane, not a line along it
         ax.annotate(
             "", xy=(tr, y_of[dst]), xytext=(ts, y_of[src]),
             arrowprops=dict(arrowstyle="-|>", color=colors[typ], lw=lw, ls="--" if dup else "-",
-                            shrinkA=0, shrinkB=0, mutation_scale=7 if many else 9),
+                            shrinkA=0, shrinkB=0, mutation_scale=7 if many else 9,
+                            connectionstyle="arc3,rad=-0.5" if src == dst else "arc3"),
             zorder=3,
         )
+        if src == dst:
+            continue  # the loop is short and would hide its label
         lane_pair = (min(y_of[src], y_of[dst]), max(y_of[src], y_of[dst]))
         if label_messages and (ts + tr) / 2 - last_label.get(lane_pair, -1e18) >= label_gap:
             last_label[lane_pair] = (ts + tr) / 2
