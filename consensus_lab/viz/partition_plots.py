@@ -39,7 +39,7 @@ def _axes(ax: Any, size: tuple[float, float]) -> tuple[Any, Any]:
 
 def plot_loads(partitioners: Mapping[str, Partitioner], keys: Sequence[Any], *, ax: Any = None, title: str | None = None):
     """Grouped bars: how many of ``keys`` each node owns, for each scheme."""
-    fig, ax = _axes(ax, (8, 3.6))
+    fig, ax = _axes(ax, (10, 3.6))
     names = list(partitioners)
     nodes = sorted({n for p in partitioners.values() for n in p.nodes}, key=lambda n: (len(n), n))
     width = 0.8 / len(names)
@@ -54,7 +54,7 @@ def plot_loads(partitioners: Mapping[str, Partitioner], keys: Sequence[Any], *, 
     ax.set_xticklabels(nodes)
     ax.set_ylabel("keys owned")
     ax.set_title(title or f"{len(keys)} keys on {len(nodes)} nodes")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # never over a bar
     fig.tight_layout()
     return fig
 
