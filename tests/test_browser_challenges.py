@@ -1,7 +1,7 @@
 """Challenges solved in a real browser by clicking, as a student would.
 
 A small notebook written for this test (in a temporary directory, so it
-does not depend on the lessons' prose) opens four challenge labs.  For each,
+does not depend on the lessons' prose) opens five challenge labs.  For each,
 the test answers the prediction, presses Check once without acting (a hint
 must appear, the banner must not), then does what the challenge's script
 does -- by clicking buttons and picking from drop-downs -- and waits for the
@@ -30,7 +30,8 @@ from test_browser import (
 
 pytestmark = pytest.mark.browser
 
-LABS = ["05-block-participant", "07-split-no-leader", "04-eventual-only", "02-sequential-not-linearizable"]
+LABS = ["05-block-participant", "07-split-no-leader", "04-eventual-only", "02-sequential-not-linearizable",
+        "09-shortest-counterexample"]
 
 
 def _notebook(path: Path) -> None:
@@ -169,5 +170,17 @@ def test_solve_challenges_by_clicking(page, server):
         _act(page, lab, "Complete")
         assert "Solved" in _solved(page, lab)
         lab.screenshot(path=str(SHOTS / "challenge-02.png"))
+
+        # 09: breadth-first search with its progress bar, then step to the violation
+        lab = hosts[4]
+        lab.scroll_into_view_if_needed()
+        _act(page, lab, "Search")
+        assert "violation" in lab.locator(".cl-status").first.inner_text()
+        _act(page, lab, "Next")
+        assert lab.locator(".cl-solved").count() == 0
+        _act(page, lab, "Last")
+        assert "shortest counterexample" in _solved(page, lab)
+        assert lab.locator(".cl-steps li").count() >= 2
+        lab.screenshot(path=str(SHOTS / "challenge-09.png"))
     finally:
         page.evaluate(_CLOSE)

@@ -162,3 +162,11 @@ def test_explorer_lab_steps_and_refuses_to_step_before_a_search():
     assert x.at_violation and "✘" in x.w_steps.value and x.w_picture.value
     x.next()
     assert x.position == n
+
+
+def test_scenario_lab_for_challenge_is_the_challenge_lab():
+    from consensus_lab.widgets import ScenarioLab
+
+    lab = ScenarioLab.for_challenge("06-stop-livelock")
+    assert isinstance(lab, ScenarioLab) and lab.challenge is challenges.get("06-stop-livelock")
+    assert "Challenge 06-stop-livelock" in lab._repr_mimebundle_()["text/plain"]

@@ -9,34 +9,22 @@ from .core import Challenge, Prediction, Verdict
 __all__ = ["CHALLENGES"]
 
 
-def _history_lab(**kw: Any) -> Any:
-    from ..widgets.history_lab import HistoryLab
+def _lazy(module: str, cls: str):
+    """A factory for a small lab that imports ipywidgets only when a lab is built."""
 
-    return HistoryLab(**kw)
+    def make(**kw: Any) -> Any:
+        from importlib import import_module
 
+        return getattr(import_module(f"consensus_lab.widgets.{module}"), cls)(**kw)
 
-def _placement_lab(**kw: Any) -> Any:
-    from ..widgets.placement_lab import PlacementLab
-
-    return PlacementLab(**kw)
-
-
-def _model_lab(**kw: Any) -> Any:
-    from ..widgets.model_lab import ModelLab
-
-    return ModelLab(**kw)
+    return make
 
 
-def _explorer_lab(**kw: Any) -> Any:
-    from ..widgets.explorer_lab import ExplorerLab
-
-    return ExplorerLab(**kw)
-
-
-def _lock_lab(**kw: Any) -> Any:
-    from ..widgets.lock_lab import LockLab
-
-    return LockLab(**kw)
+_history_lab = _lazy("history_lab", "HistoryLab")
+_placement_lab = _lazy("placement_lab", "PlacementLab")
+_model_lab = _lazy("model_lab", "ModelLab")
+_explorer_lab = _lazy("explorer_lab", "ExplorerLab")
+_lock_lab = _lazy("lock_lab", "LockLab")
 
 
 def _sequential_not_linearizable(lab: Any) -> Verdict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ..properties import evaluate, indeterminate_writes, stale_reads
+from ..properties import evaluate, final_states, indeterminate_writes, stale_reads
 from ..sim.nemesis import ClockSkew, Crash, Heal, Partition
 from .core import Challenge, Prediction, Verdict
 
@@ -87,6 +87,36 @@ def _indeterminate(lab: Any) -> Verdict:
     w, seen = hits[0]
     fate = "a later read shows it took effect" if seen else "no read has shown whether it took effect"
     return Verdict(True, f"write({w.value}) at t = {w.call:.3f}: its client gave up; {fate}.")
+
+
+def _both_writes_kept(lab: Any) -> Verdict:
+    s = lab.session
+    acked = sorted({op.value for op in s.history_until() if op.type == "ok" and op.f == "write"}, key=repr)
+    if len(acked) < 2:
+        return Verdict(False, "Run until both clients' writes are acknowledged")
+    if not s.finished and s.now < 0.6:
+        return Verdict(False, "Run on: let the replicas exchange what they hold")
+    held = final_states(s.to_run())
+    for node, data in held.items():
+        v = (data or {}).get("x")
+        kept = set(v) if isinstance(v, tuple) else {v}
+        missing = [a for a in acked if a not in kept]
+        if missing:
+            return Verdict(False, f"{node} holds x = {v!r}: acknowledged write(s) {missing} were thrown away")
+    policy = dict(s.scenario.options).get("conflict")
+    return Verdict(True, f"with conflict={policy} every replica keeps x = {held[s.node_ids[0]]['x']!r}: "
+                         "both concurrent writes survive, as siblings for the reader to merge.")
+
+
+def _two_writers() -> Any:
+    from ..sim import Workload
+
+    return Workload(clients=2, keys=("x",), mix=(("write", 1.0),), think=0.001, max_ops=1, start=0.1, sticky=False)
+
+
+def _concurrent_lab(**kw: Any) -> Any:
+    return _scenario_lab("gossip", nodes=3, seed=1, duration=1.0, workload=_two_writers(),
+                         options={"conflict": "lww"}, **kw)
 
 
 # --- 03: quorums -------------------------------------------------------------------------------
@@ -352,6 +382,23 @@ CHALLENGES: list[Challenge] = [
         prediction=Prediction("A client's write times out. Did the write happen?",
                               ("no", "yes", "the client cannot tell"), 2,
                               "A timeout means no answer arrived, not that nothing happened."),
+    ),
+    Challenge(
+        id="01-concurrent-writes",
+        title="two writes at once",
+        goal="Two clients write x at the same moment and the last-writer-wins store keeps only one: change the "
+             "conflict policy so that neither acknowledged write is thrown away.",
+        make=_concurrent_lab,
+        check=_both_writes_kept,
+        script=(("reset", {"options": {"conflict": "vv"}}), ("run",)),
+        demonstrated="Concurrent updates have no 'last' one: last-writer-wins silently picks one and drops "
+                     "the other; version vectors detect the concurrency and keep both.",
+        hints=("Run to the end first and read the replicas' x in the state table.",
+               "Type conflict=vv in the options box, press Reset, then Run to the end."),
+        prediction=Prediction("Both writes (x=1, x=2) are acknowledged at the same moment at different replicas. "
+                              "Under last-writer-wins the replicas end up with…",
+                              ("both values", "one of them", "neither"), 1,
+                              "Each write has a timestamp; the higher one wins everywhere and the other vanishes."),
     ),
     Challenge(
         id="03-stale-quorum",

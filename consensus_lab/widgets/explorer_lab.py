@@ -72,11 +72,11 @@ class ExplorerLab(MiniLab):
                     self._button("Last", "the step that breaks the invariant", lambda: self._goto(len(self.steps)))],
                    layout=W.Layout(align_items="center")),
         ])
-        self.w_picture = W.Image(format="png", layout=W.Layout(width="auto", max_width="100%"))
+        self.w_picture = W.Image(format="png", layout=W.Layout(width="auto", max_width="70%"))
         self.w_picture.add_class("cl-picture")
         self.w_summary = W.HTML()
         self.w_summary.add_class("cl-summary")
-        self.w_steps = W.HTML(layout=W.Layout(min_width="290px"))
+        self.w_steps = W.HTML(layout=W.Layout(width="30%", min_width="240px"))
         self.w_steps.add_class("cl-steps")
         self.w_legend = W.HTML()
         self.w_state = W.HTML()

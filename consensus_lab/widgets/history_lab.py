@@ -168,9 +168,11 @@ class HistoryLab(MiniLab):
             ax.set_axis_off()
         fig.subplots_adjust(left=0.17, right=0.8, top=0.85, bottom=0.25)  # tight_layout would draw it twice
         self.w_picture.value = figure_png(fig)
-        lines = " · ".join(
-            f"p{op.process} {op.type} {op.f}{'' if op.value is None and op.f == 'write' else ' ' + ('nil' if op.value is None else str(op.value))}"
-            for op in self.ops)
+        def event(op: Op) -> str:
+            shown = op.f == "write" or op.type != "invoke"  # a read's value is known only when it returns
+            return f"p{op.process} {op.type} {op.f}" + (f" {'nil' if op.value is None else op.value}" if shown else "")
+
+        lines = " · ".join(event(op) for op in self.ops)
         self.w_text.value = f'<div style="font-size:11.5px;color:#444"><b>events:</b> {html.escape(lines) or "none"}</div>'
 
     def holds(self, promise: str) -> bool | None:

@@ -37,6 +37,7 @@ from .. import protocols
 from ..runner import ScenarioError, resolve_spec
 from ..sim import Latency, NetworkConfig, Scenario, Workload
 from ..sim.nemesis import ClockSkew, NemesisError
+from ..viz.labels import op_label
 from .challenge_box import ChallengeHost
 from .draw import ColorBook, SpacetimeCanvas, TraceIndex, draw_window, lane_marks_from, legend_html
 from .panels import Panel, panel_for
@@ -695,10 +696,7 @@ class ScenarioLab(ChallengeHost):
         rows = []
         colors = {"ok": _GREEN, "fail": _RED, "info": _GREY}
         for inv, done in ops[-7:]:
-            args = [str(inv.key)] if inv.key is not None else []
-            if inv.value is not None:
-                args.append(_short(inv.value))
-            what = f"{inv.f}({', '.join(args)})"
+            what = op_label(inv.f, inv.key, inv.value, width=40)
             if done is None:
                 res_txt, col, end = "waiting…", "#999", "–"
             else:
