@@ -210,10 +210,10 @@ def _history(linearizable: bool):
     return plot_history(h, check_linearizable(h, "register"))
 
 
-def _hierarchy():
-    from consensus_lab.viz.history_plot import plot_consistency_hierarchy
+def _consistency_map():
+    from consensus_lab.viz import plot_consistency_map
 
-    return plot_consistency_hierarchy()
+    return plot_consistency_map(highlight=["linearizable", "sequential"])
 
 
 def _matrix():
@@ -359,7 +359,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "spacetime-partition": _spacetime_partition,
     "history-linearizable": lambda: _history(True),
     "history-not-linearizable": lambda: _history(False),
-    "consistency-hierarchy": _hierarchy,
+    "consistency-map": _consistency_map,
     "matrix": _matrix,
     "ring": _ring,
     "loads": _loads,

@@ -315,12 +315,16 @@ def plot_spacetime(
         return colors[typ] if lit or not hl.msgs_active else DIM
 
     for ts, src, tr, dst, typ, dup, lit in arrows:
+        # a message a node sends to itself is a loop above its lane, not a line along it
         ax.annotate(
             "", xy=(tr, y_of[dst]), xytext=(ts, y_of[src]),
             arrowprops=dict(arrowstyle="-|>", color=col(typ, lit), lw=lw * (1.6 if lit else 1.0),
-                            ls="--" if dup else "-", shrinkA=0, shrinkB=0, mutation_scale=7 if many else 9),
+                            ls="--" if dup else "-", shrinkA=0, shrinkB=0, mutation_scale=7 if many else 9,
+                            connectionstyle="arc3,rad=-0.5" if src == dst else "arc3"),
             zorder=4 if lit else 3,
         )
+        if src == dst:
+            continue  # the loop is short and would hide its label
         lane_pair = (min(y_of[src], y_of[dst]), max(y_of[src], y_of[dst]))
         show = lit or (label_messages and not hl.msgs_active)
         if show and (lit or (ts + tr) / 2 - last_label.get(lane_pair, -1e18) >= label_gap):
