@@ -249,6 +249,7 @@ KEPT_SEEDS = {
     "ignore-accepted": (0, None, 50),
     "first-promise": (81, None, 100),
     "minority-learner": (0, None, 10),
+    "article": (0, None, 10),
 }
 
 

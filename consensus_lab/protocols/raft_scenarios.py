@@ -431,6 +431,7 @@ KEPT_SEEDS: dict[str, tuple[str, int]] = {
     "volatile-vote": ("persist", 1),
     "no-up-to-date-check": ("many-elections", 0),
     "stale-truncate": ("rejoin", 0),
+    "article": ("many-elections", 0),
 }
 
 #: the invariant each kept seed breaks first
@@ -439,6 +440,7 @@ KEPT_VIOLATIONS: dict[str, str] = {
     "volatile-vote": "election safety",
     "no-up-to-date-check": "leader completeness",
     "stale-truncate": "leader completeness",
+    "article": "election safety",
 }
 
 

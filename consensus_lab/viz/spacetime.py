@@ -51,6 +51,12 @@ def _msg_type(msg: Any) -> str:
     return type(msg).__name__
 
 
+def _msg_label(msg: Any, typ: str) -> str:
+    """The arrow's label: the type, and the answer of a vote (``Vote no`` must not look like a yes)."""
+    yes = msg.get("yes") if isinstance(msg, dict) else getattr(msg, "yes", None)
+    return typ if not isinstance(yes, bool) else f"{typ} {'yes' if yes else 'no'}"
+
+
 def _node_ids(run_or_trace: Any, rows: list[tuple]) -> list[str]:
     ids = getattr(run_or_trace, "node_ids", None)
     if ids:
@@ -95,8 +101,8 @@ def plot_spacetime(
     wanted = set(msg_types) if msg_types is not None else None
 
     # pass 1: collect messages, faults, client ops in the window
-    sends: dict[int, tuple[float, str, str, str]] = {}
-    arrows: list[tuple[float, str, float, str, str, bool]] = []  # t_send, src, t_recv, dst, type, dup
+    sends: dict[int, tuple[float, str, str, str, Any]] = {}
+    arrows: list[tuple[float, str, float, str, str, bool, str]] = []  # t_send, src, t_recv, dst, type, dup, label
     drops: list[tuple[float, str, str, str, str]] = []
     delivered_once: set[int] = set()
     crashes: list[tuple[float, str]] = []
@@ -114,9 +120,9 @@ def plot_spacetime(
     for r in rows:
         t, kind, node, peer, mid, msg, info = r
         if kind == "send":
-            sends[mid] = (t, node, peer, _msg_type(msg))
+            sends[mid] = (t, node, peer, _msg_type(msg), msg)
         elif kind in ("deliver", "drop") and mid is not None and mid in sends:
-            ts, src, dst, typ = sends[mid]
+            ts, src, dst, typ, sent = sends[mid]
             if ts < lo or ts > hi or (wanted is not None and typ not in wanted):
                 continue
             if src not in lanes or dst not in lanes:
@@ -127,7 +133,7 @@ def plot_spacetime(
                 continue
             n_msgs += 1
             if kind == "deliver":
-                arrows.append((ts, src, t, dst, typ, mid in delivered_once))
+                arrows.append((ts, src, t, dst, typ, mid in delivered_once, _msg_label(sent, typ)))
                 delivered_once.add(mid)
             else:
                 drops.append((ts, src, dst, typ, str(info)))
@@ -203,7 +209,7 @@ def plot_spacetime(
     span = hi - lo
     label_gap = span * 0.045  # leave room between labels on the same pair of lanes
     last_label: dict[tuple[int, int], float] = {}
-    for ts, src, tr, dst, typ, dup in arrows:
+    for ts, src, tr, dst, typ, dup, label in arrows:
         ax.annotate(
             "", xy=(tr, y_of[dst]), xytext=(ts, y_of[src]),
             arrowprops=dict(arrowstyle="-|>", color=colors[typ], lw=lw, ls="--" if dup else "-",
@@ -213,7 +219,7 @@ def plot_spacetime(
         lane_pair = (min(y_of[src], y_of[dst]), max(y_of[src], y_of[dst]))
         if label_messages and (ts + tr) / 2 - last_label.get(lane_pair, -1e18) >= label_gap:
             last_label[lane_pair] = (ts + tr) / 2
-            ax.text((ts + tr) / 2, (y_of[src] + y_of[dst]) / 2, typ, fontsize=6.5, color=colors[typ],
+            ax.text((ts + tr) / 2, (y_of[src] + y_of[dst]) / 2, label, fontsize=6.5, color=colors[typ],
                     ha="center", va="center", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
     for ts, src, dst, typ, _why in drops:
