@@ -219,7 +219,11 @@ def plot_spacetime(
         lane_pair = (min(y_of[src], y_of[dst]), max(y_of[src], y_of[dst]))
         if label_messages and (ts + tr) / 2 - last_label.get(lane_pair, -1e18) >= label_gap:
             last_label[lane_pair] = (ts + tr) / 2
-            ax.text((ts + tr) / 2, (y_of[src] + y_of[dst]) / 2, label, fontsize=6.5, color=colors[typ],
+            # halfway between two lanes, never on one (a label on n2's lane would read as n2's
+            # message): a long arrow is labelled just above its lower end, out of the way of the short ones
+            y0, y1 = y_of[src], y_of[dst]
+            f = 0.5 if abs(y1 - y0) % 2 else (min(y0, y1) + 0.5 - y0) / (y1 - y0)
+            ax.text(ts + f * (tr - ts), y_of[src] + f * (y_of[dst] - y_of[src]), label, fontsize=6.5, color=colors[typ],
                     ha="center", va="center", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
     for ts, src, dst, typ, _why in drops:
