@@ -73,3 +73,9 @@ def test_raft_article_is_caught_by_the_battery_in_both_ways():
     assert sum(seen.values()) >= 0.6 * total, seen
     assert seen["election safety"] > 0 and seen["leader completeness"] > 0, seen
 
+
+
+@pytest.mark.parametrize("args", [["twopc"], ["paxos"], ["raft", "--nemesis", "random"]])
+def test_the_command_line_run_of_the_article_twin_exits_with_a_violation(args, capsys):
+    assert main(["run", *args, "--variant", "article"]) == 1
+    assert main(["run", *args]) == 0
