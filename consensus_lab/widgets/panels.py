@@ -18,6 +18,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..viz.colors import MARKED_ROLES, ROLE_COLORS
+
 __all__ = [
     "Panel",
     "GenericPanel",
@@ -42,12 +44,8 @@ try:  # one palette for the whole course, when the log pictures are there
     TERM_PALETTE = list(_VIZ_TERMS)
 except ImportError:  # pragma: no cover - viz.raft_logs is optional
     pass
-# roles get teal (not the orange of partitions); a band behind a lane and a badge in the table agree
-_ROLE_COLORS = {
-    "leader": "#4db6ac", "primary": "#4db6ac", "coordinator": "#80cbc4",
-    "candidate": "#b2dfdb", "proposer": "#90caf9",
-}
-_DOWN_BG = "#eeeeee"
+_ROLE_COLORS = {r: ROLE_COLORS[r] for r in MARKED_ROLES}  # the course's colours (viz.colors)
+_DOWN_BG = ROLE_COLORS["down"]
 _TD = 'style="padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:middle"'
 _TH = 'style="padding:2px 8px;border-bottom:2px solid #9e9e9e;text-align:left;font-weight:600"'
 
