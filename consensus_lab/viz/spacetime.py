@@ -316,6 +316,11 @@ def plot_spacetime(
     lw = 0.6 if many else 1.1
     label_gap = span * 0.045  # leave room between labels on the same pair of lanes
     last_label: dict[tuple[int, int], float] = {}
+    placed: list[tuple[float, float, float]] = []  # x, y, half width of each message label drawn
+    char_w = span / 170  # rough width of one label character at this figure size
+
+    def free(x: float, y: float, half: float) -> bool:
+        return all(abs(y - py) > 0.3 or abs(x - px) > half + ph for px, py, ph in placed)
 
     def col(typ: str, lit: bool) -> str:
         return colors[typ] if lit or not hl.msgs_active else DIM
@@ -332,9 +337,16 @@ def plot_spacetime(
         if show and (lit or (ts + tr) / 2 - last_label.get(lane_pair, -1e18) >= label_gap):
             last_label[lane_pair] = (ts + tr) / 2
             # halfway between two lanes, never on one (a label on n2's lane would read as n2's
-            # message): a long arrow is labelled just above its lower end, out of the way of the short ones
+            # message): a long arrow is labelled half a lane from one of its ends, whichever is free
             y0, y1 = y_of[src], y_of[dst]
-            f = 0.5 if abs(y1 - y0) % 2 else (min(y0, y1) + 0.5 - y0) / (y1 - y0)
+            k = abs(y1 - y0)
+            spots = [0.5] if k % 2 else [(min(y0, y1) + 0.5 - y0) / (y1 - y0), (max(y0, y1) - 0.5 - y0) / (y1 - y0)]
+            half = char_w * (len(label) + 1) / 2
+            f = next((g for g in spots if free(ts + g * (tr - ts), y0 + g * (y1 - y0), half)), None)
+            if f is None and not lit:
+                continue  # no free spot: an unlabelled arrow reads better than two labels on top of each other
+            f = spots[0] if f is None else f
+            placed.append((ts + f * (tr - ts), y0 + f * (y1 - y0), half))
             ax.text(ts + f * (tr - ts), y0 + f * (y1 - y0), label, fontsize=7 if lit else 6.5,
                     color=colors[typ], ha="center", va="center", zorder=5, fontweight="bold" if lit else "normal",
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75))
@@ -367,7 +379,6 @@ def plot_spacetime(
             ax.plot([t, t], [cy[client], y_of[node]], color="#9e9e9e", lw=0.6, ls=":", zorder=2)
             ax.plot([t], [y_of[node] if is_request else cy[client]], marker="v" if is_request else "^",
                     color="#9e9e9e", ms=3, zorder=2)
-    char_w = span / 170  # rough width of one label character at this figure size
     label_end: dict[str, float] = {}
     for c, a, b, typ, label, lit in sorted(ops_done, key=lambda o: o[1]):
         if c not in cy or b < lo or a > hi:
@@ -385,10 +396,14 @@ def plot_spacetime(
                     fontweight="bold" if lit else "normal", color=HIGHLIGHT if lit else "black")
 
     viols = [v for v in (getattr(run, "violations", None) or []) if lo <= v.time <= hi] if show_violations else []
-    for v in viols[:3]:
-        ax.axvline(v.time, color=FAULT_COLORS["violation"], lw=1.6, zorder=6)
-        right = v.time > lo + span * 0.7
-        ax.text(v.time, top, f"✘ {v.invariant} " if right else f" ✘ {v.invariant}", color=FAULT_COLORS["violation"],
+    at_once: dict[float, list[str]] = {}  # invariants broken by the same event share one line and one label
+    for v in viols:
+        at_once.setdefault(v.time, []).append(v.invariant)
+    for when, names in list(at_once.items())[:3]:
+        ax.axvline(when, color=FAULT_COLORS["violation"], lw=1.6, zorder=6)
+        right = when > lo + span * 0.7
+        name = ", ".join(names)
+        ax.text(when, top, f"✘ {name} " if right else f" ✘ {name}", color=FAULT_COLORS["violation"],
                 fontsize=8, fontweight="bold", ha="right" if right else "left", va="top", zorder=7,
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
 
