@@ -250,6 +250,7 @@ KEPT_SEEDS = {
     "ignore-accepted": (5, None, 20),
     "first-promise": (28, None, 40),
     "minority-learner": (0, None, 10),
+    "article": (0, None, 10),
 }
 
 

@@ -50,6 +50,12 @@ The broken twins (``variant=``), each a one-line change:
 ``first-promise``      a proposer takes the value of the *first* promise that
                        reports one, not of the highest ballot.
 ``minority-learner``   a learner learns from a single ``Accepted``.
+``article``            the course's source article's sketch on this node contract:
+                       the first promise and the first ``Accepted`` are enough, a
+                       proposer proposes its own value, ballots are bare rounds
+                       shared by all proposers and a failed round is retried with
+                       the same number (the sketch decrements its term), and
+                       nothing is written to durable storage.
 """
 
 from __future__ import annotations
@@ -275,7 +281,7 @@ class PaxosNode(Loopback, Node):
             return
         if msg.ballot > self.promised:
             self.promised = msg.ballot
-            if self.variant != "forget-promise":
+            if self.variant not in ("forget-promise", "article"):
                 ctx.storage["promised"] = msg.ballot
             if src != self.id:  # our own acceptor just saw a rival's higher ballot
                 self.preempted(ctx, msg.ballot)
@@ -289,9 +295,10 @@ class PaxosNode(Loopback, Node):
             return
         self.promised = msg.ballot
         self.accepted = (msg.ballot, msg.value)
-        if self.variant != "forget-promise":
-            ctx.storage["promised"] = msg.ballot
-        ctx.storage["accepted"] = self.accepted
+        if self.variant != "article":  # the article's sketch keeps nothing durable
+            if self.variant != "forget-promise":
+                ctx.storage["promised"] = msg.ballot
+            ctx.storage["accepted"] = self.accepted
         self._broadcast(ctx, Accepted(msg.ballot, msg.value))
 
     # --- learner -------------------------------------------------------------------------
@@ -302,10 +309,11 @@ class PaxosNode(Loopback, Node):
         votes = self.accepts.setdefault(msg.ballot, [])
         if src not in votes:
             votes.append(src)
-        needed = 1 if self.variant == "minority-learner" else self.quorum
+        needed = 1 if self.variant in ("minority-learner", "article") else self.quorum
         if len(votes) >= needed:
             self.learned, self.has_learned = msg.value, True
-            ctx.storage["learned"] = msg.value
+            if self.variant != "article":
+                ctx.storage["learned"] = msg.value
             self.phase = "done"
             ctx.cancel_timer("retry")
             for r in self.requests:
@@ -316,9 +324,13 @@ class PaxosNode(Loopback, Node):
     def start_ballot(self, ctx: Context) -> None:
         """Phase 1a: a fresh ballot above anything used or seen, made durable first."""
         self.attempts += 1
-        self.round = max(self.round, self.highest_seen.round, self.promised.round) + 1
-        ctx.storage["round"] = self.round
-        self.ballot = Ballot(self.round, self.id)
+        if self.variant == "article":  # term += 1, and -= 1 after a failed round: the same bare number again
+            self.round = self.round if self.ballot is not None else self.round + 1
+            self.ballot = Ballot(self.round, "")
+        else:
+            self.round = max(self.round, self.highest_seen.round, self.promised.round) + 1
+            ctx.storage["round"] = self.round
+            self.ballot = Ballot(self.round, self.id)
         self.phase = "preparing"
         self.promises = {}
         ctx.set_timer("retry", self.config.retry)
@@ -328,7 +340,7 @@ class PaxosNode(Loopback, Node):
         if self.phase != "preparing" or msg.ballot != self.ballot:
             return
         self.promises[src] = (msg.accepted_ballot, msg.accepted_value) if msg.accepted_ballot is not None else None
-        if len(self.promises) < self.quorum:
+        if len(self.promises) < (1 if self.variant == "article" else self.quorum):
             return
         value = self.choose_value()
         self.phase = "accepting"
@@ -337,7 +349,7 @@ class PaxosNode(Loopback, Node):
     def choose_value(self) -> Any:
         """Phase 2a's rule: the value of the highest-ballot acceptance reported, else our own."""
         reported = [p for p in self.promises.values() if p is not None]
-        if not reported or self.variant == "ignore-accepted":
+        if not reported or self.variant in ("ignore-accepted", "article"):
             return self.value
         if self.variant == "first-promise":
             return reported[0][1]
@@ -463,6 +475,7 @@ VARIANTS = {
     "ignore-accepted": "a proposer proposes its own value even when a promise reports an accepted one",
     "first-promise": "a proposer takes the value of the first promise, not of the highest ballot",
     "minority-learner": "a learner learns from a single Accepted",
+    "article": "the article's sketch: one promise and one Accepted suffice, reused bare ballots, nothing durable",
 }
 
 SPECS = [
@@ -555,4 +568,6 @@ TWINS: dict[str, Scenario] = {
     # kept seeds from the hunts over random_scenario (tests/test_paxos.py repeats the hunts)
     "forget-promise": random_scenario(73, "forget-promise"),
     "first-promise": random_scenario(28, "first-promise"),
+    # no fault at all: each proposer's own acceptor promises and accepts, and that is enough
+    "article": _story(proposers=2).replace(variant="article"),
 }

@@ -54,6 +54,12 @@ def _msg_type(msg: Any) -> str:
     return type(msg).__name__
 
 
+def _msg_label(msg: Any, typ: str) -> str:
+    """The arrow's label: the type, and the answer of a vote (``Vote no`` must not look like a yes)."""
+    yes = msg.get("yes") if isinstance(msg, dict) else getattr(msg, "yes", None)
+    return typ if not isinstance(yes, bool) else f"{typ} {'yes' if yes else 'no'}"
+
+
 def _node_ids(run_or_trace: Any, rows: list[tuple]) -> list[str]:
     ids = getattr(run_or_trace, "node_ids", None)
     if ids:
@@ -177,8 +183,8 @@ def plot_spacetime(
     wanted = set(msg_types) if msg_types is not None else None
 
     # pass 1: collect messages, faults, client ops in the window
-    sends: dict[int, tuple[float, str, str, str]] = {}
-    arrows: list[tuple[float, str, float, str, str, bool, bool]] = []  # ts, src, tr, dst, type, dup, lit
+    sends: dict[int, tuple[float, str, str, str, Any]] = {}
+    arrows: list[tuple[float, str, float, str, str, bool, bool, str]] = []  # ts, src, tr, dst, type, dup, lit, label
     drops: list[tuple[float, str, str, str, str, bool]] = []
     flying: list[tuple[float, str, float | None, str, str, bool]] = []  # tr None: never arrives
     delivered_once: set[int] = set()
@@ -198,9 +204,9 @@ def plot_spacetime(
     for r in rows:
         t, kind, node, peer, mid, msg, info = r
         if kind == "send":
-            sends[mid] = (t, node, peer, _msg_type(msg))
+            sends[mid] = (t, node, peer, _msg_type(msg), msg)
         elif kind in ("deliver", "drop") and mid is not None and mid in sends:
-            ts, src, dst, typ = sends[mid]
+            ts, src, dst, typ, sent = sends[mid]
             if ts < lo or ts > hi or (wanted is not None and typ not in wanted):
                 continue
             if src not in lanes or dst not in lanes:
@@ -216,7 +222,7 @@ def plot_spacetime(
                     flying.append((ts, src, t, dst, typ, lit))
                 delivered_once.add(mid)
             elif kind == "deliver":
-                arrows.append((ts, src, t, dst, typ, mid in delivered_once, lit))
+                arrows.append((ts, src, t, dst, typ, mid in delivered_once, lit, _msg_label(sent, typ)))
                 delivered_once.add(mid)
             else:
                 drops.append((ts, src, dst, typ, str(info), lit))
@@ -255,7 +261,7 @@ def plot_spacetime(
     if cut_at is not None:
         hi = cut_at
     ended = delivered_once | dropped
-    for mid, (ts, src, dst, typ) in sends.items():  # sent, never delivered nor lost: in flight at the end
+    for mid, (ts, src, dst, typ, _sent) in sends.items():  # sent, never delivered nor lost: in flight at the end
         if (mid not in ended and lo <= ts and (ts < hi or cut_at is None and ts == hi) and src in lanes
                 and dst in lanes and (wanted is None or typ in wanted)):
             flying.append((ts, src, None, dst, typ, hl.message(mid, typ, src, dst)))
@@ -310,11 +316,16 @@ def plot_spacetime(
     lw = 0.6 if many else 1.1
     label_gap = span * 0.045  # leave room between labels on the same pair of lanes
     last_label: dict[tuple[int, int], float] = {}
+    placed: list[tuple[float, float, float]] = []  # x, y, half width of each message label drawn
+    char_w = span / 170  # rough width of one label character at this figure size
+
+    def free(x: float, y: float, half: float) -> bool:
+        return all(abs(y - py) > 0.3 or abs(x - px) > half + ph for px, py, ph in placed)
 
     def col(typ: str, lit: bool) -> str:
         return colors[typ] if lit or not hl.msgs_active else DIM
 
-    for ts, src, tr, dst, typ, dup, lit in arrows:
+    for ts, src, tr, dst, typ, dup, lit, label in arrows:
         # a message a node sends to itself is a loop above its lane, not a line along it
         ax.annotate(
             "", xy=(tr, y_of[dst]), xytext=(ts, y_of[src]),
@@ -329,10 +340,21 @@ def plot_spacetime(
         show = lit or (label_messages and not hl.msgs_active)
         if show and (lit or (ts + tr) / 2 - last_label.get(lane_pair, -1e18) >= label_gap):
             last_label[lane_pair] = (ts + tr) / 2
-            ax.text((ts + tr) / 2, (y_of[src] + y_of[dst]) / 2, typ, fontsize=7 if lit else 6.5,
+            # halfway between two lanes, never on one (a label on n2's lane would read as n2's
+            # message): a long arrow is labelled half a lane from one of its ends, whichever is free
+            y0, y1 = y_of[src], y_of[dst]
+            k = abs(y1 - y0)
+            spots = [0.5] if k % 2 else [(min(y0, y1) + 0.5 - y0) / (y1 - y0), (max(y0, y1) - 0.5 - y0) / (y1 - y0)]
+            half = char_w * (len(label) + 1) / 2
+            f = next((g for g in spots if free(ts + g * (tr - ts), y0 + g * (y1 - y0), half)), None)
+            if f is None and not lit:
+                continue  # no free spot: an unlabelled arrow reads better than two labels on top of each other
+            f = spots[0] if f is None else f
+            placed.append((ts + f * (tr - ts), y0 + f * (y1 - y0), half))
+            ax.text(ts + f * (tr - ts), y0 + f * (y1 - y0), label, fontsize=7 if lit else 6.5,
                     color=colors[typ], ha="center", va="center", zorder=5, fontweight="bold" if lit else "normal",
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75))
-    flight = sorted(tr - ts for ts, _, tr, _, _, _, _ in arrows)
+    flight = sorted(a[2] - a[0] for a in arrows)
     typical = flight[len(flight) // 2] if flight else span * 0.03
     for ts, src, tr, dst, typ, lit in flying:
         whole = (tr - ts) if tr is not None else typical
@@ -361,7 +383,6 @@ def plot_spacetime(
             ax.plot([t, t], [cy[client], y_of[node]], color="#9e9e9e", lw=0.6, ls=":", zorder=2)
             ax.plot([t], [y_of[node] if is_request else cy[client]], marker="v" if is_request else "^",
                     color="#9e9e9e", ms=3, zorder=2)
-    char_w = span / 170  # rough width of one label character at this figure size
     label_end: dict[str, float] = {}
     for c, a, b, typ, label, lit in sorted(ops_done, key=lambda o: o[1]):
         if c not in cy or b < lo or a > hi:
@@ -379,10 +400,14 @@ def plot_spacetime(
                     fontweight="bold" if lit else "normal", color=HIGHLIGHT if lit else "black")
 
     viols = [v for v in (getattr(run, "violations", None) or []) if lo <= v.time <= hi] if show_violations else []
-    for v in viols[:3]:
-        ax.axvline(v.time, color=FAULT_COLORS["violation"], lw=1.6, zorder=6)
-        right = v.time > lo + span * 0.7
-        ax.text(v.time, top, f"✘ {v.invariant} " if right else f" ✘ {v.invariant}", color=FAULT_COLORS["violation"],
+    at_once: dict[float, list[str]] = {}  # invariants broken by the same event share one line and one label
+    for v in viols:
+        at_once.setdefault(v.time, []).append(v.invariant)
+    for when, names in list(at_once.items())[:3]:
+        ax.axvline(when, color=FAULT_COLORS["violation"], lw=1.6, zorder=6)
+        right = when > lo + span * 0.7
+        name = ", ".join(names)
+        ax.text(when, top, f"✘ {name} " if right else f" ✘ {name}", color=FAULT_COLORS["violation"],
                 fontsize=8, fontweight="bold", ha="right" if right else "left", va="top", zorder=7,
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
 
