@@ -145,15 +145,17 @@ class Spec(NodeSpec):
               params={"seeds": [5], "nodes": 5, "nemesis": "partition", "network": {"loss": 0.1}}),
     )
 
-    def lab_invariants(self) -> list:
+    def lab_invariants(self, view: Any = None) -> list:
         from ...sim import invariant
+
+        view = view or self.module.view
 
         @invariant("agreement")
         def agreement(world) -> str | None:
             decided = {}
             for nid, store in world.storage.items():
                 node = world.nodes.get(nid)
-                value = getattr(node, "decided", None) if node is not None else store.get("decided")
+                value = view(node).get("decided") if node is not None else store.get("decided")
                 if value is not None:
                     decided[nid] = value
             if len(set(map(repr, decided.values()))) > 1:
