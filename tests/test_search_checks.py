@@ -142,8 +142,12 @@ def test_a_worker_cannot_fake_no_violation():
 
 
 PATCHER = '''
-import consensus_lab.explore.search as _s
-_s.explore = lambda *a, **k: None  # patches the explorer of its own process: not the grader's
+try:  # patch the explorer (if the sandbox let it be imported): its own process's, not the grader's
+    import consensus_lab.explore.search as _s
+    _s.explore = lambda *a, **k: None
+except ImportError:
+    pass
+print('{"ok": true, "verdict": "no violation", "id": 1}')
 '''
 
 

@@ -158,34 +158,29 @@ def _log_invariants(view) -> list:
     """Stateless log invariants for the explorer: log matching, and committed entries agree."""
     from ...sim import invariant
 
-    def logs(world) -> list[tuple[str, tuple, int]]:
-        out = []
-        for node in world.live():
-            v = view(node)
-            out.append((node.id, tuple(v.get("log", ())), int(v.get("commit_index", 0))))
-        return out
+    def pairs(world):
+        """Every two live nodes, each as (id, log, commit index)."""
+        seen = [(n.id, tuple(view(n).get("log", ())), int(view(n).get("commit_index", 0))) for n in world.live()]
+        for k, a in enumerate(seen):
+            for b in seen[k + 1:]:
+                yield a, b
 
     @invariant("log matching")
     def matching(world) -> str | None:
-        seen = logs(world)
-        for k, (a, la, _) in enumerate(seen):
-            for b, lb, _ in seen[k + 1:]:
-                i = min(len(la), len(lb))
-                while i > 0 and la[i - 1].term != lb[i - 1].term:
-                    i -= 1
-                if i and la[:i] != lb[:i]:
-                    return f"{a} and {b} agree on the term of entry {i} but not on all the entries before it"
+        for (a, la, _), (b, lb, _) in pairs(world):
+            i = min(len(la), len(lb))
+            while i > 0 and la[i - 1].term != lb[i - 1].term:
+                i -= 1
+            if i and la[:i] != lb[:i]:
+                return f"{a} and {b} agree on the term of entry {i} but not on all the entries before it"
         return None
 
     @invariant("committed entries agree")
     def committed(world) -> str | None:
-        seen = logs(world)
-        for k, (a, la, ca) in enumerate(seen):
-            for b, lb, cb in seen[k + 1:]:
-                n = min(ca, cb, len(la), len(lb))
-                for i in range(n):
-                    if la[i] != lb[i]:
-                        return f"{a} and {b} both committed entry {i + 1} but hold {la[i]!r} and {lb[i]!r}"
+        for (a, la, ca), (b, lb, cb) in pairs(world):
+            for i in range(min(ca, cb, len(la), len(lb))):
+                if la[i] != lb[i]:
+                    return f"{a} and {b} both committed entry {i + 1} but hold {la[i]!r} and {lb[i]!r}"
         return None
 
     return [matching, committed]
