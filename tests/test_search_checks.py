@@ -65,7 +65,8 @@ def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
 
 
 @pytest.mark.parametrize("mutant", ["ex08-vote-term-unchecked", "ex08-vote-twice", "ex06-commit-on-first-yes",
-                                    "ex06-presumed-commit", "ex06-timeout-commits", "ex07-own-value"])
+                                    "ex06-presumed-commit", "ex06-timeout-commits", "ex07-own-value",
+                                    "ex09-no-consistency-check", "ex09-conflicts-kept"])
 def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
@@ -89,6 +90,19 @@ def test_vote_term_unchecked_is_caught_by_search_not_by_the_seeds_of_the_electio
     r = spec.run_check(search_check("ex08"), host)
     assert r.kind == "election safety" and len([e for e in r.evidence if e[0].isdigit()]) == 7
     assert "Vote(term=1, granted=True)" in "\n".join(r.evidence)
+
+
+def test_the_prev_term_mutant_survives_every_seeded_check_and_falls_to_the_search():
+    """The mutant that was HARD (no seeded check kills it): only the search check takes points."""
+    from mutants import grade
+
+    m = MUTANT["ex09-no-consistency-check"]
+    points, most, results = grade("ex09", m.edits)
+    lost = [r.name for r in results if r.points < r.max_points]
+    assert lost == [search_check("ex09").name], lost
+    (r,) = [r for r in results if r.name in lost]
+    assert r.kind == "committed entries agree" and "cut the link" in "\n".join(r.evidence)
+    assert points == most - r.max_points
 
 
 LIAR = '''
