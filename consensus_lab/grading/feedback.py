@@ -181,10 +181,8 @@ def _replay_search(spec: Any, check: Any, number: int, host: Any, head: str, plo
                  "hidden": True, "stresses": ""}
         print("\n".join(failure_lines(story, spec.id, number, indent="  ", replay=False)), file=out)
     if plot and r is not None and r.counterexample is not None:
-        from ..viz import plot_spacetime
+        from .search import counterexample_figure
 
-        fig = plot_spacetime(r.counterexample, title=f"{head}: {r.violation.invariant}")
-        fig = getattr(fig, "figure", fig)
-        fig.savefig(plot, dpi=110, bbox_inches="tight")
+        counterexample_figure(r, f"{head}: {r.violation.invariant}").savefig(plot, dpi=110, bbox_inches="tight")
         print(f"picture: {plot}", file=out)
     return o.problem is None

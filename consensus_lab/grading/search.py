@@ -49,7 +49,7 @@ from .hosting import (
 )
 
 __all__ = ["SEARCH_KEYS", "SteppedNode", "Stepper", "SearchOutcome", "validate_search", "run_search",
-           "search_protocol", "schedule_lines"]
+           "search_protocol", "schedule_lines", "counterexample_figure"]
 
 #: what a check's ``"search"`` params may say (anything else is refused when the checks load)
 SEARCH_KEYS = {"strategy", "nodes", "depth", "faults", "fault_kinds", "timer_limit", "max_in_flight", "mute",
@@ -233,6 +233,27 @@ def schedule_lines(result: Any) -> list[str]:
     if v is not None:
         lines.append(f"-> broken: {v.invariant}: {_clip(str(v.message))}")
     return lines
+
+
+def counterexample_figure(result: Any, title: str):
+    """The counterexample's space-time diagram, the moment it breaks marked with the invariant,
+    and the numbered schedule printed under it (the same numbers as the feedback's)."""
+    from ..explore.world import TICK
+    from ..viz import plot_spacetime
+
+    v = result.violation
+    rows = result.counterexample.trace.rows if hasattr(result.counterexample.trace, "rows") else None
+    at = v.time if v is not None and v.time > 0 else (rows[-1][0] if rows else TICK)
+    fig = plot_spacetime(result.counterexample, title=title, end=at + 2 * TICK)
+    fig = getattr(fig, "figure", fig)
+    ax = fig.axes[0]
+    ax.axvline(at, color="#d62728", linestyle="--", linewidth=1)
+    if v is not None:
+        ax.annotate(v.invariant, (at, 0.02), xycoords=("data", "axes fraction"), ha="right", va="bottom",
+                    fontsize=9, color="#d62728")
+    lines = schedule_lines(result)
+    fig.text(0.01, -0.02, "\n".join(lines), ha="left", va="top", fontsize=8, family="monospace")
+    return fig
 
 
 def _clip(text: str, limit: int = 240) -> str:
