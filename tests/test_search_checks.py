@@ -177,3 +177,28 @@ def test_in_the_sandbox_reference_passes_and_a_patching_mutant_is_still_caught()
     with SandboxHost("ex08", bad_src, limits=limits, isolation=detect_isolation()) as host:
         r = spec.run_check(check, host, host.budget)
     assert r.points == 0 and r.kind == "election safety", r.message
+
+
+@pytest.mark.skipif(detect_isolation() == "rlimits", reason="needs a sandbox with namespaces")
+def test_the_instructor_replays_a_search_check_with_the_schedule_and_its_picture(tmp_path):
+    import subprocess
+    import sys
+
+    from consensus_lab.grading.extract import read_notebook
+    from consensus_lab.grading.release import with_answer, write_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    spec = registry.get("ex06")
+    (tmp_path / "subs" / "carol").mkdir(parents=True)
+    nb = read_notebook(root / "exercises" / spec.notebook)
+    write_notebook(with_answer(nb, "ex06", source("ex06", MUTANT["ex06-commit-on-first-yes"].edits)),
+                   tmp_path / "subs" / "carol" / spec.notebook)
+    png = tmp_path / "ce.png"
+    r = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "grade", str(tmp_path / "subs"), "--replay",
+                        "carol", "ex06", search_check("ex06").name, "--hidden", str(HIDDEN), "--plot", str(png)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    out = r.stdout
+    assert ": fail (" in out and "atomic commitment" in out and "what led to it:" in out
+    assert "1. client c0 sends commit('t', 2) to n1" in out and "-> broken: atomic commitment" in out
+    assert png.stat().st_size > 10_000
