@@ -202,3 +202,21 @@ def test_the_instructor_replays_a_search_check_with_the_schedule_and_its_picture
     assert ": fail (" in out and "atomic commitment" in out and "what led to it:" in out
     assert "1. client c0 sends commit('t', 2) to n1" in out and "-> broken: atomic commitment" in out
     assert png.stat().st_size > 10_000
+
+
+def test_a_paxos_node_that_hides_its_decision_is_judged_by_its_answers():
+    m = MUTANT["ex07-own-value"]
+    src = source("ex07", m.edits)
+    head = "class PaxosNode(Node):\n"
+    assert src.count(head) == 1
+    hide = ("\n    @property\n    def decided(self):\n        return None  # tells the grader nothing\n\n"
+            "    @decided.setter\n    def decided(self, value):\n        self.really = value\n")
+    src = src.replace(head, head + hide).replace("self.decided", "self.really").replace(
+        "def really(self)", "def decided(self)").replace("@really.setter", "@decided.setter").replace(
+        'ctx.storage["decided"] = value', "pass  # nor in storage")
+    assert src.count("nor in storage") == 1
+    scope: dict = {}
+    spec = registry.get("ex07")
+    exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
+    r = spec.run_check(search_check("ex07"), LocalHost("ex07", {"PaxosNode": scope["PaxosNode"]}))
+    assert r.points == 0 and r.kind == "agreement", r.message
