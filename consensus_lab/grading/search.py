@@ -263,6 +263,7 @@ def _clip(text: str, limit: int = 240) -> str:
 def run_search(spec: Any, host: Any, params: Mapping[str, Any], budget: Budget | None = None) -> SearchOutcome:
     """Run the check's search on the answer behind ``host``; judge it here."""
     from ..explore import explore
+    from ..explore.world import SETTLE_LIMIT
     from .checks import Failure, _failure_from
 
     budget = budget or Budget()
@@ -286,6 +287,16 @@ def run_search(spec: Any, host: Any, params: Mapping[str, Any], budget: Budget |
             strategy=p.get("strategy", "bfs"), max_states=int(p.get("max_states", 5000)),
             faults=kw.pop("faults", 0), time_budget=None if remaining is None else max(remaining, 0.001),
             progress=False, **kw)
+    except ValueError as exc:  # the parameters were checked when the checks loaded: this is the answer's doing
+        if stepper.fatal is not None or stepper.not_implemented is not None:
+            return SearchOutcome(_failure_from(stepper.fatal or stepper.not_implemented), None, stepper.calls)
+        loop = "did not settle" in str(exc)
+        return SearchOutcome(Failure(
+            "fail",
+            ("the nodes never stop answering messages with messages: after a step of the search the network "
+             f"did not settle within {SETTLE_LIMIT:,} deliveries (a retry that needs no timer loops forever)")
+            if loop else f"the search could not go on: {_clip(str(exc))}",
+            kind="messages settle" if loop else "error"), None, stepper.calls, time.monotonic() - start)
     finally:
         stepper.close()
     outcome = SearchOutcome(None, result, stepper.calls, time.monotonic() - start)
