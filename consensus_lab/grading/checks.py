@@ -441,9 +441,20 @@ class NodeSpec(ExerciseSpec):
     def validate_view(self, view: Any) -> str | None:
         return None if type(view) is dict else "its view is not a dict"
 
-    def lab_invariants(self) -> list:
-        """Stateless invariants over plain answer nodes, for the explorer (``as_protocol(direct=True)``)."""
+    def lab_invariants(self, view: Any = None) -> list:
+        """Stateless invariants over answer nodes, for the explorer: ``view(node)`` is what a node
+        reports about itself (default: the exercise's ``view`` of a plain answer node, as
+        ``as_protocol(direct=True)`` builds them)."""
         return []
+
+    def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
+        """What the grader saw a stepped node do (search checks), from the effects of one handler:
+        the node's new facts (return ``facts`` itself when nothing changed)."""
+        return facts
+
+    def search_invariants(self) -> list:
+        """The invariants of a search check, over :class:`~.search.SteppedNode` stand-ins."""
+        return self.lab_invariants(view=lambda node: node.view)
 
     def scenario(self, check_params: Mapping[str, Any]) -> dict[str, Any]:
         p = dict(self.defaults)
@@ -455,6 +466,11 @@ class NodeSpec(ExerciseSpec):
         return p
 
     def validate_check(self, check: Check) -> None:
+        if "search" in check.params:
+            from .search import validate_search
+
+            validate_search(check.params["search"])
+            return
         p = self.scenario(check.params)
         n = p.get("nodes", 3)
         if not isinstance(n, int) or not 1 <= n <= 9:
@@ -517,6 +533,11 @@ class NodeSpec(ExerciseSpec):
         return out
 
     def _run(self, check, host, budget):
+        if "search" in check.params:  # one search, all or nothing: a counterexample is a real bug
+            from .search import run_search
+
+            problem = run_search(self, host, check.params, budget).problem
+            return float(problem is None), int(problem is None), 1, problem, None
         seeds = check.seeds()
         passed, first, first_seed = 0, None, None
         for seed in seeds:

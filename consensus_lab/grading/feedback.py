@@ -136,6 +136,8 @@ def replay_submission(submissions: str, student: str, exercise: str, which: str,
             return r.passed
         if check.stresses:
             print(f"{head} stresses: {check.stresses}", file=out)
+        if "search" in check.params:
+            return _replay_search(spec, check, number, host, head, plot, out)
         seeds = [int(seed)] if seed is not None else check.seeds()
         failed = None
         for s in seeds:
@@ -163,3 +165,24 @@ def replay_submission(submissions: str, student: str, exercise: str, which: str,
         return failed is None
     finally:
         host.close()
+
+
+def _replay_search(spec: Any, check: Any, number: int, host: Any, head: str, plot: str | None, out: Any) -> bool:
+    """A search check again: the verdict, the numbered shortest schedule, and its picture."""
+    from .search import run_search
+
+    o = run_search(spec, host, check.params, host.budget)
+    r = o.result
+    covered = f"{r.states} states, {o.calls} steps of the answer, {o.seconds:.1f} s" if r is not None else ""
+    print(f"{head}: {'pass' if o.problem is None else o.problem.status} ({covered})", file=out)
+    if o.problem is not None:
+        p = o.problem
+        story = {"message": p.message, "evidence": p.evidence, "seed": None, "hint": spec.hint_for(check, p),
+                 "hidden": True, "stresses": ""}
+        print("\n".join(failure_lines(story, spec.id, number, indent="  ", replay=False)), file=out)
+    if plot and r is not None and r.counterexample is not None:
+        from .search import counterexample_figure
+
+        counterexample_figure(r, f"{head}: {r.violation.invariant}").savefig(plot, dpi=110, bbox_inches="tight")
+        print(f"picture: {plot}", file=out)
+    return o.problem is None

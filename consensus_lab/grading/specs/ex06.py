@@ -203,7 +203,7 @@ class Spec(NodeSpec):
         "progress": "Answer every client: resend Prepare/Decision after losses and decide abort at VOTE_TIMEOUT.",
     }
 
-    def lab_invariants(self) -> list:
+    def lab_invariants(self, view: Any = None) -> list:
         from ...sim import invariant
 
         @invariant("atomic commitment")

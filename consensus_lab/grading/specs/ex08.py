@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks import Check, NodeSpec
-from ._raft import HINTS, ElectionJudge, election_view_problem, one_leader_per_term
+from ._raft import HINTS, ElectionJudge, RaftSearch, election_view_problem, one_leader_per_term
 
 
-class Spec(NodeSpec):
+class Spec(RaftSearch, NodeSpec):
     id = "ex08"
     title = "Raft leader election"
     notebook = "ex08_raft_election.ipynb"
@@ -33,8 +33,8 @@ class Spec(NodeSpec):
                       "expect": {"leader_at_end": True}}),
     )
 
-    def lab_invariants(self) -> list:
-        return [one_leader_per_term(self.module.view)]
+    def lab_invariants(self, view: Any = None) -> list:
+        return [one_leader_per_term(view or self.module.view)]
 
     def validate_view(self, view: Any) -> str | None:
         return election_view_problem(view)

@@ -17,7 +17,7 @@ from typing import Any
 from ...sim.clients import Ok
 from ..checks import Check, NodeSpec, Violation
 from ..exercises.ex09 import Entry
-from ._raft import HINTS, ElectionJudge, election_view_problem, one_leader_per_term
+from ._raft import HINTS, ElectionJudge, RaftSearch, election_view_problem, one_leader_per_term
 
 
 class LogJudge(ElectionJudge):
@@ -154,6 +154,38 @@ class LogJudge(ElectionJudge):
         return None
 
 
+def _log_invariants(view) -> list:
+    """Stateless log invariants for the explorer: log matching, and committed entries agree."""
+    from ...sim import invariant
+
+    def pairs(world):
+        """Every two live nodes, each as (id, log, commit index)."""
+        seen = [(n.id, tuple(view(n).get("log", ())), int(view(n).get("commit_index", 0))) for n in world.live()]
+        for k, a in enumerate(seen):
+            for b in seen[k + 1:]:
+                yield a, b
+
+    @invariant("log matching")
+    def matching(world) -> str | None:
+        for (a, la, _), (b, lb, _) in pairs(world):
+            i = min(len(la), len(lb))
+            while i > 0 and la[i - 1].term != lb[i - 1].term:
+                i -= 1
+            if i and la[:i] != lb[:i]:
+                return f"{a} and {b} agree on the term of entry {i} but not on all the entries before it"
+        return None
+
+    @invariant("committed entries agree")
+    def committed(world) -> str | None:
+        for (a, la, ca), (b, lb, cb) in pairs(world):
+            for i in range(min(ca, cb, len(la), len(lb))):
+                if la[i] != lb[i]:
+                    return f"{a} and {b} both committed entry {i + 1} but hold {la[i]!r} and {lb[i]!r}"
+        return None
+
+    return [matching, committed]
+
+
 def _view_problem(view: Any) -> str | None:
     problem = election_view_problem(view)
     if problem:
@@ -169,7 +201,7 @@ def _view_problem(view: Any) -> str | None:
     return None
 
 
-class Spec(NodeSpec):
+class Spec(RaftSearch, NodeSpec):
     id = "ex09"
     title = "Raft log replication and the commit rule"
     notebook = "ex09_raft_log_replication.ipynb"
@@ -213,8 +245,11 @@ class Spec(NodeSpec):
                       "network": {"loss": 0.05}, "workload": {"stop": 2.0}, "expect": {"converged": True, "min_ok": 12}}),
     )
 
-    def lab_invariants(self) -> list:
-        return [one_leader_per_term(self.module.view)]
+    def lab_invariants(self, view: Any = None) -> list:
+        return [one_leader_per_term(view or self.module.view), *_log_invariants(view or self.module.view)]
+
+    def search_invariants(self) -> list:
+        return [*super().search_invariants(), *_log_invariants(lambda node: node.view)]
 
     def validate_view(self, view: Any) -> str | None:
         return _view_problem(view)
