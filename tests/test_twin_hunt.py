@@ -36,6 +36,9 @@ CLI_FIRST = {
     ("raft", "no-up-to-date-check"): 0,
     ("raft", "stale-truncate"): 15,
     ("raft", "log-by-reference"): 0,
+    ("twopc", "article"): 0,
+    ("paxos", "article"): 0,
+    ("raft", "article"): 0,
 }
 CLI_SEEDS = 150
 
@@ -61,6 +64,8 @@ BATTERY_FIRST = {
     ("paxos", "ignore-accepted"): 5,
     ("paxos", "first-promise"): 28,
     ("paxos", "minority-learner"): 0,
+    ("twopc", "article"): 0,
+    ("paxos", "article"): 0,
 }
 
 HUNTED = sorted({p for p, _ in CLI_FIRST})
