@@ -18,6 +18,7 @@ the diff before committing).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -210,6 +211,22 @@ def _history(linearizable: bool):
     return plot_history(h, check_linearizable(h, "register"))
 
 
+def _jepsen():
+    """A real run's picture, from a fixed result (no processes are started)."""
+    from consensus_lab.history import Op
+    from consensus_lab.net.jepsen import JepsenResult
+    from consensus_lab.viz import plot_jepsen
+
+    h = [Op(0, "invoke", "write", "x", 1, 1.0), Op(1, "invoke", "read", "x", None, 1.1),
+         Op(0, "ok", "write", "x", 1, 1.2), Op(1, "ok", "read", "x", 1, 1.9),
+         Op(0, "invoke", "cas", "x", (1, 2), 2.0), Op(0, "fail", "cas", "x", (1, 2), 2.4)]
+    faults = [{"f": "kill", "value": ["n1"], "time": 1.3}, {"f": "start", "value": ["n1"], "time": 1.8},
+              {"f": "partition", "value": [["n2"], ["n1", "n3"]], "time": 2.1},
+              {"f": "heal", "value": None, "time": 2.3}]
+    r = JepsenResult("raft", "correct", 3, 0, Path("."), h, faults, "linearizable")
+    return plot_jepsen(r)
+
+
 def _consistency_map():
     from consensus_lab.viz import plot_consistency_map
 
@@ -360,6 +377,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "history-linearizable": lambda: _history(True),
     "history-not-linearizable": lambda: _history(False),
     "consistency-map": _consistency_map,
+    "jepsen": _jepsen,
     "matrix": _matrix,
     "ring": _ring,
     "loads": _loads,

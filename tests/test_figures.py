@@ -76,8 +76,8 @@ def test_a_one_line_change_in_a_plotting_function_is_caught(monkeypatch):
     """Colour one message type differently in the space-time diagram: the comparison fails."""
     import consensus_lab.viz.spacetime as st
 
-    real = st.message_colors
-    monkeypatch.setattr(st, "message_colors", lambda types: {**real(types), "Commit": "#000000"})
+    real = st.message_color
+    monkeypatch.setattr(st, "message_color", lambda name: "#000000" if name == "Commit" else real(name))
     diff = _first_difference(json.loads(json.dumps(draw("spacetime-twopc"))),
                              json.loads(_golden("spacetime-twopc").read_text()))
     assert diff is not None and "#000000" in diff
