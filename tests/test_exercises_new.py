@@ -34,6 +34,9 @@ BUGS = {
     "ex00_bug_volatile_retries.py": ("agreement", "crash"),
     "ex00_bug_append_duplicates.py": ("no duplicates", "twice", "t="),
     "ex00_bug_ack_before_store.py": ("durability", "before delivering", "t="),
+    "ex11_bug_trust_the_lease.py": ("fencing", "token", "t="),
+    "ex11_bug_volatile_highest.py": ("fencing", "after it had accepted token", "t="),
+    "ex11_bug_ok_when_refused.py": ("answer what the storage decided", "refused the stale token", "t="),
 }
 
 #: single edits of the reference that are real bugs; every one must lose points
@@ -46,6 +49,14 @@ MUTANTS = {
         [("        ctx.storage[\"delivered\"] = self.delivered\n", "")],
         [("            self.deliver(ctx, msg.value)\n            ctx.send(src, GossipAck(msg.value))",
           "            if self.deliver(ctx, msg.value):\n                ctx.send(src, GossipAck(msg.value))")],
+    ],
+    "ex11": [
+        [("verdict = msg.token >= ctx.storage.get(\"highest\", 0)", "verdict = True")],
+        [("                    ctx.storage[\"highest\"] = msg.token\n", "")],
+        [("Ok() if msg.accepted else Fail(\"stale token\")", "Ok()")],
+        [("verdict = ctx.storage.get(f\"write:{msg.value}\")", "verdict = None")],
+        [("None if data is None else data[1]", "None if data is None else data[0]")],
+        [("        if name.startswith(\"retry \") and payload in self.ops:", "        if False:")],
     ],
 }
 
