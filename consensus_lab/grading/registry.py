@@ -25,7 +25,7 @@ from .checks import Check, ExerciseSpec
 
 __all__ = ["EXERCISE_IDS", "get", "all_specs", "load_hidden", "HiddenChecksError"]
 
-EXERCISE_IDS = tuple(f"ex{i:02d}" for i in range(0, 10)) + ("ex11",)
+EXERCISE_IDS = tuple(f"ex{i:02d}" for i in range(0, 10)) + ("ex10", "ex11")
 
 _cache: dict[str, ExerciseSpec] = {}
 

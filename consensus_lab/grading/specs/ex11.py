@@ -15,8 +15,6 @@ checker, key-value model), and enough writes went through.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...sim.clients import Fail, Ok
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..exercises.ex11 import LOCK_SERVER, STORAGE
