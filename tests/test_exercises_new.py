@@ -166,3 +166,20 @@ class BroadcastNode(Node):
             ctx.storage["delivered"] = mine + tuple(v for v in BOARD if v not in mine)
         ctx.set_timer("sync", 0.05)
 '''
+
+
+def test_the_start_page_links_every_lesson_and_exercise_and_make_lab_opens_it():
+    import json
+    import re
+
+    nb = json.loads((ROOT / "START.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"])
+    links = re.findall(r"\]\(([^)]+\.ipynb)\)", text)
+    assert links and all((ROOT / link).is_file() for link in links), [x for x in links if not (ROOT / x).is_file()]
+    for lesson in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f"notebooks/{lesson.name}" in links, lesson.name
+    for spec in registry.all_specs():
+        assert f"exercises/{spec.notebook}" in links, spec.notebook
+    make = (ROOT / "Makefile").read_text()
+    lab = make[make.index("\nlab:"):make.index("\ntest:")]
+    assert "root_dir=." in lab and "default_url=/lab/tree/START.ipynb" in lab, lab
