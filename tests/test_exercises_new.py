@@ -39,7 +39,7 @@ BUGS = {
     "ex10_bug_half_is_enough.py": ("p_majority(4,", "expected"),
     "ex11_bug_trust_the_lease.py": ("fencing", "token", "t="),
     "ex11_bug_volatile_highest.py": ("fencing", "after it had accepted token", "t="),
-    "ex11_bug_ok_when_refused.py": ("answer what the storage decided", "refused the stale token", "t="),
+    "ex11_bug_no_verdict_memory.py": ("verdicts are final", "t="),
 }
 
 #: single edits of the reference that are real bugs; every one must lose points
@@ -76,10 +76,20 @@ def _present(exercise: str) -> bool:
     return exercise in registry.EXERCISE_IDS
 
 
+#: a buggy answer that replaces one class of a whole answer is graded behind that answer
+BEHIND = {"ex11": "ex11_student.py"}
+
+
+def source_of(path: Path) -> str:
+    """The answer cell a buggy answer stands for (the whole answer it patches, then its own classes)."""
+    base = BEHIND.get(path.name[:4]) if "_bug_" in path.name else None
+    return ((ANSWERS / base).read_text() + "\n\n" if base else "") + path.read_text()
+
+
 def load(path: Path, exercise: str) -> list:
     spec = registry.get(exercise)
     scope: dict = {}
-    exec(spec.module.PREAMBLE + "\n" + path.read_text(), scope)
+    exec(spec.module.PREAMBLE + "\n" + source_of(path), scope)
     return [scope[n] for n in spec.interface]
 
 
@@ -126,9 +136,9 @@ def test_new_exercises_in_the_grader(tmp_path):
         submit(subs, "ref", exercise, solution_source(exercise))
         submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
         expect_full += [("ref", exercise), ("student", exercise)]
-    bugs = [b for b in BUGS if _present(b[:4])][:2]
+    bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust"))]
     for name in bugs:
-        submit(subs, name[:-3].replace("_", "-"), name[:4], (ANSWERS / name).read_text())
+        submit(subs, name[:-3].replace("_", "-"), name[:4], source_of(ANSWERS / name))
     submit(subs, "colluder", "ex00", COLLUDER)
     out = tmp_path / "gradebook.csv"
     grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=60, limits=Limits(call_timeout=4.0, cpu_seconds=40))
