@@ -31,7 +31,7 @@ NEW = ("ex00", "ex10", "ex11")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
-    "ex00_bug_volatile_retries.py": ("agreement", "crash"),
+    "ex00_bug_volatile_retries.py": ("agreement", "crash", "restarts: n1 at t="),
     "ex00_bug_append_duplicates.py": ("no duplicates", "twice", "t="),
     "ex00_bug_ack_before_store.py": ("durability", "before delivering", "t="),
     "ex10_bug_product_formula.py": ("expected", "that is p ** n", "outside it"),

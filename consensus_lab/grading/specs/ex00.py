@@ -28,6 +28,7 @@ class BroadcastJudge(Judge):
     def __init__(self, *a) -> None:
         super().__init__(*a)
         self.last_gossip: tuple[float, str, Any] | None = None
+        self.restarts: dict[str, float] = {}  # node -> when it last came back from a crash
 
     def _added(self) -> set:
         assert self.sim is not None
@@ -36,6 +37,8 @@ class BroadcastJudge(Judge):
     def after_call(self, node, handler, before, effects, view_changed, now) -> None:
         nid = node.id
         st = self.store(nid)
+        if handler == "on_start" and now > 0:
+            self.restarts[nid] = now
         if KEY in before:
             old, new = before[KEY], st.get(KEY, _ABSENT)
             old = () if old is _ABSENT else old
@@ -90,9 +93,11 @@ class BroadcastJudge(Judge):
             missing = sorted(everything - set(self.store(nid).get(KEY, ())), key=repr)
             if missing:
                 holders = [n for n in self.nodes if missing[0] in self.store(n).get(KEY, ())]
+                restarts = ", ".join(f"{n} at t={t:.3f}" for n, t in sorted(self.restarts.items()))
                 return (f"agreement: at the end {nid} has not delivered {missing[0]!r} ({len(missing)} values "
                         f"missing; {', '.join(holders) or 'a client'} had it) although every fault had healed "
-                        f"-- was a lost Gossip never retried, or did a crash forget whom to retry?")
+                        f"-- was a lost Gossip never retried, or did a crash forget whom to retry?"
+                        + (f" (restarts: {restarts})" if restarts else ""))
         end = float(self.params.get("duration", 3.0))
         if self.last_gossip is not None and self.last_gossip[0] > end - QUIET_WINDOW:
             t, nid, value = self.last_gossip
@@ -123,10 +128,11 @@ class Spec(NodeSpec):
         Check("duplicates are delivered once", 2, hint="A value that is already in storage['delivered'] is not "
               "appended again -- but the Gossip is still acknowledged (the first ack may have been lost).",
               params={"seeds": [4], "network": {"duplicate": 0.4, "loss": 0.1}, "expect": {"min_ok": 5}}),
-        Check("a node crashes and restarts", 3, hint="Who still has to hear of a value is durable state: "
+        Check("nodes crash and restart", 3, hint="Who still has to hear of a value is durable state: "
               "store it, and in on_start read it back and start the retry timer again.",
               params={"seeds": [5], "nodes": 4, "network": {"loss": 0.1},
-                      "nemesis": "0.5 crash n2; 0.9 restart n2; 1.1 crash n1; 1.6 restart n1",
+                      "nemesis": "0.5 crash n2; 0.9 restart n2; 1.2 crash n3; 1.25 partition n3|n1,n2,n4; "
+                                 "1.7 crash n1; 1.8 restart n1; 1.9 heal; 1.95 restart n3",
                       "expect": {"min_ok": 4}}),
     )
 
