@@ -27,7 +27,7 @@ from consensus_lab.grading.selfcheck import format_report, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ROOT / "tests" / "data" / "answers"
-NEW = ("ex00", "ex10", "ex11")
+NEW = ("ex00", "ex10", "ex11", "ex12")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
@@ -40,6 +40,8 @@ BUGS = {
     "ex11_bug_trust_the_lease.py": ("fencing", "token", "t="),
     "ex11_bug_volatile_highest.py": ("fencing", "after it had accepted token", "t="),
     "ex11_bug_no_verdict_memory.py": ("verdicts are final", "t="),
+    "ex12_bug_no_dedup.py": ("exactly once", "ran twice", "t="),
+    "ex12_bug_leader_only_dedup.py": ("exactly once", "not linearizable"),
 }
 
 #: single edits of the reference that are real bugs; every one must lose points
@@ -68,6 +70,14 @@ MUTANTS = {
         [("verdict = ctx.storage.get(f\"write:{msg.value}\")", "verdict = None")],
         [("None if data is None else data[1]", "None if data is None else data[0]")],
         [("        if name.startswith(\"retry \") and payload in self.ops:", "        if False:")],
+    ],
+    "ex12": [
+        [("if seen is not None and seen[0] >= command.seq:", "if False:")],
+        [("            self.waiting[index] = request", "            ctx.reply(request, Ok(None))")],
+        [("            self.last[command.client] = (command.seq, result)\n", "")],
+        [("command.value if old is None else old + command.value", "command.value")],
+        [("if request is not None and (request.client, request.seq) == (command.client, command.seq):",
+          "if request is not None:")],
     ],
 }
 
