@@ -146,10 +146,13 @@ def test_new_exercises_in_the_grader(tmp_path):
         submit(subs, "ref", exercise, solution_source(exercise))
         submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
         expect_full += [("ref", exercise), ("student", exercise)]
-    bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust"))]
+    bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust",
+                                                                 "ex10_bug_product"))]
     for name in bugs:
         submit(subs, name[:-3].replace("_", "-"), name[:4], source_of(ANSWERS / name))
     submit(subs, "colluder", "ex00", COLLUDER)
+    submit(subs, "patcher", "ex12", PATCH_THE_JUDGE)
+    submit(subs, "faker", "ex10", FAKE_PASS_EX10)
     out = tmp_path / "gradebook.csv"
     grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=60, limits=Limits(call_timeout=4.0, cpu_seconds=40))
     with open(out, newline="") as f:
@@ -161,6 +164,9 @@ def test_new_exercises_in_the_grader(tmp_path):
         row = table[(name[:-3].replace("_", "-"), name[:4])]
         assert int(row["points"]) < int(row["max_points"]), row
     assert table[("colluder", "ex00")]["points"] == "0", table[("colluder", "ex00")]
+    assert table[("patcher", "ex12")]["points"] == "0" and "refused" in table[("patcher", "ex12")]["reason"]
+    faker = table[("faker", "ex10")]  # prints a perfect score, answers p ** n: earns what p ** n earns
+    assert int(faker["points"]) == int(table[("ex10-bug-product-formula", "ex10")]["points"]) < int(faker["max_points"])
 
 
 # Nodes that "deliver" through a module-level dict instead of messages: in one process they would agree;
@@ -203,3 +209,33 @@ def test_the_start_page_links_every_lesson_and_exercise_and_make_lab_opens_it():
     make = (ROOT / "Makefile").read_text()
     lab = make[make.index("\nlab:"):make.index("\ntest:")]
     assert "root_dir=." in lab and "default_url=/lab/tree/START.ipynb" in lab, lab
+
+# Reaches for the grader's judge to switch it off: refused by the import rule before it runs.
+PATCH_THE_JUDGE = '''
+import consensus_lab.grading.specs.ex12 as judged
+judged.KVJudge.final = lambda self: None
+judged.KVJudge.after_call = lambda *a, **k: None
+
+class KVServer(RaftNode):
+    def on_client_request(self, ctx, request):
+        ctx.reply(request, Ok(None))
+'''
+
+# Prints the score it would like, then answers with the product formula.
+FAKE_PASS_EX10 = '''
+print("ex10 how likely is it to work: 7 of 7 checks passed, 16/16 points")
+print(\'{"ok": true, "r": 0.5, "id": 1}\')
+
+def p_majority(n, p_up):
+    print("  PASS  every check")
+    return p_up ** n
+
+def p_majority_racks(rack_sizes, p_rack_down, p_node_down):
+    p = 1.0
+    for size in rack_sizes:
+        p *= (1 - p_rack_down) * (1 - p_node_down) ** size
+    return p
+
+def p_2pc_commit(participants, p_up, p_back):
+    return p_up ** participants
+'''
