@@ -38,6 +38,9 @@ from typing import Any
 
 from consensus_lab.sim import Node, Ok, Redirect
 
+# the Raft messages of exercises 8 and 9, unchanged (the sandbox copies ex09's module too: DEPENDS)
+from .ex09 import AppendEntries, AppendEntriesReply, Entry, RequestVote, Vote
+
 __all__ = ["Entry", "Command", "RequestVote", "Vote", "AppendEntries", "AppendEntriesReply", "RaftNode",
            "ELECTION_TIMEOUT_MIN", "ELECTION_TIMEOUT_MAX", "HEARTBEAT", "MAX_BATCH", "Node", "Ok",
            "Redirect", "INTERFACE", "PREAMBLE"]
@@ -46,6 +49,7 @@ ELECTION_TIMEOUT_MIN = 0.2
 ELECTION_TIMEOUT_MAX = 0.4
 HEARTBEAT = 0.05
 MAX_BATCH = 64
+DEPENDS = ("ex09",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,43 +61,6 @@ class Command:
     f: str
     key: Any
     value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    term: int
-    command: Any  # a Command, or None for a new leader's no-op
-
-
-@dataclass(frozen=True, slots=True)
-class RequestVote:
-    term: int
-    candidate: str
-    last_index: int
-    last_term: int
-
-
-@dataclass(frozen=True, slots=True)
-class Vote:
-    term: int
-    granted: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AppendEntries:
-    term: int
-    leader: str
-    prev_index: int
-    prev_term: int
-    entries: tuple
-    leader_commit: int
-
-
-@dataclass(frozen=True, slots=True)
-class AppendEntriesReply:
-    term: int
-    success: bool
-    match_index: int
 
 
 class RaftNode(Node):
@@ -194,7 +161,7 @@ class RaftNode(Node):
     def _on_request_vote(self, ctx, src: str, msg: RequestVote) -> None:
         mine = (self.term_at(self.last_index()), self.last_index())
         grant = (msg.term == self.current_term and self.voted_for in (None, msg.candidate)
-                 and (msg.last_term, msg.last_index) >= mine)
+                 and (msg.last_log_term, msg.last_log_index) >= mine)
         if grant:
             self.voted_for = msg.candidate
             self._persist_vote(ctx)
