@@ -86,14 +86,14 @@ def _present(exercise: str) -> bool:
     return exercise in registry.EXERCISE_IDS
 
 
-#: a buggy answer that replaces one class of a whole answer is graded behind that answer
-BEHIND = {"ex11": "ex11_student.py"}
+#: a buggy answer that replaces or extends one class of a whole answer is graded behind that answer
+BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py"}
 
 
 def source_of(path: Path) -> str:
     """The answer cell a buggy answer stands for (the whole answer it patches, then its own classes)."""
-    base = BEHIND.get(path.name[:4]) if "_bug_" in path.name else None
-    return ((ANSWERS / base).read_text() + "\n\n" if base else "") + path.read_text()
+    base = next((b for prefix, b in BEHIND.items() if path.name.startswith(prefix)), None)
+    return (source_of(ANSWERS / base) + "\n\n" if base else "") + path.read_text()
 
 
 def load(path: Path, exercise: str) -> list:
@@ -225,17 +225,4 @@ class KVServer(RaftNode):
 FAKE_PASS_EX10 = '''
 print("ex10 how likely is it to work: 7 of 7 checks passed, 16/16 points")
 print(\'{"ok": true, "r": 0.5, "id": 1}\')
-
-def p_majority(n, p_up):
-    print("  PASS  every check")
-    return p_up ** n
-
-def p_majority_racks(rack_sizes, p_rack_down, p_node_down):
-    p = 1.0
-    for size in rack_sizes:
-        p *= (1 - p_rack_down) * (1 - p_node_down) ** size
-    return p
-
-def p_2pc_commit(participants, p_up, p_back):
-    return p_up ** participants
-'''
+''' + (ANSWERS / "ex10_bug_product_formula.py").read_text()
