@@ -27,7 +27,7 @@ from consensus_lab.grading.selfcheck import format_report, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ROOT / "tests" / "data" / "answers"
-NEW = ("ex00", "ex10", "ex11", "ex12")
+NEW = ("ex00", "ex10", "ex11", "ex12", "ex13")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
@@ -42,6 +42,8 @@ BUGS = {
     "ex11_bug_no_verdict_memory.py": ("verdicts are final", "t="),
     "ex12_bug_no_dedup.py": ("exactly once", "ran twice", "t="),
     "ex12_bug_leader_only_dedup.py": ("exactly once", "not linearizable"),
+    "ex13_bug_leader_reads_locally.py": ("linearizability", "not linearizable"),
+    "ex13_bug_no_noop_wait.py": ("linearizability", "not linearizable"),
 }
 
 #: single edits of the reference that are real bugs; every one must lose points
@@ -79,6 +81,12 @@ MUTANTS = {
         [("if request is not None and (request.client, request.seq) == (command.client, command.seq):",
           "if request is not None:")],
     ],
+    "ex13": [
+        [("        if self.term_at(self.commit_index) != self.current_term:\n            return  # no entry", "        if False:\n            return  # no entry")],
+        [("if rnd <= self.confirmed and self.last_applied >= read_index:", "if self.last_applied >= read_index:")],
+        [("        elif request.f == \"get\":\n", "        elif False:\n")],
+        [("if seen is None or seen[0] < command.seq:", "if True:")],
+    ],
 }
 
 
@@ -87,7 +95,8 @@ def _present(exercise: str) -> bool:
 
 
 #: a buggy answer that replaces or extends one class of a whole answer is graded behind that answer
-BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py"}
+BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py",
+          "ex13_bug_": "ex13_student.py"}
 
 
 def source_of(path: Path) -> str:

@@ -19,6 +19,8 @@ SLOW = {"kind": "uniform", "low": 0.02, "high": 0.1}
 
 
 class KVJudge(Judge):
+    reads_once = True  # a get goes through the log too: a retried one must get the first answer
+
     def __init__(self, *a) -> None:
         super().__init__(*a)
         self.answers: dict[tuple[str, int], tuple[Any, str, float]] = {}
@@ -32,6 +34,8 @@ class KVJudge(Judge):
                 raise Violation("no failures", f"{node.id} answered Fail for {request.f}({request.key!r}) of "
                                 f"{request.client}#{request.seq}; a service that cannot tell should not answer "
                                 f"(the client retries)", now)
+            if request.f == "get" and not self.reads_once:
+                continue
             value = result.value if isinstance(result, Ok) else result
             key = (request.client, request.seq)
             first = self.answers.setdefault(key, (value, node.id, now))
