@@ -20,6 +20,7 @@ SLOW = {"kind": "uniform", "low": 0.02, "high": 0.1}
 
 class KVJudge(Judge):
     reads_once = True  # a get goes through the log too: a retried one must get the first answer
+    suspects = "an operation applied twice, or answered before it was committed?"
 
     def __init__(self, *a) -> None:
         super().__init__(*a)
@@ -54,8 +55,7 @@ class KVJudge(Judge):
             return f"only {ok} operations succeeded; expected at least {expect['min_ok']}"
         result = check_linearizable(self.sim.history, "kv", timeout=20.0)
         if result.verdict == "not linearizable":
-            return (f"linearizability: the clients' history is {result.detail} -- an operation applied twice, "
-                    f"or answered before it was committed?")
+            return f"linearizability: the clients' history is {result.detail} -- {self.suspects}"
         return None
 
 
