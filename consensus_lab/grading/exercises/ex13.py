@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ex09 import AppendEntries, AppendEntriesReply, Entry, RequestVote, Vote
-from .ex12 import HEARTBEAT, Command, Node, Ok, RaftNode, Redirect
+from .ex12 import HEARTBEAT, Command, Node, Ok, RaftNode, Redirect, make_node, view  # noqa: F401 - the adapters
 
 __all__ = ["ReadProbe", "ReadAck", "Command", "Entry", "RaftNode", "HEARTBEAT", "PROBE_EVERY", "Node", "Ok",
            "Redirect", "INTERFACE", "PREAMBLE"]
@@ -50,13 +50,3 @@ INTERFACE = ("KVServer",)
 PREAMBLE = "from consensus_lab.grading.exercises.ex13 import *\n"
 MESSAGES = (Command, Entry, RequestVote, Vote, AppendEntries, AppendEntriesReply, ReadProbe, ReadAck)
 
-
-def make_node(answers: dict[str, Any], node_id: str, cluster: tuple[str, ...], options: dict) -> Node:
-    cls = answers["KVServer"]
-    if not (isinstance(cls, type) and issubclass(cls, RaftNode)):
-        raise TypeError("KVServer must be a subclass of RaftNode")
-    return cls(node_id, cluster)
-
-
-def view(node: Any) -> dict:
-    return {"role": node.role, "term": node.current_term, "commit_index": node.commit_index}
