@@ -512,3 +512,32 @@ def test_an_interrupted_search_returns_what_it_has(monkeypatch):
     assert 0 < r.states < 200
     assert "interrupted before the bounded space was covered" in r.summary()
     assert r.to_dict()["interrupted"] is True
+
+
+def test_a_search_ends_by_itself_and_says_how_far_it_got():
+    import inspect
+
+    from consensus_lab.explore.search import DEFAULT_TIME_BUDGET
+
+    assert inspect.signature(explore).parameters["time_budget"].default == DEFAULT_TIME_BUDGET
+    r = explore("paxos", time_budget=0.3, progress=False)
+    assert r.verdict == "budget exhausted" and not r.complete
+    assert r.depth_complete is not None and 0 < r.depth_complete < r.bounds.depth
+    assert "time budget of 0.3 s exhausted" in r.summary()
+    assert f"every schedule of up to {r.depth_complete} steps" in r.summary()
+    assert r.to_dict()["depth_complete"] == r.depth_complete
+    whole = explore("broadcast", progress=False)  # a small space, covered: the whole depth is complete
+    assert whole.verdict == "no violation" and whole.depth_complete == whole.depth
+
+
+def test_explore_command_has_a_default_budget_and_takes_none():
+    from consensus_lab.cli import build_parser
+
+    args = build_parser().parse_args(["explore", "paxos"])
+    assert float(args.time_budget) > 0
+    out = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "explore", "paxos", "--time-budget", "none",
+                          "--max-states", "20", "--json", "-"], capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads(out.stdout)["time_budget"] is None
+    bad = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "explore", "paxos", "--time-budget", "-1"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "or none" in bad.stderr

@@ -70,7 +70,7 @@ def make_leader(n, ctx, term=None):
 # --- registration ---------------------------------------------------------------------------
 
 
-def test_spec_is_registered_with_correct_first_and_the_four_twins():
+def test_spec_is_registered_with_correct_first_and_the_twins():
     spec = get("raft")
     assert list(spec.variants) == [
         "correct",
@@ -78,6 +78,7 @@ def test_spec_is_registered_with_correct_first_and_the_four_twins():
         "volatile-vote",
         "no-up-to-date-check",
         "stale-truncate",
+        "log-by-reference",
     ]
     assert spec.history_model == "kv"
     assert spec.variants == VARIANTS

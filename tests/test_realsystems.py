@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from shared_data import require_shared
 
 from consensus_lab import protocols, run
 from consensus_lab.checkers import check_linearizable
@@ -129,9 +130,8 @@ def test_quorum_choices_trade_availability_for_consistency():
 
 
 def test_jepsen_etcd_histories_get_porcupines_verdicts():
+    require_shared("porcupine", "etcd_000.log")
     results = jepsen_etcd(limit=20, timeout=30)
-    if results is None:
-        pytest.skip("shared data not found (../shared/data/porcupine)")
     assert len(results) == 20
     for r in results:
         assert (r.verdict == "linearizable") == r.expected, r

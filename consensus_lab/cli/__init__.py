@@ -15,7 +15,7 @@ import sys
 __all__ = ["main", "UsageError"]
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("run", "check", "explore", "release", "grade")
+_COMMANDS = ("run", "check", "explore", "serve", "jepsen", "release", "grade")
 
 
 class UsageError(Exception):

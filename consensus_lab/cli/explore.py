@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..explore.search import DEFAULT_TIME_BUDGET
 from . import UsageError
 from ._args import parse_number, parse_options
 
@@ -36,7 +37,9 @@ def register(sub) -> None:
     p.add_argument("--strategy", default="bfs", help="bfs (shortest counterexample), dfs or random")
     p.add_argument("--walks", type=str, default=None, help="number of random walks (--strategy random)")
     p.add_argument("--seed", type=str, default="0", help="seed of the random walks")
-    p.add_argument("--time-budget", type=str, default=None, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--time-budget", type=str, default=str(int(DEFAULT_TIME_BUDGET)), metavar="SECONDS",
+                   help=f"stop after this long with the verdict 'budget exhausted' (default "
+                   f"{DEFAULT_TIME_BUDGET:g}; none for no limit)")
     p.add_argument("--max-states", type=str, default=None, help="stop after this many distinct states")
     p.add_argument("--goal", default=None, help="stop when this goal is reached (and print the witness)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="protocol option (repeatable)")
@@ -70,9 +73,10 @@ def cmd_explore(args) -> int:
     timer_limit = parse_number(args.timer_limit, "timer-limit", int, low=0)
     walks = parse_number(args.walks, "walks", int, low=1)
     seed = parse_number(args.seed, "seed", int)
-    budget = parse_number(args.time_budget, "time-budget", float)
+    budget = (None if args.time_budget.lower() == "none"
+              else parse_number(args.time_budget, "time-budget", float))
     if budget is not None and budget <= 0:
-        raise UsageError(f"--time-budget must be > 0 seconds, got {args.time_budget}")
+        raise UsageError(f"--time-budget must be > 0 seconds (or none), got {args.time_budget}")
     max_states = parse_number(args.max_states, "max-states", int, low=1)
     kinds = None
     if args.fault_kinds is not None:

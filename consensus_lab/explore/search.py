@@ -34,6 +34,10 @@ from .world import NETWORK_FAULTS, Bounds, ClientOp, ExploreWorld, State, Step
 __all__ = ["explore", "ExploreResult", "replay", "make_world", "VERDICTS", "STRATEGIES"]
 
 VERDICTS = ("violation", "no violation", "budget exhausted")
+
+#: seconds a search may take unless told otherwise: a student should not wait longer for a verdict,
+#: and a command must end by itself.  ``time_budget=None`` lifts it.
+DEFAULT_TIME_BUDGET = 120.0
 STRATEGIES = ("bfs", "dfs", "random")
 _REPORT_EVERY = 0.25  # seconds between progress reports
 _CHECK_EVERY = 256  # transitions between clock readings
@@ -70,6 +74,8 @@ class ExploreResult:
     note: str = ""
     network: str = "async"
     interrupted: bool = False  # stopped by Ctrl-C / the notebook's interrupt button
+    time_budget: float | None = None
+    depth_complete: int | None = None  # breadth-first: every schedule this long was explored
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
@@ -132,8 +138,15 @@ class ExploreResult:
             else:
                 lines.append(f"  no violation in any schedule of up to {b.depth} steps")
         else:
-            why = "interrupted" if self.interrupted else "budget exhausted"
-            lines.append(f"  {why} before the bounded space was covered: no verdict")
+            if self.interrupted:
+                why = "interrupted"
+            elif self.time_budget is not None and self.seconds >= self.time_budget:
+                why = f"time budget of {self.time_budget:g} s exhausted"
+            else:
+                why = "budget exhausted"
+            covered = (f"; every schedule of up to {self.depth_complete} steps was explored without a "
+                       f"violation" if self.depth_complete else "")
+            lines.append(f"  {why} before the bounded space was covered: no verdict{covered}")
         for g, d in self.goals.items():
             lines.append(f"  goal {g!r}: " + (f"reached in {d} steps" if d is not None else "not reached"))
         return "\n".join(lines)
@@ -168,6 +181,8 @@ class ExploreResult:
             "path": [str(s) for s in self.path],
             "goals": self.goals,
             "interrupted": self.interrupted,
+            "depth_complete": self.depth_complete,
+            "time_budget": self.time_budget,
         }
 
 
@@ -553,7 +568,7 @@ def explore(
     network: str | None = None,
     strategy: str = "bfs",
     goal: str | None = None,
-    time_budget: float | None = None,
+    time_budget: float | None = DEFAULT_TIME_BUDGET,
     max_states: int | None = None,
     walks: int = 1000,
     seed: int = 0,
@@ -582,8 +597,10 @@ def explore(
     ``strategy``: ``"bfs"`` (shortest counterexample), ``"dfs"`` or
     ``"random"`` (``walks`` random schedules drawn with ``seed``).  ``goal``:
     stop as soon as a state reaches this ``sometimes`` goal (see
-    :meth:`ExploreResult.witness`).  ``time_budget`` (seconds) and
-    ``max_states`` stop a long search with the verdict ``"budget exhausted"``.
+    :meth:`ExploreResult.witness`).  ``time_budget`` (seconds; default
+    :data:`DEFAULT_TIME_BUDGET`, ``None`` for no limit) and ``max_states`` stop a
+    long search with the verdict ``"budget exhausted"``; the result says how
+    deep breadth-first search got (``depth_complete``).
     ``progress``: ``"auto"`` (a bar in notebooks, a line on a terminal, after
     half a second), ``True``, ``False`` or a callable (see
     :func:`consensus_lab.explore.progress.make_progress`).
@@ -640,6 +657,10 @@ def explore(
         verdict = "budget exhausted"
     else:
         verdict = "no violation"
+    depth_complete = None
+    if strategy == "bfs" and verdict != "violation":
+        # levels are finished one by one; the one in progress when the budget ran out is not
+        depth_complete = search.depth if complete else max(0, search.depth - 1)
     if reporter is not None:
         reporter.close(search.info(verdict))
     return ExploreResult(
@@ -662,6 +683,8 @@ def explore(
         note=used_setup.note,
         network=world.network,
         interrupted=interrupted,
+        time_budget=time_budget,
+        depth_complete=depth_complete,
         _world=world,
         _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},
     )

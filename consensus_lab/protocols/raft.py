@@ -113,6 +113,7 @@ VARIANTS = {
     "volatile-vote": "votedFor is kept only in memory: a node that restarts can vote twice in one term",
     "no-up-to-date-check": "RequestVote ignores the logs: a node missing committed entries can win",
     "stale-truncate": "a follower cuts its log after the entries of any AppendEntries, even a stale one",
+    "log-by-reference": "the log is stored once as an object and then changed in memory, never written again",
 }
 
 DEFAULT_OPTIONS = {
@@ -260,6 +261,12 @@ class RaftNode(RaftServiceMixin, Node):
     def _save_log_from(self, ctx: Context, first: int) -> None:
         """Write entries ``first..last`` and forget stored entries past the end."""
         log, st = self.log, ctx.storage
+        if self.cfg.variant == "log-by-reference":
+            # the twin: the entry list goes to storage once, as an object; later changes
+            # reach it only if storage kept a reference (it copies, as a disk does)
+            if "entries" not in st:
+                st["entries"] = log.entries
+            return
         for i in range(max(first, log.snapshot_index + 1), log.last_index + 1):
             st[f"log/{i}"] = log.entry(i)
         old_end = st.get("log_end", 0)
@@ -280,6 +287,9 @@ class RaftNode(RaftServiceMixin, Node):
         self.snapshot = st.get("snapshot", Snapshot())
         snap = self.snapshot
         entries = [st[f"log/{i}"] for i in range(snap.index + 1, st.get("log_end", 0) + 1)]
+        if self.cfg.variant == "log-by-reference":
+            entries = st.get("entries", [])
+            st["entries"] = entries  # the twin stores its live list again at every boot
         self.current_term = st.get("term", 0)
         self.voted_for = st.get("vote")
         self.log = RaftLog(entries, snap.index, snap.term)
@@ -650,6 +660,7 @@ SPECS = [
         default_nodes=5,
         min_nodes=1,
         history_model="kv",
+        random_faults=("partition", "crash", "blip"),
         replica_state=lambda node: node.kv_items(),
     )
 ]

@@ -555,6 +555,7 @@ SPECS = [
         default_nodes=3,
         min_nodes=2,
         history_model=None,
+        random_faults=("partition", "crash", "blip"),
     )
 ]
 SPEC = SPECS[0]

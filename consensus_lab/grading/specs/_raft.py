@@ -22,6 +22,19 @@ def election_view_problem(view: Any, cluster_size: int | None = None) -> str | N
     return None
 
 
+HINTS = {
+    "election safety": "Two leaders in one term: grant one vote per term (persisted), and count a Vote only "
+    "if it is granted for the very term you are a candidate in -- a late Vote of an older term counts nothing.",
+    "a leader needs a majority": "Become leader only with granted Votes of your current term from a majority "
+    "(yourself included); check the term of every Vote reply.",
+    "one vote per term": "Grant a vote only if voted_for is None or already that candidate, for this term.",
+    "persist the term and the vote": "Write current_term and voted_for to ctx.storage whenever they change, "
+    "and read them back in on_start.",
+    "persist the vote before replying": "Persist voted_for before the granting Vote is sent.",
+    "terms never go back": "A term only grows: adopt a higher term you see, never a lower one.",
+}
+
+
 class ElectionJudge(Judge):
     """Election safety, one vote per term, votes and terms persisted before they are used."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks import Check, NodeSpec
-from ._raft import ElectionJudge, election_view_problem, one_leader_per_term
+from ._raft import HINTS, ElectionJudge, election_view_problem, one_leader_per_term
 
 
 class Spec(NodeSpec):
@@ -13,6 +13,7 @@ class Spec(NodeSpec):
     title = "Raft leader election"
     notebook = "ex08_raft_election.ipynb"
     judge_class = ElectionJudge
+    hints = HINTS
     defaults = {"nodes": 3, "duration": 2.5, "quiet": 0.4}
     checks = (
         Check("a leader is elected", 3, hint="A follower that hears nothing for its (random) election "
