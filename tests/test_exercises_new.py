@@ -18,6 +18,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from mutants import MUTANTS as TABLE
 from test_exercises_checks import answer
 from test_grader import HIDDEN, solution_source, submit
 
@@ -46,48 +47,8 @@ BUGS = {
     "ex13_bug_no_noop_wait.py": ("linearizability", "not linearizable"),
 }
 
-#: single edits of the reference that are real bugs; every one must lose points
-MUTANTS = {
-    "ex00": [
-        [("        if value in self.delivered:\n            return False\n", "")],
-        [("        if self.unacked:\n            ctx.set_timer(\"retry\", RETRY)\n        ### END", "        ### END")],
-        [("            ctx.set_timer(\"retry\", RETRY)\n        ctx.reply(request, Ok())",
-          "        ctx.reply(request, Ok())")],
-        [("        ctx.storage[\"delivered\"] = self.delivered\n", "")],
-        [("            self.deliver(ctx, msg.value)\n            ctx.send(src, GossipAck(msg.value))",
-          "            if self.deliver(ctx, msg.value):\n                ctx.send(src, GossipAck(msg.value))")],
-    ],
-    "ex10": [
-        [("return p_at_least(n // 2 + 1, [[1.0 - p_up, p_up]] * n)", "return p_at_least(n // 2, [[1.0 - p_up, p_up]] * n)")],
-        [("        dist[0] += p_rack_down\n", "")],
-        [("return sum(total[need:])", "return sum(total[need + 1:])")],
-        [("return (p_up + (1.0 - p_up) * p_back) ** participants", "return p_up ** participants")],
-        [("return p_at_least(sum(rack_sizes) // 2 + 1, racks)", "return p_at_least(len(rack_sizes) // 2 + 1, racks)")],
-        [("dist = [(1.0 - p_rack_down) * comb(size, k)", "dist = [comb(size, k)")],
-    ],
-    "ex11": [
-        [("verdict = msg.token >= ctx.storage.get(\"highest\", 0)", "verdict = True")],
-        [("                    ctx.storage[\"highest\"] = msg.token\n", "")],
-        [("Ok() if msg.accepted else Fail(\"stale token\")", "Ok()")],
-        [("verdict = ctx.storage.get(f\"write:{msg.value}\")", "verdict = None")],
-        [("None if data is None else data[1]", "None if data is None else data[0]")],
-        [("        if name.startswith(\"retry \") and payload in self.ops:", "        if False:")],
-    ],
-    "ex12": [
-        [("if seen is not None and seen[0] >= command.seq:", "if False:")],
-        [("            self.waiting[index] = request", "            ctx.reply(request, Ok(None))")],
-        [("            self.last[command.client] = (command.seq, result)\n", "")],
-        [("command.value if old is None else old + command.value", "command.value")],
-        [("if request is not None and (request.client, request.seq) == (command.client, command.seq):",
-          "if request is not None:")],
-    ],
-    "ex13": [
-        [("        if self.term_at(self.commit_index) != self.current_term:\n            return  # no entry", "        if False:\n            return  # no entry")],
-        [("if rnd <= self.confirmed and self.last_applied >= read_index:", "if self.last_applied >= read_index:")],
-        [("        elif request.f == \"get\":\n", "        elif False:\n")],
-        [("if seen is None or seen[0] < command.seq:", "if True:")],
-    ],
-}
+#: single edits of the reference that are real bugs: the new exercises' rows of tests/mutants.py
+MUTANTS = {ex: [list(m.edits) for m in TABLE if m.exercise == ex] for ex in NEW}
 
 
 def _present(exercise: str) -> bool:

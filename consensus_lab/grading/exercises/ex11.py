@@ -106,7 +106,7 @@ class LockServer(Node):
         super().__init__(node_id, cluster)
         self.holder: tuple[str, str, int] | None = None  # (client node, rid, token)
         self.queue: list[tuple[str, str]] = []
-        self.served: set[str] = set()  # rids granted before: a late retry of their Acquire is ignored
+        self.served: set[tuple[str, str]] = set()  # (client node, rid) granted before: a late retry is ignored
 
     def on_start(self, ctx) -> None:
         self.holder, self.queue = None, []  # after a restart every lease is void: no lock is held
@@ -116,9 +116,9 @@ class LockServer(Node):
 
     def on_message(self, ctx, src: str, msg: Any) -> None:
         if isinstance(msg, Acquire):
-            if self.holder is not None and self.holder[1] == msg.rid:
+            if self.holder is not None and self.holder[:2] == (src, msg.rid):
                 ctx.send(src, Grant(msg.rid, self.holder[2]))  # the Grant was lost: send it again
-            elif msg.rid not in self.served and (src, msg.rid) not in self.queue:
+            elif (src, msg.rid) not in self.served and (src, msg.rid) not in self.queue:
                 self.queue.append((src, msg.rid))
                 self._grant(ctx)
         elif isinstance(msg, Release) and self.holder is not None and self.holder[2] == msg.token:
@@ -138,7 +138,7 @@ class LockServer(Node):
         token = ctx.storage.get("token", 0) + 1
         ctx.storage["token"] = token
         self.holder = (src, rid, token)
-        self.served.add(rid)
+        self.served.add((src, rid))
         ctx.set_timer("lease", LEASE, token)
         ctx.send(src, Grant(rid, token))
 
