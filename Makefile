@@ -1,5 +1,5 @@
 # consensus_lab: two commands on a fresh machine.
-#   make lab    create .venv (package + JupyterLab + ipywidgets) and open the course
+#   make lab    create .venv (package + JupyterLab + ipywidgets) and open the course at START.ipynb
 #   make test   create/update .venv with the dev extra and run every test
 # Also: make stress (big seeded batteries on all cores), make bench, make lint, make release.
 
@@ -31,7 +31,8 @@ env-lab: $(VENV)/.lab
 env-dev: $(VENV)/.dev
 
 lab: env-lab
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks $(ROOT_FLAG)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=. \
+	    --LabApp.default_url=/lab/tree/START.ipynb $(ROOT_FLAG)
 
 test: env-dev
 	$(PY) -m pytest -n $(JOBS) --dist loadfile $(TEST_PATHS) $(NBVAL) -q

@@ -62,6 +62,7 @@ from typing import Any
 
 from . import codec
 from .hosting import Budget, WorkerFailure
+from .worker import exercise_module
 
 __all__ = ["Limits", "SandboxHost", "SandboxError", "available_isolation", "choose_isolation", "detect_isolation",
            "isolation_summary"]
@@ -223,6 +224,8 @@ def package_copy(exercise_id: str) -> Path:
     (dst / "grading" / "__init__.py").write_text(_STUB_INIT)
     files = ["history.py", "testing.py", "grading/codec.py", "grading/worker.py", "grading/exercises/__init__.py",
              f"grading/exercises/{exercise_id}.py"]
+    # an exercise module may build on another's (its DEPENDS): the capstone reuses ex09's messages
+    files += [f"grading/exercises/{dep}.py" for dep in getattr(exercise_module(exercise_id), "DEPENDS", ())]
     files += [f"sim/{p.name}" for p in sorted((src / "sim").glob("*.py"))]
     for rel in files:
         shutil.copy2(src / rel, dst / rel)

@@ -1,0 +1,63 @@
+"""Exercise 13 judged (capstone B): linearizable reads that never enter the log.
+
+Part A's rules (one answer per operation, a linearizable history), and: no
+``get`` is ever appended to a log.  The schedules cut the leader off with its
+clients still talking to it, so a leader that answers reads from its own state
+without confirming that it still leads serves stale values -- and the history
+is no longer linearizable.
+"""
+
+from __future__ import annotations
+
+from ..checks import Check, Violation
+from ..hosting import _ABSENT
+from .ex12 import SLOW, KVJudge
+from .ex12 import Spec as PartA
+
+
+class ReadIndexJudge(KVJudge):
+    reads_once = False  # a retried read is a new read: it may see newer writes
+    suspects = ("a write applied twice, a read answered by a leader that no longer leads, or one answered "
+                "before the leader knew what was committed?")
+
+    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
+        if "log" in before:
+            old, new = before["log"], self.store(node.id).get("log", ())
+            old = () if old is _ABSENT else old
+            for entry in new[len(old):] if type(new) is tuple else ():
+                command = getattr(entry, "command", None)
+                if getattr(command, "f", None) == "get":
+                    raise Violation("reads without a log entry", f"{node.id} appended {command.client}'s get "
+                                    f"#{command.seq} to its log; a read must be answered by read index", now)
+        super().after_call(node, handler, before, effects, view_changed, now)
+
+
+MIX = [["put", 0.25], ["append", 0.25], ["get", 0.5]]
+
+
+class Spec(PartA):
+    id = "ex13"
+    title = "capstone B: linearizable reads without a log entry"
+    notebook = "ex13_capstone_b_read_index.ipynb"
+    judge_class = ReadIndexJudge
+    defaults = {**PartA.defaults, "workload": {**PartA.defaults["workload"], "mix": MIX}}
+    checks = (
+        Check("reads and writes, no faults", 2, hint="A get is answered by the leader from its state, never "
+              "proposed: confirm the read's round with a majority and wait until last_applied >= read_index.",
+              params={"seeds": [1], "expect": {"min_ok": 30}}),
+        Check("a cut-off leader serves no stale read", 4, hint="Before answering, the leader must hear ReadAck "
+              "from a majority for a round it sent after the read arrived; a leader cut off from the majority "
+              "never does, so its clients time out and find the new leader.",
+              params={"seeds": [2, 57], "nemesis": "partition", "nemesis_interval": 0.3,
+                      "workload": {"timeout": 0.2}, "expect": {"min_ok": 5}}),
+        Check("a new leader waits for its no-op", 2, hint="A new leader's commit_index may lag behind what its "
+              "predecessor committed: answer reads only once an entry of its own term is committed.",
+              params={"seeds": [6], "nemesis": "partition", "nemesis_interval": 0.3,
+                      "workload": {"timeout": 0.2}, "expect": {"min_ok": 5}}),
+        Check("writes still run once", 2, hint="put and append go through the log exactly once, as in part A.",
+              params={"seeds": [5], "network": {"latency": SLOW, "duplicate": 0.2}, "workload": {"timeout": 0.1},
+                      "expect": {"min_ok": 10}}),
+    )
+
+
+SPEC = Spec()
