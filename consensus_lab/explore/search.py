@@ -655,12 +655,12 @@ def explore(
         path_steps = [world.describe(s, a) for s, a in zip(states, actions, strict=False)]
     elif search.budget_hit:
         verdict = "budget exhausted"
+    else:
+        verdict = "no violation"
     depth_complete = None
     if strategy == "bfs" and verdict != "violation":
         # levels are finished one by one; the one in progress when the budget ran out is not
         depth_complete = search.depth if complete else max(0, search.depth - 1)
-    else:
-        verdict = "no violation"
     if reporter is not None:
         reporter.close(search.info(verdict))
     return ExploreResult(
