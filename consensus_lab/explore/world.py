@@ -32,10 +32,12 @@ deadlines pass).
 
 Invariants are the protocol's own objects.  Many *remember* (what was chosen,
 who voted yes) and share that memory with goals.  The explorer keeps each
-state's memory as a snapshot of the invariants' attributes: before judging a
-new state it puts the parent's snapshot back into the very same objects (so
-every alias between them still holds), runs the checks, and takes the
-snapshot that travels with the new state.  The memory is part of the
+state's memory as a snapshot of the invariants' attributes: a new state is
+judged on its parent's memory, held in the very same objects (so every alias
+between them still holds), and the snapshot that travels with the new state
+is taken after the checks.  The parent's memory stays installed from one
+successor to the next and only what a check changed is copied back (see
+:mod:`.live`).  The memory is part of the
 fingerprint (protocol nodes in it count by id: a cache of "the node I looked
 at last" is not state).
 
