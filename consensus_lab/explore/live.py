@@ -233,6 +233,9 @@ class LiveMemory:
             v = self._value(attr)
             if v is not _MISSING:
                 _walk(v, r if is_slot else r.__dict__, name, is_slot, refs, owned, self.stop)
+        self._record(attr, refs, owned)
+
+    def _record(self, attr: tuple, refs: dict, owned: set[int]) -> None:
         self.refs[attr] = refs
         self.owned[attr] = owned
         owners = self.owners
@@ -356,15 +359,7 @@ class LiveMemory:
         refs = {}
         for n, locs in refs_p.items():
             refs[n] = locs if locs is _UNPATCHABLE else [(get(id(h), h), key, ia) for h, key, ia in locs]
-        self.refs[attr] = refs
-        self.owned[attr] = owned
-        owners = self.owners
-        for i in owned:
-            got = owners.get(i)
-            if got is None:
-                owners[i] = {attr}
-            else:
-                got.add(attr)
+        self._record(attr, refs, owned)
         return True
 
     def _move(self, memory: Any, install: Callable[..., None]) -> None:
