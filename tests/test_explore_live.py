@@ -201,3 +201,22 @@ def test_sleep_sets_skip_commuting_deliveries():
 def test_unknown_reduction_is_refused():
     with pytest.raises(ValueError, match="unknown reduction"):
         explore("paxos", reduction="symmetry", progress=False)
+
+
+def test_cli_reduction():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "explore", "paxos", "--variant",
+                          "ignore-accepted", "--reduction", "sleep-sets", "--json", "-"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    got = json.loads(out.stdout)
+    full = explore("paxos", variant="ignore-accepted", progress=False)
+    assert got["reduction"] == "sleep-sets"
+    assert (got["states"], got["counterexample_length"]) == (full.states, full.counterexample_length)
+    bad = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "explore", "paxos", "--reduction", "symmetry"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown reduction 'symmetry'" in bad.stderr
+    assert bad.stderr.count("\n") == 1
