@@ -90,6 +90,18 @@ def make_class(root: Path, students: int, per_student: int, seed: int) -> dict[s
     return kinds
 
 
+def without_search(hidden: Path, out: Path) -> Path:
+    """A copy of the hidden checks without the search-based ones."""
+    import json
+
+    out.mkdir()
+    for f in sorted(hidden.glob("*.json")):
+        data = json.loads(f.read_text())
+        data["checks"] = [c for c in data["checks"] if "search" not in c]
+        (out / f.name).write_text(json.dumps(data))
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--students", type=int, default=100)
@@ -98,6 +110,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-hidden", action="store_true")
+    p.add_argument("--no-search", action="store_true",
+                   help="leave out the hidden search-based checks (to see what they cost)")
     args = p.parse_args()
     mode = detect_isolation()
     print(f"isolation: {isolation_summary(mode)}")
@@ -107,8 +121,12 @@ def main() -> int:
         total = sum(kinds.values())
         print(f"class: {args.students} students, {total} notebooks: "
               + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
+        hidden = None if args.no_hidden else ROOT / "tests/data/hidden"
+        if hidden is not None and args.no_search:
+            hidden = without_search(hidden, Path(tmp) / "hidden")
+        print(f"hidden checks: {'none' if hidden is None else 'without search checks' if args.no_search else 'all'}")
         start = time.perf_counter()
-        results = grade(subs, out=Path(tmp) / "gradebook.csv", hidden=None if args.no_hidden else ROOT / "tests/data/hidden",
+        results = grade(subs, out=Path(tmp) / "gradebook.csv", hidden=hidden,
                         jobs=args.jobs, timeout=args.timeout, limits=Limits(call_timeout=5.0, cpu_seconds=int(args.timeout) + 5))
         wall = time.perf_counter() - start
     graded = [r for r in results if r.status != "missing"]

@@ -23,9 +23,57 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Op", "Operation", "OP_TYPES", "pair_operations", "history_to_json", "history_from_json"]
+__all__ = [
+    "FrozenMap",
+    "Op",
+    "Operation",
+    "OP_TYPES",
+    "freeze",
+    "pair_operations",
+    "history_to_json",
+    "history_from_json",
+]
 
 OP_TYPES = ("invoke", "ok", "fail", "info")
+
+
+class FrozenMap(dict):  # type: ignore[type-arg]
+    """An immutable, hashable map: what a JSON object or an EDN map inside a
+    value becomes, so that checkers can remember states that hold it."""
+
+    __slots__ = ("_hash",)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash: int = hash(frozenset(self.items()))
+            return self._hash
+
+    def _immutable(self, *_: Any, **__: Any) -> None:
+        raise TypeError("a FrozenMap cannot be changed")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (dict(self),))
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in self.items()) + "}"
+
+
+def freeze(v: Any) -> Any:
+    """``v`` made immutable and hashable, recursively: lists become tuples,
+    dicts :class:`FrozenMap`, sets frozensets.  Anything else is returned as is."""
+    if isinstance(v, FrozenMap | str | int | float | bool) or v is None:
+        return v
+    if isinstance(v, dict):
+        return FrozenMap((freeze(k), freeze(x)) for k, x in v.items())
+    if isinstance(v, list | tuple):
+        return tuple(freeze(x) for x in v)
+    if isinstance(v, set | frozenset):
+        return frozenset(freeze(x) for x in v)
+    return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +99,12 @@ class Op:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Op:
-        value = d.get("value")
-        if isinstance(value, list):
-            value = tuple(value)
         return cls(
             process=int(d["process"]),
             type=str(d["type"]),
             f=str(d["f"]),
-            key=d.get("key"),
-            value=value,
+            key=freeze(d.get("key")),
+            value=freeze(d.get("value")),
             time=float(d.get("time", 0.0)),
         )
 
@@ -93,6 +138,8 @@ def _jsonable(v: Any) -> Any:
         return [_jsonable(x) for x in v]
     if isinstance(v, frozenset | set):
         return sorted((_jsonable(x) for x in v), key=repr)
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
     return v
 
 

@@ -11,7 +11,8 @@ so the same seed gives the same run.
 * :func:`twopc_trial` -- one transaction of two-phase commit
   (:mod:`consensus_lab.protocols.twopc`) with every node down at the start
   independently; optionally back after an exponential downtime (retries).
-* :func:`majority_trial` -- one write to Raft with some nodes down at the start:
+* :func:`majority_trial` -- one write to Raft (or one proposal to Paxos, one write to
+  Multi-Paxos) with some nodes down at the start:
   a fixed number, each node independently, or whole racks cut off by a
   partition (correlated failures).
 * :func:`commit_latencies` -- Raft commit latencies read off a run's trace, from
@@ -131,6 +132,14 @@ def rack_layout(rack_sizes: Sequence[int]) -> list[tuple[str, ...]]:
     return out
 
 
+#: protocol -> (the one operation a majority trial runs, its key, the protocol's options)
+_ONE_OP: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "raft": ("write", "x", {}),
+    "multi-paxos": ("write", "x", {}),
+    "paxos": ("propose", "v", {"proposers": 1_000}),  # every node proposes: any majority can decide
+}
+
+
 def majority_trial(
     seed: int,
     *,
@@ -140,8 +149,12 @@ def majority_trial(
     racks: Sequence[int] | None = None,
     p_rack_down: float = 0.0,
     deadline: float = 1.5,
+    protocol: str = "raft",
 ) -> bool:
     """Does one write to a Raft cluster commit within ``deadline`` seconds?
+
+    ``protocol="paxos"`` asks instead whether one client proposal is decided (every
+    node a proposer), ``"multi-paxos"`` whether one write commits.
 
     Who is down from the start: exactly ``down`` nodes chosen at random; or
     each node with ``p_down``; and, with ``racks`` (node counts per rack, in
@@ -170,14 +183,18 @@ def majority_trial(
                 groups.append(",".join(rest))
             if len(groups) > 1:
                 script.append("0 partition " + "|".join(groups))
+    if protocol not in _ONE_OP:
+        raise ValueError(f"majority_trial runs {', '.join(_ONE_OP)}, not {protocol!r}")
+    f, key, options = _ONE_OP[protocol]
     sc = Scenario(
-        protocol="raft",
+        protocol=protocol,
         nodes=nodes,
         seed=seed,
         duration=deadline + 0.1,
         nemesis="; ".join(script) or "none",
-        workload=Workload(clients=1, keys=("x",), mix=(("write", 1.0),), max_ops=1, think=0.001,
+        workload=Workload(clients=1, keys=(key,), mix=((f, 1.0),), max_ops=1, think=0.001,
                           timeout=0.1, deadline=deadline, sticky=False),
+        options=options,
     )
     return _one_op_commits(sc)
 

@@ -7,6 +7,9 @@ replicas.  Three classic ways to decide the owner of a key:
 * :class:`HashModN` -- ``hash(key) mod N``.  Perfectly simple and well spread,
   but when N changes almost every key changes owner (a fraction ``1 - 1/(N+1)``
   of them on a join).
+* :class:`FixedSlots` -- a fixed number of hash slots (Redis Cluster's 16384),
+  ``hash(key) mod slots``, and a table from slot to node.  A join moves whole
+  slots to the new node: its fair share, ``1/(N+1)`` of the keys.
 * :class:`ConsistentHash` -- Karger et al. (1997), as used by Dynamo and
   Cassandra: nodes and keys are hashed onto a ring; a key belongs to the first
   node clockwise from it.  A join or leave only moves the keys of the ring
@@ -43,6 +46,7 @@ __all__ = [
     "stable_hash",
     "Partitioner",
     "HashModN",
+    "FixedSlots",
     "ConsistentHash",
     "RangePartitioner",
     "balance",
@@ -57,9 +61,11 @@ __all__ = [
     "Availability",
     "independent_crashes",
     "availability_experiment",
+    "needed_replicas",
 ]
 
 RING = 2**32
+REDIS_SLOTS = 16384  # Redis Cluster's number of hash slots
 
 
 def stable_hash(text: Any) -> int:
@@ -137,6 +143,60 @@ class HashModN(Partitioner):
     def remove_node(self, node: str) -> HashModN:
         self._check_member(node)
         return HashModN(tuple(n for n in self.nodes if n != node))
+
+
+@dataclass(frozen=True)
+class FixedSlots(Partitioner):
+    """A fixed number of hash slots, each assigned to a node (Redis Cluster: 16384).
+
+    ``slot = hash(key) mod slots`` never changes; only the slot table does.  The
+    table starts as contiguous, equal runs of slots.  A joining node takes an
+    equal share from each current owner (``slots / (N+1)`` in all), so exactly the
+    keys of those slots move; a leaving node's slots are dealt round-robin to the
+    others.  The hash is SHA-1 based like the rest of this module, not Redis's CRC16.
+    """
+
+    nodes: tuple[str, ...]
+    table: tuple[str, ...] = ()
+    kind = "fixed-slots"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodes", _nodes(self.nodes))
+        if not self.table:
+            n = len(self.nodes)
+            object.__setattr__(self, "table", tuple(self.nodes[i * n // REDIS_SLOTS] for i in range(REDIS_SLOTS)))
+        if set(self.table) - set(self.nodes):
+            raise ValueError("the slot table names nodes that are not members")
+
+    @property
+    def slots(self) -> int:
+        return len(self.table)
+
+    def owner(self, key: Any) -> str:
+        return self.table[stable_hash(key) % len(self.table)]
+
+    def add_node(self, node: str) -> FixedSlots:
+        self._check_new(node)
+        n = len(self.nodes)
+        owned: dict[str, list[int]] = {m: [] for m in self.nodes}
+        for slot, m in enumerate(self.table):
+            owned[m].append(slot)
+        table = list(self.table)
+        for _ in range(len(table) // (n + 1)):  # one slot at a time, from the node that owns most
+            m = max(self.nodes, key=lambda x: (len(owned[x]), x))
+            table[owned[m].pop()] = node
+        return FixedSlots(self.nodes + (node,), tuple(table))
+
+    def remove_node(self, node: str) -> FixedSlots:
+        self._check_member(node)
+        rest = tuple(m for m in self.nodes if m != node)
+        table = list(self.table)
+        k = 0
+        for slot, m in enumerate(table):
+            if m == node:
+                table[slot] = rest[k % len(rest)]
+                k += 1
+        return FixedSlots(rest, tuple(table))
 
 
 @dataclass(frozen=True)
@@ -442,6 +502,17 @@ def availability(run: Any, groups: dict[int, tuple[str, ...]], *, needed: int = 
     return Availability(ok / total if total else 1.0, all_up_time / end, part_time / end)
 
 
+def needed_replicas(store: str, replicas: int) -> int:
+    """How many live replicas a partition's group needs to serve, by its store:
+    one for the eventual store (any replica answers), a majority for the
+    quorum and primary-backup stores (a write must reach a majority)."""
+    if store == "gossip":
+        return 1
+    if store in ("quorum", "primary-backup"):
+        return replicas // 2 + 1
+    raise ValueError(f"store must be gossip, quorum or primary-backup, got {store!r}")
+
+
 def availability_experiment(
     partitions: Iterable[int] = (1, 2, 4, 8),
     replicas: Iterable[int] = (1, 3),
@@ -450,16 +521,23 @@ def availability_experiment(
     duration: float = 10.0,
     mttf: float = 4.0,
     mttr: float = 1.0,
-    store: str = "gossip",
+    stores: Iterable[str] = ("gossip",),
     clients: int = 2,
+    deadline: float = 0.5,
 ) -> list[dict[str, Any]]:
     """Run the ``partitioned`` store under independent node crashes.
 
-    For each number of partitions P (on ``max(P, replicas)`` nodes) and each
-    replication factor, average :func:`availability` over the seeds.  Each row:
-    ``partitions``, ``replicas``, ``nodes``, ``ops``, ``all_keys``, ``keys``.
-    ``clients`` light clients keep requests flowing (reachability itself is
-    measured from the crash timeline, so a long run need not be a busy one).
+    For each store kind, each number of partitions P (on ``max(P, replicas)``
+    nodes) and each replication factor, average :func:`availability` over the
+    seeds.  Each row: ``store``, ``partitions``, ``replicas``, ``nodes``,
+    ``ops`` (the fraction of the clients' requests that succeeded: the measure
+    a user feels), ``all_keys`` and ``keys`` (from the crash timeline, counting a
+    partition reachable when it has :func:`needed_replicas` live replicas for
+    that store).  With one replica the store kinds coincide, so that row is run
+    once, as ``gossip``.  ``clients`` light clients keep requests flowing; a
+    request counts as served when it is answered ``ok`` within ``deadline``
+    seconds (a client retries at another node after 0.1 s), so it cannot simply wait
+    out a crash.
     """
     import dataclasses
     import random
@@ -468,24 +546,30 @@ def availability_experiment(
     from .runner import node_names, run
 
     spec = SPECS[0]
-    workload = dataclasses.replace(spec.workload, clients=clients, think=0.2)
+    workload = dataclasses.replace(spec.workload, clients=clients, think=0.2,
+                                   timeout=min(0.1, deadline), deadline=deadline)
     seeds = tuple(seeds)
     rows = []
-    for reps in replicas:
-        for p in partitions:
-            n = max(p, reps)
-            nodes = node_names(n)
-            got = []
-            for seed in seeds:
-                script = independent_crashes(nodes, duration, random.Random(f"crashes:{seed}:{n}"), mttf=mttf, mttr=mttr)
-                r = run(spec, nodes=n, seed=seed, duration=duration, nemesis=script or "none", workload=workload,
-                        options={"partitions": p, "replicas": reps, "store": store})
-                got.append(availability(r, placement(p, nodes, reps)))
-            k = len(got)
-            rows.append({
-                "partitions": p, "replicas": reps, "nodes": n,
-                "ops": sum(a.ops for a in got) / k,
-                "all_keys": sum(a.all_keys for a in got) / k,
-                "keys": sum(a.keys for a in got) / k,
-            })
+    for store in stores:
+        needed_replicas(store, 1)  # refuse an unknown store before running anything
+        for reps in replicas:
+            if reps == 1 and store != "gossip" and "gossip" in stores:
+                continue
+            for p in partitions:
+                n = max(p, reps)
+                nodes = node_names(n)
+                got = []
+                for seed in seeds:
+                    script = independent_crashes(nodes, duration, random.Random(f"crashes:{seed}:{n}"),
+                                                 mttf=mttf, mttr=mttr)
+                    r = run(spec, nodes=n, seed=seed, duration=duration, nemesis=script or "none",
+                            workload=workload, options={"partitions": p, "replicas": reps, "store": store})
+                    got.append(availability(r, placement(p, nodes, reps), needed=needed_replicas(store, reps)))
+                k = len(got)
+                rows.append({
+                    "store": store, "partitions": p, "replicas": reps, "nodes": n,
+                    "ops": sum(a.ops for a in got) / k,
+                    "all_keys": sum(a.all_keys for a in got) / k,
+                    "keys": sum(a.keys for a in got) / k,
+                })
     return rows

@@ -46,10 +46,13 @@ def resolve_spec(protocol: Any) -> ProtocolSpec:
         raise ScenarioError(exc.args[0]) from None
 
 
-def make_schedule(scenario: Scenario, nodes: tuple[str, ...]) -> list[tuple[float, Action]]:
+def make_schedule(
+    scenario: Scenario, nodes: tuple[str, ...], random_kinds: tuple[str, ...] = ("partition", "crash")
+) -> list[tuple[float, Action]]:
     """Turn the scenario's nemesis setting into a fault timeline.
 
-    ``none``; ``random`` (partitions and crashes); one or more fault kinds
+    ``none``; ``random`` (``random_kinds``: the protocol's ``random_faults``,
+    partitions and crashes unless it says more); one or more fault kinds
     joined by commas (``crash``, ``partition,loss``); or a script such as
     ``"1 crash n1; 3 restart n1"``.
     """
@@ -59,7 +62,7 @@ def make_schedule(scenario: Scenario, nodes: tuple[str, ...]) -> list[tuple[floa
     rng = random.Random(f"consensus_lab:{scenario.seed}:nemesis")
     base_loss = scenario.network.loss
     if spec == "random":
-        kinds: tuple[str, ...] = ("partition", "crash")
+        kinds: tuple[str, ...] = tuple(random_kinds)
     elif all(k.strip() in FAULT_KINDS for k in spec.split(",")):
         kinds = tuple(k.strip() for k in spec.split(","))
     elif any(ch.isdigit() for ch in spec.split()[0] if spec.split()):
@@ -85,7 +88,7 @@ def build(scenario: Scenario) -> tuple[Simulation, ProtocolSpec, list[tuple[floa
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     nodes = node_names(n)
-    schedule = make_schedule(scenario, nodes)
+    schedule = make_schedule(scenario, nodes, spec.random_faults)
     variant = scenario.variant
 
     def make_node(nid: str, cluster: tuple[str, ...]):

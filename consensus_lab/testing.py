@@ -9,7 +9,8 @@ at the effects it produced::
     assert ctx.storage["voted_for"] == "n2"
 
 :func:`battery_seeds` gives the seeds a test battery should run: a small count
-in ``make test``, a large one in ``make stress`` (env ``CONSENSUS_LAB_STRESS``).
+in ``make test``, a large one in ``make stress`` (env ``CONSENSUS_LAB_STRESS``);
+:func:`examples` does the same for a hypothesis test's ``max_examples``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from .sim.node import CancelTimer, Context, Reply, Send, SetTimer, Storage
 
-__all__ = ["FakeContext", "battery_seeds", "stress_mode"]
+__all__ = ["FakeContext", "battery_seeds", "examples", "stress_mode"]
 
 
 class FakeContext(Context):
@@ -71,3 +72,18 @@ def battery_seeds(normal: int, stress: int | None = None) -> range:
     if stress_mode():
         return range(stress if stress is not None else normal * 100)
     return range(normal)
+
+
+#: how many more examples a hypothesis test runs under ``make stress``
+STRESS_EXAMPLES_FACTOR = 10
+
+
+def examples(normal: int, stress: int | None = None) -> int:
+    """``max_examples`` for a hypothesis test: ``normal``, or many more in stress mode.
+
+    Use it in a test's own ``@settings(max_examples=examples(60))`` so that the
+    stress profile (random seeds, many examples) is not overridden by the test.
+    """
+    if stress_mode():
+        return stress if stress is not None else normal * STRESS_EXAMPLES_FACTOR
+    return normal

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
-
 from consensus_lab.explore import explore
 
 # The twins whose shortest counterexample is 10-11 steps deep (tested in test_explore_deep.py).
@@ -35,12 +33,8 @@ PARTITION_TWINS = [
 
 
 def spec_of(module: str):
-    """The first spec of ``consensus_lab.protocols.<module>``; skips the test if it has not landed."""
-    try:
-        mod = importlib.import_module(f"consensus_lab.protocols.{module}")
-    except ModuleNotFoundError:
-        pytest.skip(f"protocol module {module} has not landed")
-    return mod.SPECS[0]
+    """The first spec of ``consensus_lab.protocols.<module>`` (a missing module is an error)."""
+    return importlib.import_module(f"consensus_lab.protocols.{module}").SPECS[0]
 
 
 def check_shortest_counterexample(module: str, variant: str, broken: str, length: int):

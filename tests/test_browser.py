@@ -22,6 +22,7 @@ them with ``-m "not browser"``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -168,11 +169,16 @@ def _kill_kernels_of(runtime: Path) -> None:
                 pass
 
 
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory):
+def need_browser() -> None:
+    """Skip unless Chromium and Playwright are there."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run does it)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: make test sets up the dev extras")
+    import playwright.sync_api  # noqa: F401 - in the dev extra: missing means a broken set-up
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    need_browser()
     server = _Server(tmp_path_factory.mktemp("jupyterlab"))
     try:
         yield server
@@ -180,11 +186,11 @@ def jupyter(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def page(jupyter, tmp_path_factory):
+@contextlib.contextmanager
+def lab_page(server: _Server, home: Path):
+    """Headless Chromium on JupyterLab at ``server``, the left sidebar collapsed; JS errors in ``page.js_errors``."""
     from playwright.sync_api import sync_playwright
 
-    home = tmp_path_factory.mktemp("chromium-home")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
@@ -199,13 +205,19 @@ def page(jupyter, tmp_path_factory):
             p.set_default_timeout(60_000)
             errors: list[str] = []
             p.on("pageerror", lambda exc: errors.append(str(exc)))
-            p.goto(f"{jupyter.base}/lab?reset&token={jupyter.token}")
+            p.goto(f"{server.base}/lab?reset&token={server.token}")
             p.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
             p.evaluate("async () => { await window.jupyterapp.restored; window.jupyterapp.shell.collapseLeft(); }")
             p.js_errors = errors  # type: ignore[attr-defined]
             yield p
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(jupyter, tmp_path_factory):
+    with lab_page(jupyter, tmp_path_factory.mktemp("chromium-home")) as p:
+        yield p
 
 
 _OPEN_AND_RUN = """

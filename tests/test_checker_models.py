@@ -231,5 +231,6 @@ def test_public_surface_is_explicit() -> None:
     for name in checkers.__all__:
         assert hasattr(checkers, name), name
     public = {n for n in vars(checkers) if not n.startswith("_")}
-    modules = {"brute", "convergence", "formats", "linearizability", "models", "sequential", "sessions", "annotations", "os", "Path"}
+    modules = {"brute", "convergence", "formats", "linearizability", "models", "sequential", "sessions", "prechecks", "sets", "independent", "causal",
+               "elle", "levels", "generate", "annotations", "os", "Path"}
     assert public - modules == set(checkers.__all__)

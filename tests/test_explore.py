@@ -526,6 +526,8 @@ def test_a_search_ends_by_itself_and_says_how_far_it_got():
     assert "time budget of 0.3 s exhausted" in r.summary()
     assert f"every schedule of up to {r.depth_complete} steps" in r.summary()
     assert r.to_dict()["depth_complete"] == r.depth_complete
+    whole = explore("broadcast", progress=False)  # a small space, covered: the whole depth is complete
+    assert whole.verdict == "no violation" and whole.depth_complete == whole.depth
 
 
 def test_explore_command_has_a_default_budget_and_takes_none():

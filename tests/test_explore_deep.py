@@ -14,4 +14,19 @@ from explore_twins import DEEP_TWINS, check_shortest_counterexample
 @pytest.mark.slow
 @pytest.mark.parametrize("module, variant, broken, length", DEEP_TWINS, ids=[f"{m}-{v}" for m, v, *_ in DEEP_TWINS])
 def test_bfs_finds_the_shortest_counterexample_of_each_deep_twin(module, variant, broken, length):
-    check_shortest_counterexample(module, variant, broken, length)
+    from consensus_lab.explore.kept import KEPT_PATHS
+
+    r = check_shortest_counterexample(module, variant, broken, length)
+    if (module, variant) in KEPT_PATHS:  # the path the lessons replay is still the one the search finds
+        assert tuple(r.path) == KEPT_PATHS[(module, variant)]
+
+
+@pytest.mark.parametrize("module, variant, broken, length", [t for t in DEEP_TWINS if t[0] == "paxos"],
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_kept_paths_replay_to_the_violation_at_their_last_step(module, variant, broken, length):
+    from consensus_lab.explore.kept import KEPT_PATHS, kept_counterexample
+
+    assert len(KEPT_PATHS[(module, variant)]) == length
+    assert not kept_counterexample(module, variant, upto=length - 1).violations
+    assert kept_counterexample(module, variant).violations[0].invariant == broken
+

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from consensus_lab.explore import ExploreSetup, ExploreWorld, explore, make_world, replay
 from consensus_lab.sim import Node, ProtocolSpec, goal, invariant
+from consensus_lab.testing import examples
 
 # --- toys ------------------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ def test_correct_protocols_survive_the_search_over_partitions(module, variant, g
 
 
 @pytest.mark.parametrize("module", ["twopc", "paxos", "raft"])
-@settings(max_examples=15, deadline=None, derandomize=True)
+@settings(max_examples=examples(15), deadline=None)
 @given(choices=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=7))
 def test_coarse_steps_are_sequences_of_single_steps(module, choices):
     """Random paths over partitions (with cuts, heals, crashes and restarts)."""

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from consensus_lab.cli import main
-from consensus_lab.grading import codec, registry
+from consensus_lab.grading import codec, registry, sandbox
 from consensus_lab.grading.extract import answer_source, read_notebook
-from consensus_lab.grading.grader import COLUMNS, discover, grade
+from consensus_lab.grading.grader import COLUMNS, GradingError, discover, grade
 from consensus_lab.grading.release import with_answer, write_notebook
-from consensus_lab.grading.sandbox import Limits, detect_isolation
+from consensus_lab.grading.sandbox import (
+    ISOLATION_MODES,
+    Limits,
+    SandboxError,
+    available_isolation,
+    choose_isolation,
+    detect_isolation,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -162,11 +171,13 @@ def test_gradescope_results_for_one_student(tmp_path):
     results_json = tmp_path / "results" / "results.json"
     grade(subs, out=tmp_path / "g.csv", hidden=HIDDEN, gradescope=results_json, jobs=1, timeout=60, limits=LIMITS)
     data = json.loads(results_json.read_text())
-    assert set(data) == {"tests", "output"}  # no top-level score: Gradescope totals the tests
+    assert set(data) == {"tests", "output", "output_format", "test_output_format"}  # no top-level score:
+    assert data["output_format"] == data["test_output_format"] == "text"  # Gradescope totals the tests
     names = [t["name"] for t in data["tests"]]
     assert "ex05: comparing vector clocks" in names
     for t in data["tests"]:
-        assert set(t) == {"name", "score", "max_score", "output", "visibility"}
+        assert set(t) == {"name", "score", "max_score", "output", "output_format", "visibility"}
+        assert t["output_format"] == "text"
         assert t["visibility"] in ("visible", "after_due_date")
     hidden = [t for t in data["tests"] if t["visibility"] == "after_due_date"]
     assert len(hidden) == 2
@@ -258,20 +269,107 @@ def test_weaker_isolation_modes_still_grade(tmp_path, mode):
     subs = tmp_path / "subs"
     submit(subs, "kim", "ex08", solution_source("ex08"))
     submit(subs, "kim", "ex01", "def is_linearizable(h):\n    import os\n    os._exit(0)\n")
-    table = rows_of(grade(subs, out=tmp_path / "g.csv", jobs=1, timeout=60, limits=LIMITS, isolation=mode))
+    with pytest.raises(GradingError, match="allow-weaker-isolation"):
+        grade(subs, out=tmp_path / "g.csv", jobs=1, timeout=60, limits=LIMITS, isolation=mode)
+    results = grade(subs, out=tmp_path / "g.csv", jobs=1, timeout=60, limits=LIMITS, isolation=mode,
+                    allow_weaker=True)
+    table = rows_of(results)
     assert table["ex08"] == (10, 10, "graded")
     assert table["ex01"][0] == 0
+    assert {r["isolation"] for r in rows(tmp_path / "g.csv")} == {mode}
 
 
 def rows_of(results):
     return {r.exercise: (r.points, r.max_points, r.status) for r in results}
 
 
-def test_isolation_is_reported():
+def expected_isolation() -> str | None:
+    """The mode this machine must reach: ``full`` as root on Linux (CI and the dev machines), or what
+    ``$CONSENSUS_LAB_EXPECT_ISOLATION`` states for a machine known to allow less."""
+    stated = os.environ.get("CONSENSUS_LAB_EXPECT_ISOLATION")
+    if stated:
+        return stated
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        return "full"
+    return None
+
+
+PROBE = """
+import ctypes, os, socket
+def is_linearizable(history):
+    libc = ctypes.CDLL(None, use_errno=True)
+    facts = ["uid=%d" % os.getuid(), "seccomp=%d" % libc.prctl(21, 0, 0, 0, 0),
+             "unshare=%d" % libc.unshare(0x10000000), "cwd=" + os.getcwd(),
+             "solutions=%s" % os.path.exists(SOLUTIONS), "tmp=%s" % os.path.exists("/tmp")]
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        facts.append("socket=open")
+    except OSError as exc:
+        facts.append("socket=%d" % exc.errno)
+    raise ValueError(" ".join(facts))
+"""
+
+
+def probe(mode: str) -> dict[str, str]:
+    """What an answer finds around it in a sandbox of ``mode``."""
+    from consensus_lab.grading.hosting import StudentError, call_worker
+    from consensus_lab.grading.sandbox import SandboxHost
+
+    with SandboxHost("ex01", PROBE.replace("SOLUTIONS", repr(str(SOLUTIONS))), limits=LIMITS,
+                     isolation=mode) as host:
+        with pytest.raises(StudentError) as info:
+            call_worker(host.spawn(), {"op": "fn", "name": "is_linearizable", "args": [[]]})
+        applied = " ".join(host.applied)
+    text = str(info.value).removeprefix("ValueError: ")
+    return dict(fact.split("=", 1) for fact in text.split()) | {"applied": applied}
+
+
+def test_isolation_is_the_strongest_this_machine_must_reach():
+    expected = expected_isolation()
     mode = detect_isolation()
-    assert mode in ("full", "userns", "rlimits")
-    if os.geteuid() == 0 and mode != "full":
-        pytest.skip("running as root without working namespaces")
+    if expected is not None:
+        assert mode == expected, f"isolation {mode}, but this machine must reach {expected}"
+    assert choose_isolation(students=30) == mode
+    facts = probe(mode)
+    assert facts["seccomp"] == "2" and facts["unshare"] == "-1" and facts["socket"] == str(errno.EPERM), facts
+    if mode in ("full", "userns"):
+        assert facts["cwd"] == "/work" and facts["solutions"] == "False" and facts["tmp"] == "False", facts
+        assert "pivot_root" in facts["applied"] and "private scratch tmpfs" in facts["applied"], facts
+    if mode == "full":
+        assert int(facts["uid"]) >= 100_000, facts
+        assert "unprivileged uid" in facts["applied"], facts
+
+
+def test_weaker_isolation_needs_the_instructors_word(monkeypatch):
+    best = detect_isolation()
+    for weaker in ISOLATION_MODES[ISOLATION_MODES.index(best) + 1:]:
+        with pytest.raises(SandboxError, match="--allow-weaker-isolation"):
+            choose_isolation(weaker)
+        assert choose_isolation(weaker, allow_weaker=True) == weaker
+    # a machine that allows only rlimits: one student (Gradescope) may be graded, a class may not
+    monkeypatch.setattr(sandbox, "available_isolation", lambda: ["rlimits"])
+    assert choose_isolation(students=1) == "rlimits"
+    with pytest.raises(SandboxError, match="other students"):
+        choose_isolation(students=2)
+    assert choose_isolation(students=2, allow_weaker=True) == "rlimits"
+
+
+def test_cli_grade_refuses_weaker_isolation_unless_forced(tmp_path, capsys):
+    if detect_isolation() == "rlimits":
+        pytest.skip("no weaker mode than this machine's")
+    weaker = ISOLATION_MODES[ISOLATION_MODES.index(detect_isolation()) + 1]
+    if weaker not in available_isolation():
+        weaker = "rlimits"
+    subs = tmp_path / "subs"
+    submit(subs, "kim", "ex05", solution_source("ex05"))
+    out = tmp_path / "g.csv"
+    assert main(["grade", str(subs), "--out", str(out), "--jobs", "1", "--isolation", weaker]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--allow-weaker-isolation" in err[0], err
+    assert not out.exists()
+    assert main(["grade", str(subs), "--out", str(out), "--jobs", "1", "--isolation", weaker,
+                 "--allow-weaker-isolation"]) == 0
+    assert [(r["student"], r["isolation"]) for r in rows(out)] == [("kim", weaker)]
 
 
 def test_gradescope_bundle_and_its_run_script(tmp_path):
@@ -307,3 +405,93 @@ def test_gradescope_bundle_and_its_run_script(tmp_path):
     data = json.loads((ag / "results" / "results.json").read_text())
     assert sum(t["score"] for t in data["tests"]) == sum(t["max_score"] for t in data["tests"]) > 0
     assert "Feedback for student" in done.stdout
+
+
+def colliding_pairs(n: int) -> list[tuple[int, int]]:
+    """``n`` pairs of 64-bit integers whose tuples all have one hash (CPython's xxHash-style tuple hash,
+    inverted for the second item): building a set of them is quadratic -- hash flooding."""
+    m = 2**64
+    p1, p2, p5 = 11400714785074694791, 14029467366897019727, 2870177450012600261
+
+    def rotl(x: int, r: int) -> int:
+        return ((x << r) | (x >> (64 - r))) % m
+
+    target = hash((0, 0)) % m
+    before_len = (target - (2 ^ (p5 ^ 3527539))) % m
+    lane2 = ((before_len * pow(p1, -1, m)) % m)
+    lane2 = rotl(lane2, 64 - 31)  # undo the rotation
+    pairs = []
+    a = 1
+    while len(pairs) < n:
+        acc = rotl((p5 + a * p2) % m, 31) * p1 % m
+        hb = (lane2 - acc) * pow(p2, -1, m) % m
+        b = hb if hb < 2**61 - 1 else hb - m if hb > m - 2**61 + 1 else None
+        if b is not None and b != -1 and hash((a, b)) == hash((0, 0)):
+            pairs.append((a, b))
+        a += 1
+    return pairs
+
+
+def test_codec_bounds_what_a_reply_may_cost():
+    flood = colliding_pairs(200)
+    assert len({hash(p) for p in flood}) == 1  # the attack is real
+    for wire in ({"S": [{"T": list(p)} for p in flood]}, {"D": [[{"T": list(p)}, 0] for p in flood]}):
+        with pytest.raises(codec.CodecError, match="same hash"):
+            codec.decode(wire, {})
+    with pytest.raises(codec.CodecError, match="64 bits"):
+        codec.decode({"S": [k * (2**61 - 1) for k in range(1, 100)]}, {})
+    with pytest.raises(codec.CodecError, match="entries"):
+        codec.decode({"S": list(range(codec.MAX_ENTRIES + 1))}, {})
+    with pytest.raises(codec.CodecError, match="values in one reply"):
+        codec.loads(json.dumps([[1, 2]] * (codec.MAX_REPLY_ITEMS // 3 + 1)).encode())
+    with pytest.raises(codec.CodecError, match="64 bits"):
+        codec.loads(b"[1, 2, 36893488147419103232]")
+    ok = {"S": list(range(1000)) + [-1, -2]}
+    assert codec.decode(codec.loads(json.dumps(ok).encode()), {}) == frozenset(range(-2, 1000))
+
+
+def test_the_watchdog_stops_a_submission_that_overruns(tmp_path, monkeypatch):
+    """Whatever keeps a grading process busy (here it never returns), the row is written in time,
+    with the checks finished before it."""
+    import threading
+
+    from consensus_lab.grading import grader
+    from consensus_lab.grading.checks import CheckResult
+
+    def stuck(task, on_result=None):
+        sub = task[0]
+        if sub.student == "stuck":
+            on_result(CheckResult("first", 3, 3, True, status="pass"))
+            threading.Event().wait()
+        return grader.GradeResult(sub.student, sub.exercise, 1, 18, "graded", 0.0, "fine", isolation="x")
+
+    monkeypatch.setattr(grader, "_grade_task", stuck)
+    monkeypatch.setattr(grader, "GRACE", 0.5)
+    subs = tmp_path / "subs"
+    for student in ("ann", "stuck", "zed"):
+        submit(subs, student, "ex01", solution_source("ex01"))
+    results = {r.student: r for r in grade(subs, out=tmp_path / "g.csv", jobs=2, timeout=0.5)}
+    row = results["stuck"]
+    most = sum(c.points for c in registry.get("ex01").visible_checks())
+    assert (row.status, row.points, row.max_points) == ("timeout", 3, most), row
+    assert row.seconds < 5 and "stopped it after 1 s" in row.reason, row
+    assert [c["status"] for c in row.checks][:2] == ["pass", "timeout"], row.checks
+    assert results["ann"].points == results["zed"].points == 1
+
+
+def test_an_unknown_linearizability_verdict_earns_nothing(monkeypatch):
+    """ex04's judge: a history the checker gives up on is not a pass."""
+    from types import SimpleNamespace
+
+    import consensus_lab.checkers as checkers
+    from consensus_lab.grading.selfcheck import run_checks
+
+    scope: dict = {}
+    exec(registry.get("ex04").module.PREAMBLE + solution_source("ex04"), scope)
+    answers = [scope[name] for name in registry.get("ex04").interface]
+    honest = run_checks("ex04", *answers)
+    assert honest.points > 0
+    monkeypatch.setattr(checkers, "check_linearizable",
+                        lambda *a, **k: SimpleNamespace(verdict="unknown", detail="search budget exhausted"))
+    unknown = run_checks("ex04", *answers)
+    assert unknown.points == 0, unknown

@@ -197,13 +197,16 @@ def test_nbgrader_graded_cells_carry_the_visible_points():
 # Gradescope's results.json, as its autograder specification documents it
 # (gradescope-autograders.readthedocs.io/en/latest/specs/, "Output format").
 _VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
+_FORMAT = {"enum": ["text", "html", "simple_format", "md", "ansi"]}
 GRADESCOPE_SCHEMA = {
     "type": "object",
     "properties": {
         "score": {"type": "number"},
         "execution_time": {"type": "number"},
         "output": {"type": "string"},
-        "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+        "output_format": _FORMAT,
+        "test_output_format": _FORMAT,
+        "test_name_format": _FORMAT,
         "visibility": _VISIBILITY,
         "stdout_visibility": _VISIBILITY,
         "extra_data": {"type": "object"},
@@ -213,6 +216,7 @@ GRADESCOPE_SCHEMA = {
                 "score": {"type": "number"}, "max_score": {"type": "number"},
                 "status": {"enum": ["passed", "failed"]}, "name": {"type": "string"},
                 "number": {"type": "string"}, "output": {"type": "string"},
+                "output_format": _FORMAT, "name_format": _FORMAT,
                 "tags": {"type": "array", "items": {"type": "string"}},
                 "visibility": _VISIBILITY, "extra_data": {"type": "object"},
             },

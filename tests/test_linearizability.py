@@ -19,6 +19,7 @@ from consensus_lab.checkers import (
     linearization_points,
 )
 from consensus_lab.history import Op, Operation, pair_operations
+from consensus_lab.testing import examples
 
 
 def ev(p: int, t: str, f: str, value: Any = None, key: Any = None) -> Op:
@@ -135,8 +136,10 @@ def test_a_sub_history_keeps_the_numbers_of_the_full_one() -> None:
          ev(1, "invoke", "write", 1, "y"), ev(1, "ok", "write", 1, "y"),
          ev(2, "invoke", "read", None, "y"), ev(2, "ok", "read", 2, "y")]
     y = [op for op in pair_operations(h) if op.key == "y"]  # operations #1 and #2
-    r = check_linearizable(y, "register")
+    r = check_linearizable(y, "register", prechecks=False)
     assert r.unplaceable == [2] and r.detail.endswith("no order can place #2 y:r->2")
+    pre = check_linearizable(y, "register")  # the pre-check names the same operation
+    assert pre.unplaceable == [2] and pre.precheck == "unwritten value" and "#2 y:r->2" in pre.detail
     ok = check_linearizable(y[:1], "register")
     assert ok.linearization == [1] and list(linearization_points(ok)) == [1]
 
@@ -153,15 +156,15 @@ def hard_history(n: int = 14) -> list[Op]:
 
 
 def test_memory_bound_gives_unknown() -> None:
-    r = check_linearizable(hard_history(), "register", max_states=500)
+    r = check_linearizable(hard_history(), "register", max_states=500, prechecks=False)
     assert r.verdict == UNKNOWN and not r.ok
-    assert "configurations" in r.reason
+    assert "configurations" in r.reason and r.budget == "states"
 
 
 def test_time_budget_gives_unknown() -> None:
-    r = check_linearizable(hard_history(22), "register", timeout=0.05)
+    r = check_linearizable(hard_history(22), "register", timeout=0.05, prechecks=False)
     assert r.verdict == UNKNOWN
-    assert "time budget" in r.detail
+    assert "time budget" in r.detail and r.budget == "time"
     assert r.seconds < 2
 
 
@@ -169,7 +172,7 @@ def test_failing_key_is_found_even_when_another_key_is_hopeless() -> None:
     hopeless = [Op(o.process, o.type, o.f, "slow", o.value) for o in hard_history(22)]
     broken = [ev(100, "invoke", "write", 1, "k"), ev(100, "ok", "write", 1, "k"),
               ev(101, "invoke", "read", None, "k"), ev(101, "ok", "read", 2, "k")]
-    r = check_linearizable(hopeless + broken, "kv", timeout=20)
+    r = check_linearizable(hopeless + broken, "kv", timeout=20, prechecks=False)
     assert r.verdict == NOT_LINEARIZABLE
     assert r.partition == "k"
     assert r.seconds < 5
@@ -279,7 +282,7 @@ def _agree(history: list[Op], model: str) -> None:
         assert fast.unplaceable, "a refusal must name the operations it cannot place"
 
 
-_DIFF = settings(max_examples=2000, derandomize=True, deadline=None,
+_DIFF = settings(max_examples=examples(2000), deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

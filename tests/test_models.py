@@ -69,5 +69,6 @@ def test_wilson_interval_covers_and_narrows():
     lo2, hi2 = wilson_interval(500, 1000)
     assert hi2 - lo2 < hi - lo
     assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(500, 500)[1] == 1.0 and wilson_interval(0, 500)[0] == 0.0  # all or none: ends at 1 or 0
     with pytest.raises(ValueError):
         wilson_interval(11, 10)

@@ -117,6 +117,16 @@ def test_raft_majority_is_a_step_in_the_number_down():
         assert all(majority_trial(s, nodes=5, down=k) == expected for s in range(4)), k
 
 
+@pytest.mark.parametrize("protocol", ["paxos", "multi-paxos"])
+def test_paxos_decides_with_a_majority_up_not_with_every_acceptor(protocol):
+    for k, expected in [(2, True), (3, False)]:
+        assert all(majority_trial(s, nodes=5, down=k, protocol=protocol) == expected for s in range(3)), k
+    e = estimate(lambda s: majority_trial(s, nodes=5, p_down=0.3, protocol=protocol), range(60))
+    assert e.covers(p_majority(5, 0.7)) and e.lo > 0.7**10 + 0.5, e  # not the article's product
+    with pytest.raises(ValueError, match="majority_trial runs"):
+        majority_trial(0, protocol="gossip")
+
+
 def test_raft_availability_is_binomial_not_the_product():
     e = estimate(lambda s: majority_trial(s, nodes=5, p_down=0.3), range(120))
     assert e.covers(p_majority(5, 0.7)), e

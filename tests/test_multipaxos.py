@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consensus_lab import run
+from consensus_lab.checkers import check_linearizable
 from consensus_lab.history import Op
 from consensus_lab.protocols import multipaxos as mp
 from consensus_lab.protocols._ballot import Ballot
@@ -33,13 +34,6 @@ from consensus_lab.protocols.multipaxos import (
 )
 from consensus_lab.sim import ClientRequest, Fail, Ok, Redirect
 from consensus_lab.testing import FakeContext, battery_seeds
-
-try:
-    from consensus_lab.checkers import check_linearizable
-except ImportError:  # pragma: no cover - the checkers land separately
-    check_linearizable = None
-
-needs_checker = pytest.mark.skipif(check_linearizable is None, reason="consensus_lab.checkers is not there yet")
 
 CLUSTER = ("n1", "n2", "n3")
 B1, B2 = Ballot(1, "n1"), Ballot(2, "n2")
@@ -241,7 +235,6 @@ def test_battery_of_random_fault_schedules_finds_no_violation():
     print(f"Multi-Paxos battery: {len(battery_seeds(1000))} seeds in {time.perf_counter() - t0:.1f} s")
 
 
-@needs_checker
 def test_the_kv_service_is_linearizable_under_the_random_nemesis():
     for seed in battery_seeds(60):
         r = run(mp.random_scenario(seed))
@@ -271,7 +264,6 @@ def test_twin_replays_its_violation_and_the_correct_protocol_survives(variant):
     assert run(sc.replace(variant="correct")).ok
 
 
-@needs_checker
 def test_the_checker_also_rejects_the_local_read_twin():
     r = run(mp.TWINS["local-read"])
     assert check_linearizable(r.history, "kv").verdict == "not linearizable"
@@ -280,7 +272,6 @@ def test_the_checker_also_rejects_the_local_read_twin():
 # --- the stale-read invariant is sound: whatever it flags, the checker rejects -------------------------
 
 
-@needs_checker
 @given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["read", "write"]), st.integers(0, 3)), max_size=14))
 def test_stale_read_flags_only_non_linearizable_histories(plan):
     history: list[Op] = []

@@ -112,10 +112,20 @@ def test_the_hybrid_runs_each_store_per_partition(store):
     assert res.holds, res.detail
 
 
-def test_the_hybrid_router_redirects_to_the_partition():
+def test_the_hybrid_router_forwards_to_the_partition():
     r = run(PARTITIONED[0], nodes=6, seed=1, duration=1.0, options={"partitions": 6, "replicas": 1})
-    redirects = [e for e in r.trace if e.kind == "reply" and type(e.info).__name__ == "Redirect"]
-    assert redirects and r.stats["ops"]["ok"] > 0
+    forwards = [e for e in r.trace if e.kind == "send" and e.msg_type == "Forward"]
+    assert forwards and r.stats["ops"]["ok"] > 0
+    router = r.nodes["n1"].router
+    for e in forwards:  # each forward goes to a replica of the key's partition
+        assert e.peer in router.replicas(e.msg.request.key)
+
+
+def test_a_forwarded_write_reaches_a_quorum_group_as_a_first_attempt():
+    # with a redirect the client would come back with attempt 1, and the quorum store ignores retried writes
+    r = run(PARTITIONED[0], nodes=5, seed=2, duration=3.0, options={"partitions": 4, "replicas": 3, "store": "quorum"})
+    # only operations still open when the run stopped end as info (one per client at most)
+    assert r.stats["ops"]["info"] <= 4 and r.stats["ops"]["ok"] > 100
 
 
 def test_without_replication_every_crash_takes_its_keys_away():
@@ -138,3 +148,49 @@ def test_more_partitions_means_more_places_to_fail():
     assert plain[1] > plain[8]
     assert all(replicated[p] > plain[p] for p in plain)
     assert min(replicated.values()) > 0.9
+
+
+def test_fixed_slots_move_whole_slots_and_exactly_the_fair_share():
+    from consensus_lab.partitioning import REDIS_SLOTS, FixedSlots
+
+    before = FixedSlots(("n1", "n2", "n3", "n4", "n5"))
+    after = before.add_node("n6")
+    moved = [s for s in range(REDIS_SLOTS) if before.table[s] != after.table[s]]
+    assert len(moved) == REDIS_SLOTS // 6 and all(after.table[s] == "n6" for s in moved)
+    keys = sample_keys(3000)
+    assert abs(movement(before, after, keys) - 1 / 6) < 0.02
+    loads = dict(balance(after, keys).loads)
+    assert set(loads) == set(after.nodes)
+    left = after.remove_node("n2")
+    assert "n2" not in left.table and all(left.table[s] == after.table[s] for s in range(REDIS_SLOTS)
+                                         if after.table[s] != "n2")
+
+
+def test_hash_mod_n_moves_about_n_over_n_plus_one():
+    keys = sample_keys(3000)
+    for n in (3, 5, 8):
+        nodes = [f"n{i}" for i in range(1, n + 1)]
+        p = HashModN(nodes)
+        assert abs(movement(p, p.add_node("new"), keys) - n / (n + 1)) < 0.03
+
+
+def test_majority_quorums_make_partitions_less_available_than_an_eventual_store():
+    rows = availability_experiment((8,), (3,), seeds=range(2), duration=6.0, stores=("gossip", "quorum"))
+    by = {r["store"]: r for r in rows}
+    assert by["quorum"]["all_keys"] < by["gossip"]["all_keys"]
+    assert by["quorum"]["ops"] < by["gossip"]["ops"]
+    with pytest.raises(ValueError, match="store must be"):
+        availability_experiment((1,), (1,), seeds=range(1), duration=1.0, stores=("raft",))
+
+
+def test_movement_plot_draws_the_fair_share_and_hash_mod_n_lines():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from consensus_lab.viz.partition_plots import plot_movement
+
+    fig = plot_movement({"hash mod N": HashModN}, sample_keys(300), sizes=range(2, 6))
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert list(lines["fair share: 1/(N+1)"].get_ydata()) == [1 / (n + 1) for n in range(2, 6)]
+    assert list(lines["hash mod N: N/(N+1)"].get_ydata()) == [n / (n + 1) for n in range(2, 6)]
+    assert not any("minimum" in label for label in lines)

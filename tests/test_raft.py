@@ -70,7 +70,7 @@ def make_leader(n, ctx, term=None):
 # --- registration ---------------------------------------------------------------------------
 
 
-def test_spec_is_registered_with_correct_first_and_the_four_twins():
+def test_spec_is_registered_with_correct_first_and_the_twins():
     spec = get("raft")
     assert list(spec.variants) == [
         "correct",
@@ -78,6 +78,8 @@ def test_spec_is_registered_with_correct_first_and_the_four_twins():
         "volatile-vote",
         "no-up-to-date-check",
         "stale-truncate",
+        "log-by-reference",
+        "article",
     ]
     assert spec.history_model == "kv"
     assert spec.variants == VARIANTS
@@ -151,6 +153,23 @@ def test_broken_twin_without_up_to_date_check_votes_for_a_stale_log():
     with_log(n, ctx, [1, 2, 2], term=2)
     n.on_message(ctx, "n2", RequestVote(3, "n2", 0, 0))
     assert ctx.sent() == [("n2", RequestVoteReply(3, True))]
+
+
+def test_article_twin_votes_for_every_candidate_of_its_term_whatever_their_logs():
+    n, ctx = node(variant="article")
+    with_log(n, ctx, [1, 2, 2], term=2)
+    n.on_message(ctx, "n2", RequestVote(3, "n2", 0, 0))
+    n.on_message(ctx, "n3", RequestVote(3, "n3", 1, 1))
+    assert ctx.sent() == [("n2", RequestVoteReply(3, True)), ("n3", RequestVoteReply(3, True))]
+
+
+@pytest.mark.parametrize("variant, committed", [("correct", 0), ("article", 1)])
+def test_article_twin_commits_after_one_follower_of_five(variant, committed):
+    n, ctx = node(cluster=C5, variant=variant)
+    make_leader(n, ctx)
+    n.on_client_request(ctx, ClientRequest("c0", 1, "write", "x", 1))
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 1))
+    assert n.commit_index == committed  # 2 of 5 stored it: a minority
 
 
 def test_broken_twin_volatile_vote_forgets_its_vote_after_a_restart():

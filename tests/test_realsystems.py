@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from shared_data import require_shared
 
 from consensus_lab import protocols, run
 from consensus_lab.checkers import check_linearizable
@@ -129,9 +130,45 @@ def test_quorum_choices_trade_availability_for_consistency():
 
 
 def test_jepsen_etcd_histories_get_porcupines_verdicts():
+    require_shared("porcupine", "etcd_000.log")
     results = jepsen_etcd(limit=20, timeout=30)
-    if results is None:
-        pytest.skip("shared data not found (../shared/data/porcupine)")
     assert len(results) == 20
     for r in results:
         assert (r.verdict == "linearizable") == r.expected, r
+
+
+def test_read_repair_makes_the_difference_on_busy_clients():
+    from consensus_lab.systems import read_repair_difference
+
+    plain, repaired = read_repair_difference(seeds=(0, 6, 11))
+    assert plain.linearizable < plain.runs  # seeds 6 and 11 read new, then old
+    assert repaired.linearizable == repaired.runs
+    assert plain.read_p50_ms <= plain.read_p99_ms
+
+
+def test_the_safe_time_wait_covers_readers_ahead_but_not_readers_behind():
+    from consensus_lab.systems import clock_direction_grid
+
+    rows = {t.setting: t for t in clock_direction_grid(range(2), duration=2.0)}
+    assert rows["leader ahead, replicas behind, commit wait off"].linearizable == 0
+    assert rows["leader ahead, replicas behind, commit wait on"].linearizable == 2
+    behind = rows["leader behind, replicas ahead, commit wait off"]
+    assert behind.linearizable == 2  # the replicas' reads wait for the safe time instead
+    assert behind.read_p50_ms > rows["clocks exact, commit wait off"].read_p50_ms
+
+
+def test_the_lock_figure_draws_the_pause():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from consensus_lab.viz.systems_plots import plot_lock_story
+
+    story = lock_story(pause=(1.0, 4.5))
+    assert story.pauses == {"A": (1.0, 4.5)}
+    ax = plot_lock_story(story)
+    hatched = [p for p in ax.patches if p.get_hatch() == "///"]
+    assert len(hatched) == 1 and hatched[0].get_x() == 1.0 and abs(hatched[0].get_width() - 3.5) < 1e-9
+    assert any("paused" in t.get_text() for t in ax.texts)
+    plt.close(ax.figure)

@@ -23,6 +23,7 @@ from consensus_lab.checkers import (
 )
 from consensus_lab.checkers.sessions import WRITES
 from consensus_lab.history import Op, Operation, pair_operations
+from consensus_lab.testing import examples
 
 
 def do(p: int, f: str, value: Any = None, out: Any = None, key: Any = "x") -> list[Op]:
@@ -365,7 +366,7 @@ def _agree(ops: list[Operation], version: Any, session: Any) -> dict[str, bool]:
     return {name: r.holds for name, r in results.items()}
 
 
-@settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_session_checks_agree_with_the_definitions(data: st.DataObject) -> None:
     _agree(*_random_history(lambda lo, hi: data.draw(st.integers(lo, hi))))

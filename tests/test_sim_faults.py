@@ -18,6 +18,7 @@ from consensus_lab.sim import (
     Restart,
     Simulation,
     Storage,
+    Strike,
     Workload,
     invariant,
     parse_script,
@@ -130,6 +131,9 @@ def test_parse_script_round_trip():
     assert [type(a).__name__ for _, a in sched] == [
         "Crash", "Restart", "Partition", "Cut", "Heal", "SetLoss", "ClockSkew"]
     assert parse_script(schedule_to_script(sched)) == sched
+    strikes = parse_script("0 strike 0.25 0.01; 1 strike 0")
+    assert strikes == [(0.0, Strike(0.25, 0.01)), (1.0, Strike(0.0))]
+    assert parse_script(schedule_to_script(strikes)) == strikes
 
 
 @pytest.mark.parametrize(
@@ -148,10 +152,14 @@ def test_parse_script_round_trip():
         ("1 loss nan", "bad probability"),
         ("1 heal now", "no arguments"),
         ("1 skew n1", "OFFSET"),
+        ("1 strike", "P \\[DOWN\\]"),
+        ("1 strike 2 0.1", "P in \\[0, 1\\]"),
+        ("1 strike 0.5 -1", "DOWN >= 0"),
     ],
 )
 def test_bad_scripts_name_the_problem(text, fragment):
-    with pytest.raises(NemesisError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+    pattern = fragment if "\\" in fragment else fragment.replace("[", r"\[").replace("]", r"\]")
+    with pytest.raises(NemesisError, match=pattern):
         parse_script(text, ["n1", "n2", "n3"])
 
 
@@ -179,6 +187,33 @@ def test_random_schedule_rejects_unknown_kinds():
 
     with pytest.raises(NemesisError, match="unknown fault kind"):
         random_schedule(["n1"], 5, random.Random(0), ("meteor",))
+
+
+def test_blip_phases_strike_from_the_start_and_stop():
+    import random
+
+    nodes = ["n1", "n2", "n3"]
+    for seed in range(30):
+        sched = random_schedule(nodes, 10, random.Random(seed), ("crash", "blip"))
+        strikes = [(t, a) for t, a in sched if isinstance(a, Strike)]
+        assert strikes[0][0] == 0 and strikes[0][1].p > 0  # the first moments are struck
+        assert strikes[-1][1].p == 0 and strikes[-1][0] <= 8.0 + 1e-9  # and the quiet end is not
+        assert all(0 < a.down <= 0.01 for _, a in strikes if a.p)
+
+
+def test_a_strike_crashes_a_node_right_after_a_step_and_restarts_it_soon():
+    sc = Scenario(protocol=ticker_spec(), nodes=3, seed=3, duration=2.0, nemesis="0 strike 0.3 0.01; 1 strike 0")
+    r = run(sc)
+    rows = list(r.trace)
+    crashes = [i for i, e in enumerate(rows) if e.kind == "crash"]
+    assert crashes and all(rows[i].time < 1.0 for i in crashes)
+    for i in crashes:
+        step = next(e for e in reversed(rows[:i]) if e.kind in ("deliver", "timer", "request") and e.node == rows[i].node)
+        assert step.time == rows[i].time  # right after its step, at the same moment
+        back = next(e for e in rows[i:] if e.kind in ("restart", "start") and e.node == rows[i].node)
+        assert 0 < back.time - rows[i].time <= 0.01 + 1e-9
+    assert run(sc).trace_hash == r.trace_hash  # the strikes are drawn from the seed
+    assert run(sc.replace(nemesis="0 strike 0 0.01")).stats["crashes"] == 0
 
 
 def test_scripted_nemesis_runs_in_the_simulation():

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from consensus_lab import Latency, NetworkConfig, Scenario, run
 from consensus_lab.sim import Cut, Heal, Partition, Simulation
+from consensus_lab.testing import examples
 
 
 def _run(nodes=3, count=3, **kw):
@@ -114,7 +115,7 @@ def test_partition_names_unknown_node():
 # --- properties -------------------------------------------------------------------
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     nodes=st.integers(1, 6),
     count=st.integers(0, 6),
@@ -149,7 +150,7 @@ def partition_schedules(draw):
     return n, sorted(schedule, key=lambda x: x[0]), draw(st.integers(0, 1000))
 
 
-@settings(max_examples=80)
+@settings(max_examples=examples(80))
 @given(partition_schedules())
 def test_no_message_crosses_a_partition(case):
     n, schedule, seed = case

@@ -328,7 +328,8 @@ def test_commit_probability_is_p_prepare_times_p_commit_given_prepare():
 
 def test_simulated_commit_rate_matches_the_model():
     est = twopc.estimate_commit_probability(0.2, nodes=3, runs=300)
-    assert est == pytest.approx(twopc.commit_probability(2, 0.8), abs=0.07)
+    assert est.covers(twopc.commit_probability(2, 0.8)), est
+    assert est.lo < est.p < est.hi and est.trials == 300
 
 
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=6), st.floats(0, 1))
@@ -354,12 +355,13 @@ def test_battery_of_random_fault_schedules_finds_no_violation():
 
 
 #: the first seed of random_scenario at which each broken twin is caught
-KEPT_SEEDS = {"no-decision-log": 145, "no-vote-log": 0, "timeout-commit": 6, "uncertain-abort": 0}
+KEPT_SEEDS = {"no-decision-log": 0, "no-vote-log": 1, "timeout-commit": 6, "uncertain-abort": 0, "article": 0}
 EXPECTED = {
     "no-decision-log": "atomicity",
     "no-vote-log": "atomicity",
     "timeout-commit": "validity",
     "uncertain-abort": "atomicity",
+    "article": "atomicity",
 }
 
 

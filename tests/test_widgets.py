@@ -6,10 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import ipywidgets  # noqa: E402,F401 - the lab extra is part of the dev extra: missing means a broken set-up
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-
-pytest.importorskip("ipywidgets")
 
 from consensus_lab import Scenario, protocols, run  # noqa: E402
 from consensus_lab import widgets as lab_widgets  # noqa: E402
@@ -96,9 +95,11 @@ def test_every_protocol_can_be_acted_on(protocol):
     assert lab.session.now == pytest.approx(0.3) and not lab.session.manual
 
 
-@pytest.mark.parametrize("protocol", ["broadcast", "raft", "twopc"])
-def test_faults_by_hand_replay_exactly(protocol):
-    lab = ScenarioLab(protocol, seed=4, duration=3.0, nemesis="random")
+# seeds at which n2 is up when the reader crashes it (raft's random nemesis blips: at seed 4
+# a blip has just taken n2 down, and crashing a crashed node does nothing)
+@pytest.mark.parametrize("protocol, seed", [("broadcast", 4), ("raft", 5), ("twopc", 4)])
+def test_faults_by_hand_replay_exactly(protocol, seed):
+    lab = ScenarioLab(protocol, seed=seed, duration=3.0, nemesis="random")
     for _ in range(5):
         click(lab, "Step")
     lab.w_amount.value = 0.1

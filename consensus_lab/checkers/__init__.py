@@ -8,7 +8,13 @@ Every checker is a pure function from data to a verdict with an explanation:
 * :func:`check_read_your_writes`, :func:`check_monotonic_reads`,
   :func:`check_monotonic_writes`, :func:`check_writes_follow_reads` -- the
   session guarantees of Terry et al.;
-* :func:`check_convergence`, :func:`check_no_lost_writes` -- eventual consistency.
+* :func:`check_convergence`, :func:`check_no_lost_writes` -- eventual consistency;
+* :func:`check_causal` -- causal consistency (causal memory, causal convergence,
+  weak causal consistency; Bouajjani et al. 2017);
+* :func:`check_isolation` -- transactional isolation, Elle-style (read committed,
+  snapshot isolation, serializable, strict serializable) with the anomaly's cycle;
+* :func:`check_consistency` -- any of the above by name (what ``consensus-lab
+  check --consistency`` runs).
 
 The sequential objects they compare against are the models in
 :mod:`consensus_lab.checkers.models`; histories come from the simulator or from
@@ -20,8 +26,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .brute import brute_force_linearizable
+from .brute import brute_force_causal, brute_force_linearizable, brute_force_serializable
+from .causal import CausalResult, check_causal
 from .convergence import ConvergenceResult, check_convergence, check_no_lost_writes, lost_writes
+from .elle import ISOLATION_LEVELS, IsolationResult, check_isolation
 from .formats import (
     FORMATS,
     HistoryFormatError,
@@ -30,6 +38,8 @@ from .formats import (
     load_history,
     parse_history,
 )
+from .independent import unwrap_independent
+from .levels import CONSISTENCY_LEVELS, Verdict, check_consistency
 from .linearizability import (
     LINEARIZABLE,
     NOT_LINEARIZABLE,
@@ -44,6 +54,8 @@ from .models import (
     KVModel,
     ListAppendModel,
     Model,
+    MultiRegisterModel,
+    MutexModel,
     RegisterModel,
     SetModel,
     get_model,
@@ -61,7 +73,20 @@ from .sessions import (
 )
 
 __all__ = [
+    "CONSISTENCY_LEVELS",
     "CASRegisterModel",
+    "CausalResult",
+    "ISOLATION_LEVELS",
+    "IsolationResult",
+    "MultiRegisterModel",
+    "MutexModel",
+    "Verdict",
+    "brute_force_causal",
+    "brute_force_serializable",
+    "check_causal",
+    "check_consistency",
+    "check_isolation",
+    "unwrap_independent",
     "ConvergenceResult",
     "FORMATS",
     "HistoryFormatError",

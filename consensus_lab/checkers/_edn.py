@@ -4,7 +4,8 @@ Enough for Jepsen histories: maps, vectors, lists, sets, keywords, strings,
 integers, floats, ``nil``/``true``/``false``, symbols, ``#inst``-style tags
 (the tag is dropped) and ``;`` comments.  Keywords become plain strings without
 the colon (``:invoke`` -> ``"invoke"``), vectors and lists become tuples, sets
-frozensets.  Errors carry the line number.
+frozensets, maps :class:`~consensus_lab.history.FrozenMap` (all hashable, so any
+value can be a map key, a set element or a model state).  Errors carry the line number.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+
+from consensus_lab.history import FrozenMap
 
 __all__ = ["EDNError", "read_forms"]
 
@@ -92,10 +95,7 @@ def read_forms(text: str) -> Iterator[tuple[int, Any]]:
             if opener == "{":
                 if len(items) % 2:
                     raise EDNError(open_line, "a map needs an even number of forms (key value pairs)")
-                try:
-                    value: Any = dict(zip(items[::2], items[1::2], strict=True))
-                except TypeError:
-                    raise EDNError(open_line, "a map key is not hashable") from None
+                value: Any = FrozenMap(zip(items[::2], items[1::2], strict=True))
             elif opener == "#{":
                 value = frozenset(items)
             else:

@@ -34,12 +34,23 @@ Jepsen's meaning of outcomes is followed: ``ok`` happened, ``fail`` did not
 happen, ``info`` (a crashed or timed-out client) may take effect at any moment
 after its invocation, or never.
 
-The search is bounded by a time budget and by a cap on the number of
-remembered configurations; when either runs out the verdict is ``unknown``.
+Before any search, two pre-checks (:mod:`consensus_lab.checkers.prechecks`)
+refute a read of a value no write could have stored and a read that would
+have to precede the write it saw; the verdict names the pre-check that fired.
+A grow-only set (the ``set`` model) needs no search at all: it is decided in
+``O(n log n)`` (:mod:`consensus_lab.checkers.sets`).  A history with no client
+operations is trivially linearizable (the result carries a note).
+
+The search is bounded by a time budget, a cap on the number of remembered
+configurations and a memory budget (growth of the process's resident memory,
+2 GiB by default); when one runs out the verdict is ``unknown`` and
+``budget`` says which (``"time"``, ``"states"``, ``"memory"``).  A
+``MemoryError`` also ends in ``unknown`` (memory), never in a traceback.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Generator, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +59,9 @@ from typing import Any
 from consensus_lab.history import Op, Operation
 
 from ._common import as_operations, partition, relevant, validate_operations
-from .models import Model, get_model
+from .models import Model, SetModel, get_model
+from .prechecks import refute
+from .sets import decide_set
 
 __all__ = [
     "LINEARIZABLE",
@@ -65,6 +78,10 @@ UNKNOWN = "unknown"
 
 #: default cap on remembered configurations (a million costs roughly 100-300 MB)
 DEFAULT_MAX_STATES = 1_000_000
+
+#: default memory budget in bytes: growth of resident memory during one check,
+#: safe on a 2-core, 8 GB laptop
+DEFAULT_MAX_MEMORY = 2 * 1024**3
 
 _SLICE = 2048  # search steps between two looks at the clock
 _TRANS_CACHE = 512  # remembered model steps per operation
@@ -98,6 +115,9 @@ class LinearizabilityResult:
     seconds: float = 0.0
     reason: str = ""
     states: int = 0
+    precheck: str = ""  #: the pre-check that refuted the history, if one did
+    budget: str = ""  #: for ``unknown``: which budget ran out ("time", "states", "memory")
+    note: str = ""  #: anything else worth saying (e.g. "no client operations")
 
     @property
     def ok(self) -> bool:
@@ -118,10 +138,16 @@ class LinearizabilityResult:
         """One line that explains the verdict."""
         n = len(self.operations)
         if self.verdict == LINEARIZABLE:
+            if self.note:
+                return f"linearizable: {self.note}"
             return f"linearizable: a valid order of {len(self.linearization)} of {n} operations exists"
         if self.verdict == UNKNOWN:
-            return f"unknown: {self.reason}"
+            return f"unknown ({self.budget} budget): {self.reason}" if self.budget else f"unknown: {self.reason}"
+        if self.precheck:
+            return f"not linearizable (pre-check '{self.precheck}'): {self.reason}"
         where = "" if self.partition is None else f" on key {self.partition!r}"
+        if self.reason:
+            return f"not linearizable{where}: {self.reason}"
         by_index = {op.index: op for op in self.operations}
         bad = ", ".join(f"#{i} {self.model.describe(by_index[i])}" for i in self.unplaceable)
         k = len(self.longest_prefix)
@@ -331,6 +357,8 @@ def check_linearizable(
     *,
     timeout: float | None = None,
     max_states: int = DEFAULT_MAX_STATES,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
+    prechecks: bool = True,
 ) -> LinearizabilityResult:
     """Decide whether ``history`` is linearizable with respect to ``model``.
 
@@ -340,10 +368,12 @@ def check_linearizable(
     :class:`~consensus_lab.checkers.models.Model` or a name such as
     ``"cas-register"``.
 
-    The search stops with verdict ``unknown`` after ``timeout`` seconds or
-    when it remembers more than ``max_states`` configurations in total.
-    Partitions are searched in turns, so a failing key is found even when
-    another key would take very long.
+    The search stops with verdict ``unknown`` after ``timeout`` seconds, when
+    it remembers more than ``max_states`` configurations in total, or when the
+    process's resident memory has grown by more than ``max_memory`` bytes
+    (``None``: no memory budget).  Partitions are searched in turns, so a
+    failing key is found even when another key would take very long.
+    ``prechecks=False`` skips the cheap refutations (for tests of the search).
 
     >>> from consensus_lab.history import Op
     >>> h = [Op(0, "invoke", "write", value=1), Op(0, "ok", "write", value=1),
@@ -353,19 +383,17 @@ def check_linearizable(
     """
     t0 = time.perf_counter()
     model = get_model(model)
-    if timeout is not None and timeout <= 0:
-        raise ValueError("timeout must be positive (seconds), or None for no limit")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError("timeout must be a positive, finite number of seconds, or None for no limit")
     if max_states < 1:
         raise ValueError("max_states must be at least 1")
+    if max_memory is not None and max_memory <= 0:
+        raise ValueError("max_memory must be a positive number of bytes, or None for no limit")
     ops = as_operations(history)
     validate_operations(ops, model)
     deadline = None if timeout is None else t0 + timeout
-    parts = partition(relevant(ops, model), model)
-
-    searches = {key: _PartitionSearch(part, model) for key, part in parts.items()}
-    running = {key: s.run() for key, s in searches.items()}
-    witness: dict[Hashable, list[int]] = {}
-    undecided: list[tuple[Hashable, str]] = []
+    rel = relevant(ops, model)
+    searches: dict[Hashable, _PartitionSearch] = {}
 
     def result(verdict: str, **kw: Any) -> LinearizabilityResult:
         return LinearizabilityResult(
@@ -373,6 +401,64 @@ def check_linearizable(
             states=sum(len(s.memo) for s in searches.values()), **kw,
         )
 
+    if not ops:
+        return result(LINEARIZABLE, witness={}, note="no client operations: trivially linearizable")
+    if prechecks:
+        refuted = refute(rel, model)
+        if refuted is not None:
+            return result(NOT_LINEARIZABLE, precheck=refuted.check, reason=refuted.detail,
+                          unplaceable=[refuted.read.index], partition=refuted.partition)
+    parts = partition(rel, model)
+    witness: dict[Hashable, list[int]] = {}
+    if isinstance(model, SetModel):
+        for key, part in parts.items():
+            verdict = decide_set(part, model)
+            if not verdict.ok:
+                return result(NOT_LINEARIZABLE, partition=key, unplaceable=verdict.culprits,
+                              reason=verdict.reason)
+            witness[key] = verdict.order
+        return result(LINEARIZABLE, witness=witness)
+    try:
+        return _search(parts, model, searches, result, deadline, timeout, max_states, max_memory)
+    except MemoryError:
+        for s in searches.values():
+            s.memo.clear()
+        return result(UNKNOWN, budget="memory", reason="the machine ran out of memory (MemoryError)")
+
+
+def _resident_bytes() -> int | None:
+    """This process's resident memory (Linux ``/proc``), or ``None`` elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+try:
+    import os as _os
+
+    _PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+    _PAGE = 4096
+
+
+def _search(
+    parts: dict[Hashable, list[Operation]],
+    model: Model,
+    searches: dict[Hashable, _PartitionSearch],
+    result: Any,
+    deadline: float | None,
+    timeout: float | None,
+    max_states: int,
+    max_memory: int | None,
+) -> LinearizabilityResult:
+    """The memoized search over every partition, interleaved, within the budgets."""
+    base = _resident_bytes() if max_memory is not None else None
+    searches.update({key: _PartitionSearch(part, model) for key, part in parts.items()})
+    running = {key: s.run() for key, s in searches.items()}
+    witness: dict[Hashable, list[int]] = {}
+    undecided: list[tuple[Hashable, str]] = []
     while running:
         for key in list(running):
             try:
@@ -392,8 +478,18 @@ def check_linearizable(
                 search.memo.clear()
         if deadline is not None and time.perf_counter() > deadline and running:
             key = next(iter(running))
-            return result(UNKNOWN, partition=key, reason=f"time budget of {timeout} s ran out",
+            return result(UNKNOWN, partition=key, budget="time", reason=f"time budget of {timeout} s ran out",
                           longest_prefix=searches[key].original(searches[key].best_prefix))
+        if base is not None and running:
+            now = _resident_bytes()
+            if now is not None and now - base > max_memory:  # type: ignore[operator]
+                key = max(running, key=lambda k: len(searches[k].memo))
+                prefix = searches[key].original(searches[key].best_prefix)
+                for s in searches.values():
+                    s.memo.clear()
+                where = "" if key is None else f" on key {key!r}"
+                return result(UNKNOWN, partition=key, budget="memory", longest_prefix=prefix,
+                              reason=f"memory budget of {max_memory / 2**20:.0f} MB ran out{where}")
         total = sum(len(searches[k].memo) for k in running)
         while running and total > max_states:
             # Give up on the partition that uses the most memory; keep the others.
@@ -406,7 +502,7 @@ def check_linearizable(
     if undecided:
         key, why = undecided[0]
         where = "" if key is None else f" on key {key!r}"
-        return result(UNKNOWN, partition=key, reason=f"search gave up{where}: {why}")
+        return result(UNKNOWN, partition=key, budget="states", reason=f"search gave up{where}: {why}")
     ordered = {key: witness[key] for key in parts}
     return result(LINEARIZABLE, witness=ordered)
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from consensus_lab.history import Operation
+from consensus_lab.history import FrozenMap, Operation
 
 __all__ = [
     "Model",
@@ -47,7 +47,11 @@ __all__ = [
     "KVModel",
     "SetModel",
     "ListAppendModel",
+    "MultiRegisterModel",
+    "MutexModel",
     "MODELS",
+    "NIL_READS",
+    "REGISTER_MODELS",
     "get_model",
 ]
 
@@ -87,6 +91,17 @@ class Model:
         """``None`` when the model understands ``op``, else a message."""
         return None
 
+    def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
+        """For the pre-checks: the values ``op`` may put into the object
+        (``()`` for a read), or ``None`` when its effect is not "store these
+        values" (then the pre-checks skip this object).  Default: ``None``."""
+        return None
+
+    def observations(self, op: Operation) -> tuple[Hashable, ...]:
+        """For the pre-checks: the values a completed read ``op`` saw that some
+        operation must have stored (the start state's value excluded)."""
+        return ()
+
     def describe(self, op: Operation) -> str:
         """A short label such as ``w(3)`` or ``r->3`` for pictures and messages."""
         return _describe(op)
@@ -112,6 +127,8 @@ def _describe(op: Operation) -> str:
 def _short(v: Any) -> str:
     if v is None:
         return "nil"
+    if isinstance(v, frozenset | set | tuple | list) and len(v) > 12:
+        return f"<{len(v)} elements>"
     if isinstance(v, frozenset | set):
         return "{" + ",".join(sorted(map(_short, v))) + "}"
     if isinstance(v, tuple | list):
@@ -121,26 +138,50 @@ def _short(v: Any) -> str:
     return str(v)
 
 
-class RegisterModel(Model):
+#: what a completed read of nil means (see :class:`RegisterModel`)
+NIL_READS = ("value", "unknown")
+
+
+class _Registers(Model):
+    """What the register models share: a start value and the meaning of a nil read."""
+
+    def __init__(self, initial: Hashable = None, nil_reads: str = "value") -> None:
+        if nil_reads not in NIL_READS:
+            raise ValueError(f"nil_reads must be one of {', '.join(NIL_READS)}, got {nil_reads!r}")
+        self.initial = initial
+        self.nil_reads = nil_reads
+
+    def _blind(self, op: Operation) -> bool:
+        """A read that tells nothing: indeterminate, or ``nil`` read as unknown."""
+        return op.status == "info" or (op.output is None and self.nil_reads == "unknown")
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(initial={self.initial!r}, nil_reads={self.nil_reads!r})"
+
+
+class RegisterModel(_Registers):
     """A read/write register per key, starting at ``initial`` (default ``None``).
 
     ``read`` returns the last value written; ``write(v)`` stores ``v``.
     Operations on different keys are independent registers.
+
+    ``nil_reads`` says what a completed read of ``None`` (EDN ``nil``) means:
+    ``"value"`` (the default) -- the register held ``None``; ``"unknown"`` --
+    the client did not learn the value, so the read constrains nothing
+    (Knossos's convention for its cas-register).
     """
 
     name = "register"
     _ops: tuple[str, ...] = ("read", "write")
 
-    def __init__(self, initial: Hashable = None) -> None:
-        self.initial = initial
-
-    def init(self) -> Hashable:
-        return self.initial
 
     def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
         f = op.f
         if f == "read":
-            return (op.status == "info" or op.output == state), state
+            return (self._blind(op) or op.output == state), state
         if f == "write":
             return True, op.value
         if f == "cas":
@@ -152,10 +193,18 @@ class RegisterModel(Model):
         return op.f == "read"
 
     def legal_states(self, op: Operation) -> frozenset[Any] | None:
-        return _hashable_set(op.output) if op.f == "read" and op.status == "ok" else None
+        return _hashable_set(op.output) if op.f == "read" and not self._blind(op) else None
 
     def partition_key(self, op: Operation) -> Hashable:
         return op.key
+
+    def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
+        return _register_effects(op)
+
+    def observations(self, op: Operation) -> tuple[Hashable, ...]:
+        if op.f != "read" or self._blind(op) or op.output == self.initial:
+            return ()
+        return (op.output,)
 
     def validate(self, op: Operation) -> str | None:
         if op.f not in self._ops:
@@ -165,8 +214,16 @@ class RegisterModel(Model):
             return f"a cas needs a value (expected, new), got {op.value!r}"
         return None
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(initial={self.initial!r})"
+
+
+def _register_effects(op: Operation) -> tuple[Hashable, ...] | None:
+    if op.f in ("read", "get"):
+        return ()
+    if op.f in ("write", "put"):
+        return (op.value,)
+    if op.f == "cas" and isinstance(op.value, tuple) and len(op.value) == 2:
+        return (op.value[1],)
+    return None
 
 
 class CASRegisterModel(RegisterModel):
@@ -184,7 +241,7 @@ class CASRegisterModel(RegisterModel):
 _EMPTY = (None, "")
 
 
-class KVModel(Model):
+class KVModel(_Registers):
     """A key-value map, one independent register per key.
 
     Understands ``get``/``put``/``append`` (Porcupine's key-value histories)
@@ -196,13 +253,11 @@ class KVModel(Model):
     name = "kv"
     _ops = ("get", "put", "append", "read", "write", "cas")
 
-    def init(self) -> Hashable:
-        return None
 
     def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
         f = op.f
         if f == "get" or f == "read":
-            if op.status == "info":
+            if self._blind(op):
                 return True, state
             out = op.output
             return (out == state or (out in _EMPTY and state in _EMPTY)), state
@@ -225,12 +280,20 @@ class KVModel(Model):
         return op.f in ("get", "read")
 
     def legal_states(self, op: Operation) -> frozenset[Any] | None:
-        if op.f not in ("get", "read") or op.status != "ok":
+        if op.f not in ("get", "read") or self._blind(op):
             return None
         return frozenset(_EMPTY) if op.output in _EMPTY else _hashable_set(op.output)
 
     def partition_key(self, op: Operation) -> Hashable:
         return op.key
+
+    def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
+        return _register_effects(op)  # an append makes new values: None, no pre-check
+
+    def observations(self, op: Operation) -> tuple[Hashable, ...]:
+        if op.f not in ("get", "read") or self._blind(op) or op.output in _EMPTY:
+            return ()
+        return () if op.output == self.initial else (op.output,)
 
     def validate(self, op: Operation) -> str | None:
         if op.f not in self._ops:
@@ -283,7 +346,18 @@ class SetModel(Model):
     def validate(self, op: Operation) -> str | None:
         if op.f not in ("add", "read"):
             return f"model 'set' has no operation {op.f!r}; it knows add, read"
+        if op.f == "read" and op.status == "ok":
+            try:
+                frozenset(_as_collection(op.output))
+            except TypeError as exc:
+                return str(exc)
         return None
+
+    def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
+        return () if op.f == "read" else (op.value,)
+
+    def observations(self, op: Operation) -> tuple[Hashable, ...]:
+        return tuple(frozenset(_as_collection(op.output))) if op.f == "read" else ()
 
 
 class ListAppendModel(Model):
@@ -316,6 +390,122 @@ class ListAppendModel(Model):
             return f"model 'append' has no operation {op.f!r}; it knows append, read"
         return None
 
+    def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
+        return () if op.f == "read" else (op.value,)
+
+    def observations(self, op: Operation) -> tuple[Hashable, ...]:
+        try:
+            return tuple(_as_collection(op.output)) if op.f == "read" else ()
+        except TypeError:
+            return ()
+
+
+_MICRO = {"r": "r", "read": "r", "w": "w", "write": "w"}
+
+
+def _micro_ops(value: Any) -> list[tuple[str, Hashable, Any]] | None:
+    """A Knossos/Elle transaction ``[[f k v] ...]`` as ``(r|w, k, v)``, or ``None``."""
+    if not isinstance(value, tuple):
+        return None
+    out = []
+    for mop in value:
+        if not (isinstance(mop, tuple) and len(mop) == 3 and mop[0] in _MICRO):
+            return None
+        out.append((_MICRO[mop[0]], mop[1], mop[2]))
+    return out
+
+
+class MultiRegisterModel(_Registers):
+    """Knossos's ``multi-register``: registers on several keys, read and
+    written together in transactions.  An operation is ``f = "txn"`` with value
+    ``[[:read k nil] [:write k v] ...]`` (also ``:r``/``:w``); its completion
+    fills in what each read saw.  The state is a map from key to value; every
+    key starts at ``initial``.  ``nil_reads`` as for :class:`RegisterModel`
+    (Knossos itself reads ``nil`` as "unknown").  Transactions may touch any
+    keys, so the history is searched as one object.
+    """
+
+    name = "multi-register"
+
+    def init(self) -> Hashable:
+        return FrozenMap()
+
+    def _txn(self, op: Operation) -> list[tuple[str, Hashable, Any]]:
+        mops = _micro_ops(op.output if op.status == "ok" else op.value)
+        if mops is None:
+            raise ValueError(self.validate(op))
+        return mops
+
+    def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
+        changes: dict[Hashable, Any] = {}
+        for f, k, v in self._txn(op):
+            if f == "w":
+                changes[k] = v
+                continue
+            if op.status != "ok" or (v is None and self.nil_reads == "unknown"):
+                continue
+            now = changes[k] if k in changes else state.get(k, self.initial)
+            if v != now:
+                return False, state
+        if not changes:
+            return True, state
+        return True, FrozenMap({**state, **changes})
+
+    def is_pure(self, op: Operation) -> bool:
+        mops = _micro_ops(op.value)
+        return mops is not None and all(f == "r" for f, _, _ in mops)
+
+    def validate(self, op: Operation) -> str | None:
+        if op.f != "txn":
+            return f"model 'multi-register' has no operation {op.f!r}; it knows txn"
+        for which in ((op.value, op.output) if op.status == "ok" else (op.value,)):
+            if _micro_ops(which) is None:
+                return f"a txn needs a value [[:read k v] [:write k v] ...], got {which!r:.60}"
+        return None
+
+    def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
+        mops = _micro_ops(op.value)
+        return None if mops is None else tuple((k, v) for f, k, v in mops if f == "w")
+
+    def observations(self, op: Operation) -> tuple[Hashable, ...]:
+        mops = _micro_ops(op.output) if op.status == "ok" else None
+        if mops is None:
+            return ()
+        written: set[Hashable] = set()
+        seen = []
+        for f, k, v in mops:
+            if f == "w":
+                written.add(k)
+            elif k not in written and v != self.initial and not (v is None and self.nil_reads == "unknown"):
+                seen.append((k, v))
+        return tuple(seen)
+
+    def describe(self, op: Operation) -> str:
+        mops = _micro_ops(op.output if op.status == "ok" else op.value) or []
+        return "txn(" + " ".join(f"{f}{_short(k)}={_short(v)}" for f, k, v in mops) + ")"
+
+
+class MutexModel(Model):
+    """Knossos's ``mutex``: ``acquire`` succeeds only when the lock is free,
+    ``release`` only when it is held."""
+
+    name = "mutex"
+
+    def init(self) -> Hashable:
+        return False
+
+    def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
+        if op.f == "acquire":
+            return (not state), True
+        if op.f == "release":
+            return bool(state), False
+        raise ValueError(self.validate(op))
+
+    def validate(self, op: Operation) -> str | None:
+        if op.f not in ("acquire", "release"):
+            return f"model 'mutex' has no operation {op.f!r}; it knows acquire, release"
+        return None
+
 
 MODELS: dict[str, type[Model]] = {
     "register": RegisterModel,
@@ -323,15 +513,23 @@ MODELS: dict[str, type[Model]] = {
     "kv": KVModel,
     "set": SetModel,
     "append": ListAppendModel,
+    "multi-register": MultiRegisterModel,
+    "mutex": MutexModel,
 }
 
+#: the models that take ``initial`` and ``nil_reads``
+REGISTER_MODELS = ("register", "cas-register", "kv", "multi-register")
 
-def get_model(name: str | Model) -> Model:
+
+def get_model(name: str | Model, **options: Any) -> Model:
     """A model by its command-line name (``register``, ``cas-register``, ``kv``,
-    ``set``, ``append``); a :class:`Model` instance is returned unchanged."""
+    ``set``, ``append``, ``multi-register``, ``mutex``), built with ``options``
+    (``initial=``, ``nil_reads=`` for the register models); a :class:`Model`
+    instance is returned unchanged."""
     if isinstance(name, Model):
         return name
     try:
-        return MODELS[name]()
+        cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+    return cls(**options)

@@ -165,7 +165,7 @@ def make_progress(progress: Any):
         if _in_notebook():
             try:
                 return WidgetProgress()
-            except ImportError:
+            except ImportError:  # no ipywidgets (the optional lab extra): text instead
                 return TextProgress(sys.stdout)
         if getattr(sys.stderr, "isatty", lambda: False)():
             return TextProgress()

@@ -17,6 +17,14 @@ Encoding (a JSON value is always one of these):
 Types are checked exactly (``type(v) is int``), so a subclass with a
 doctored ``__eq__`` cannot cross the wall.  This module is imported on both
 sides of it and depends on nothing but the standard library.
+
+What a reply may cost the grader is bounded, because decoding runs in the
+grader's own process: one JSON line (``MAX_LINE`` bytes, enforced by the
+reader), at most ``MAX_REPLY_ITEMS`` JSON values in it, nesting at most
+``MAX_DEPTH`` values deep, integers of at most 64 bits, strings of at most
+``MAX_STR`` characters, sets and dicts of at most ``MAX_ENTRIES`` entries and
+no more than ``MAX_SAME_HASH`` elements with one hash (a set of values crafted
+to collide would make building it quadratic: hash flooding).
 """
 
 from __future__ import annotations
@@ -27,10 +35,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CodecError", "encode", "decode", "dumps", "loads", "MAX_DEPTH", "MAX_ITEMS"]
+__all__ = ["CodecError", "encode", "decode", "dumps", "loads", "MAX_DEPTH", "MAX_ITEMS", "MAX_ENTRIES",
+           "MAX_INT", "MAX_REPLY_ITEMS"]
 
 MAX_DEPTH = 40
-MAX_ITEMS = 200_000
+MAX_ITEMS = 200_000  # values in one decoded value
+MAX_REPLY_ITEMS = 400_000  # JSON values in one line
+MAX_ENTRIES = 20_000  # entries of one set or dict
+MAX_SAME_HASH = 8
+MAX_INT = 2**64
 MAX_STR = 100_000
 
 
@@ -57,13 +70,14 @@ def encode(v: Any, types: Mapping[str, type], _depth: int = 0) -> Any:
         raise CodecError("value nested too deeply")
     t = type(v)
     if t in _SCALARS:
-        if t is str and len(v) > MAX_STR:
-            raise CodecError("string too long")
+        _check_scalar(v, t)
         return v
     if t is float:
         if not math.isfinite(v):
             raise CodecError(f"non-finite number {v!r}")
         return v
+    if (t is dict or t is set or t is frozenset) and len(v) > MAX_ENTRIES:
+        raise CodecError(f"a {t.__name__} of {len(v)} entries (the limit is {MAX_ENTRIES})")
     d = _depth + 1
     if t is list:
         return [encode(x, types, d) for x in v]
@@ -79,6 +93,28 @@ def encode(v: Any, types: Mapping[str, type], _depth: int = 0) -> Any:
     if name is not None and types.get(name) is t:
         return {"M": name, "F": [encode(getattr(v, f), types, d) for f in field_names(t)]}
     raise CodecError(f"{t.__name__} values cannot be sent (use plain data or the exercise's message classes)")
+
+
+def _check_scalar(v: Any, t: type) -> None:
+    if t is str:
+        if len(v) > MAX_STR:
+            raise CodecError("string too long")
+    elif t is int and not -MAX_INT <= v <= MAX_INT:
+        raise CodecError("integer too large (64 bits at most)")
+
+
+def _check_hashes(items: list) -> None:
+    """Refuse keys that cannot be hashed or that collide on purpose, before a set or dict is built."""
+    seen: dict[int, int] = {}
+    for x in items:
+        try:
+            h = hash(x)
+        except TypeError:
+            raise CodecError(f"unhashable set element or dict key ({type(x).__name__})") from None
+        n = seen.get(h, 0) + 1
+        if n > MAX_SAME_HASH:
+            raise CodecError("too many set elements or dict keys with the same hash")
+        seen[h] = n
 
 
 class _Budget:
@@ -104,8 +140,7 @@ def _decode(obj: Any, types: Mapping[str, type], budget: _Budget, depth: int) ->
         raise CodecError("value nested too deeply")
     t = type(obj)
     if t in _SCALARS:
-        if t is str and len(obj) > MAX_STR:
-            raise CodecError("string too long")
+        _check_scalar(obj, t)
         return obj
     if t is float:
         if not math.isfinite(obj):
@@ -122,23 +157,21 @@ def _decode(obj: Any, types: Mapping[str, type], budget: _Budget, depth: int) ->
             raise CodecError(f"malformed {tag!r} value")
         if tag == "T":
             return tuple(_decode(x, types, budget, d) for x in body)
+        if tag in ("S", "D") and len(body) > MAX_ENTRIES:
+            raise CodecError(f"a set or dict of {len(body)} entries (the limit is {MAX_ENTRIES})")
         if tag == "S":
             items = [_decode(x, types, budget, d) for x in body]
-            try:
-                return frozenset(items)
-            except TypeError:
-                raise CodecError("unhashable set element") from None
+            _check_hashes(items)
+            return frozenset(items)
         if tag == "D":
-            out = {}
+            keys, values = [], []
             for pair in body:
                 if type(pair) is not list or len(pair) != 2:
                     raise CodecError("malformed dict entry")
-                k = _decode(pair[0], types, budget, d)
-                try:
-                    out[k] = _decode(pair[1], types, budget, d)
-                except TypeError:
-                    raise CodecError("unhashable dict key") from None
-            return out
+                keys.append(_decode(pair[0], types, budget, d))
+                values.append(_decode(pair[1], types, budget, d))
+            _check_hashes(keys)
+            return dict(zip(keys, values, strict=True))
         raise CodecError(f"unknown tag {tag!r}")
     name, fields = obj.get("M"), obj.get("F")
     if type(name) is not str or type(fields) is not list:
@@ -162,7 +195,27 @@ def dumps(obj: Any) -> bytes:
 
 
 def loads(line: bytes) -> Any:
+    """One JSON line, refused when it holds more values, deeper nesting or larger integers than allowed."""
     try:
-        return json.loads(line)
+        obj = json.loads(line)
     except (ValueError, RecursionError) as exc:
         raise CodecError(f"not JSON: {str(exc)[:80]}") from None
+    count = 0
+    stack = [(obj, 0)]
+    while stack:
+        v, depth = stack.pop()
+        count += 1
+        if count > MAX_REPLY_ITEMS:
+            raise CodecError(f"more than {MAX_REPLY_ITEMS} values in one reply")
+        t = type(v)
+        if t is list:
+            if depth >= 2 * MAX_DEPTH + 4:  # (a tagged value is two JSON levels)
+                raise CodecError("value nested too deeply")
+            stack.extend((x, depth + 1) for x in v)
+        elif t is dict:
+            if depth >= 2 * MAX_DEPTH + 4:
+                raise CodecError("value nested too deeply")
+            stack.extend((x, depth + 1) for x in v.values())
+        elif t is int or t is str:
+            _check_scalar(v, t)
+    return obj

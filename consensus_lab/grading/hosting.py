@@ -190,11 +190,11 @@ class HostedNode(Node):
             effects = reply.get("e")
             if type(writes) is not list or type(effects) is not list:
                 raise codec.CodecError("missing writes or effects")
-            before = _apply_writes(ctx.storage, writes, types)
+            before = apply_writes(ctx.storage, writes, types)
             update = reply.get("v")
             view_changed = False
             if update is not None:
-                view = _merge_view(self.hosted_view, update, types)
+                view = merge_view(self.hosted_view, update, types)
                 problem = run.validate_view(view)
                 if problem:
                     raise StudentError(f"node {self.id}: {problem}")
@@ -208,41 +208,52 @@ class HostedNode(Node):
         if run.effects > MAX_EFFECTS_PER_RUN:
             raise StudentError(f"the nodes produced more than {MAX_EFFECTS_PER_RUN} messages, timers and replies "
                                "in one run; that is a flood, not a protocol")
-        for eff in decoded:
-            kind = eff[0]
-            if kind == "send":
-                ctx.outbox.append(_send(eff[1], eff[2]))
-            elif kind == "timer":
-                ctx.set_timer(eff[1], eff[2], eff[3])
-            elif kind == "cancel":
-                ctx.cancel_timer(eff[1])
-            else:
-                ctx.reply(eff[1], eff[2])
+        apply_effects(ctx, decoded)
 
     def _decode_effect(self, e: Any, types: dict[str, type]) -> tuple:
-        if type(e) is not list or not e or type(e[0]) is not str:
-            raise codec.CodecError("malformed effect")
-        kind = e[0]
-        if kind == "send" and len(e) == 3 and type(e[1]) is str:
-            if e[1] not in self.cluster:
-                raise codec.CodecError(f"message to unknown node {e[1][:20]!r}")
-            msg = codec.decode(e[2], types)
-            if type(msg).__name__ not in self._run.message_names:
-                raise codec.CodecError(f"a {type(msg).__name__} is not a message of this exercise")
-            return ("send", e[1], msg)
-        if kind == "timer" and len(e) == 4 and type(e[1]) is str and type(e[2]) in (int, float):
-            delay = float(e[2])
-            if not (math.isfinite(delay) and 0 <= delay <= MAX_TIMER_DELAY):
-                raise codec.CodecError(f"timer {e[1][:20]!r} has a bad delay")
-            return ("timer", e[1], delay, codec.decode(e[3], types))
-        if kind == "cancel" and len(e) == 2 and type(e[1]) is str:
-            return ("cancel", e[1])
-        if kind == "reply" and len(e) == 3:
-            request = codec.decode(e[1], types)
-            if type(request) not in (ClientRequest, SessionRequest):
-                raise codec.CodecError("ctx.reply needs the client request it answers")
-            return ("reply", request, codec.decode(e[2], types))
-        raise codec.CodecError(f"malformed {kind[:10]!r} effect")
+        return decode_effect(e, types, self.cluster, self._run.message_names)
+
+
+def decode_effect(e: Any, types: dict[str, type], cluster: tuple[str, ...], message_names: set[str]) -> tuple:
+    """One effect a worker reported, decoded and checked: ``("send", dst, msg)``, ``("timer", name,
+    delay, payload)``, ``("cancel", name)`` or ``("reply", request, result)``."""
+    if type(e) is not list or not e or type(e[0]) is not str:
+        raise codec.CodecError("malformed effect")
+    kind = e[0]
+    if kind == "send" and len(e) == 3 and type(e[1]) is str:
+        if e[1] not in cluster:
+            raise codec.CodecError(f"message to unknown node {e[1][:20]!r}")
+        msg = codec.decode(e[2], types)
+        if type(msg).__name__ not in message_names:
+            raise codec.CodecError(f"a {type(msg).__name__} is not a message of this exercise")
+        return ("send", e[1], msg)
+    if kind == "timer" and len(e) == 4 and type(e[1]) is str and type(e[2]) in (int, float):
+        delay = float(e[2])
+        if not (math.isfinite(delay) and 0 <= delay <= MAX_TIMER_DELAY):
+            raise codec.CodecError(f"timer {e[1][:20]!r} has a bad delay")
+        return ("timer", e[1], delay, codec.decode(e[3], types))
+    if kind == "cancel" and len(e) == 2 and type(e[1]) is str:
+        return ("cancel", e[1])
+    if kind == "reply" and len(e) == 3:
+        request = codec.decode(e[1], types)
+        if type(request) not in (ClientRequest, SessionRequest):
+            raise codec.CodecError("ctx.reply needs the client request it answers")
+        return ("reply", request, codec.decode(e[2], types))
+    raise codec.CodecError(f"malformed {kind[:10]!r} effect")
+
+
+def apply_effects(ctx: Any, decoded: list[tuple]) -> None:
+    """Do what :func:`decode_effect` decoded, through the simulator's (or explorer's) context."""
+    for eff in decoded:
+        kind = eff[0]
+        if kind == "send":
+            ctx.outbox.append(_send(eff[1], eff[2]))
+        elif kind == "timer":
+            ctx.set_timer(eff[1], eff[2], eff[3])
+        elif kind == "cancel":
+            ctx.cancel_timer(eff[1])
+        else:
+            ctx.reply(eff[1], eff[2])
 
 
 _ABSENT = object()
@@ -254,7 +265,7 @@ def _extend(base: Any, keep: Any, items: Any, types: dict[str, type]) -> tuple:
     return base[:keep] + codec.decode({"T": items}, types)
 
 
-def _apply_writes(storage: Any, writes: list, types: dict[str, type]) -> dict[str, Any]:
+def apply_writes(storage: Any, writes: list, types: dict[str, type]) -> dict[str, Any]:
     """Apply a worker's storage writes to the grader's storage; return the keys' old values.
 
     Values are fresh objects decoded here, so they go in without another copy.
@@ -279,7 +290,7 @@ def _apply_writes(storage: Any, writes: list, types: dict[str, type]) -> dict[st
     return before
 
 
-def _merge_view(view: dict, update: Any, types: dict[str, type]) -> dict:
+def merge_view(view: dict, update: Any, types: dict[str, type]) -> dict:
     if type(update) is not dict:
         raise codec.CodecError("malformed view")
     out = dict(view)

@@ -8,9 +8,11 @@ grader is pointed at, one JSON file per exercise (any file name ending in
     {"exercise": "ex08",
      "checks": [{"name": "many seeds, lossy network", "points": 4,
                  "hint": "...", "seeds": {"start": 100, "count": 10},
+                 "stresses": "lost messages while nodes crash and the network splits",
                  "nodes": 5, "network": {"loss": 0.2}, "nemesis": "crash,partition"}]}
 
-Everything but ``name``, ``points`` and ``hint`` is a parameter of the check,
+``stresses`` says, in a few words, what the check's schedules are hard on (the
+feedback shows it).  Everything else but ``name``, ``points`` and ``hint`` is a parameter of the check,
 in the same form as the visible checks in :mod:`consensus_lab.grading.specs`.
 """
 
@@ -94,8 +96,9 @@ def _check(path: Path, i: int, raw: Any, spec: ExerciseSpec) -> Check:
         raise HiddenChecksError(f"{where}: needs a name")
     if not isinstance(points, int) or isinstance(points, bool) or points < 0:
         raise HiddenChecksError(f"{where}: points must be a whole number >= 0")
-    params = {k: v for k, v in raw.items() if k not in ("name", "points", "hint")}
-    check = Check(name, points, str(raw.get("hint", "")), hidden=True, params=params)
+    params = {k: v for k, v in raw.items() if k not in ("name", "points", "hint", "stresses")}
+    check = Check(name, points, str(raw.get("hint", "")), hidden=True, params=params,
+                  stresses=str(raw.get("stresses", "")))
     try:
         spec.validate_check(check)
     except (ValueError, TypeError, KeyError) as exc:

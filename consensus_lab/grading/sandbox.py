@@ -2,7 +2,7 @@
 
 :class:`SandboxHost` starts one *zygote* per submission (see :mod:`._boot`)
 and asks it for a fresh, locked-down worker process per node incarnation or
-function check.  What protects what:
+function check.  What protects what (in ``full`` isolation):
 
 =========================  ===========================================================
 threat                     defence
@@ -12,22 +12,34 @@ checks, other submissions  Python and the exercise's modules, the host file syst
                            detached (mount namespace); and an unprivileged uid
 writes the gradebook       the same; the grader also writes the gradebook last,
                            atomically
-network                    an empty network namespace
+network, sockets           an empty network namespace per node, and no socket()
+                           at all (seccomp): the one socket is the grader's
 fake pass line, patched    verdicts are computed here, from plain JSON data the
 checker / simulator        worker sends; its stdout goes to /dev/null
 exit, crash                the check fails with the reason; the next one gets a
                            fresh process
 loops, memory, forks       wall-clock timeout per call and per submission, CPU
                            and address-space limits, one process per uid
-nodes sharing globals      one process per node incarnation (own uid, network
-                           and IPC namespace, scratch directory)
+replies that cost the      a bounded codec (:mod:`.codec`); and the grader's
+grader time                watchdog ends any submission at its time allowed + 5 s
+nodes sharing globals,     one process per node incarnation: own uid, network,
+files or signals           IPC and mount namespace, a private scratch tmpfs gone
+                           when it ends; signals only to itself (seccomp)
+the grader's keyring       a fresh, empty session keyring per worker; keyring
+                           calls refused (seccomp)
+the kernel's surface       a seccomp deny-list (libseccomp): no namespaces, mounts,
+                           ptrace, io_uring, BPF, keyrings, raw/netlink sockets
 =========================  ===========================================================
 
-Isolation is chosen once per grader run by :func:`detect_isolation`:
-``full`` (root: namespaces, pivot_root, uid per node), ``userns``
-(unprivileged user namespaces: the same without the uid change), or
-``rlimits`` (separate processes with resource limits, and an unprivileged uid
-when root).
+Isolation: :func:`available_isolation` says what this machine allows --
+``full`` (root: namespaces, pivot_root, uid per node, seccomp), ``userns``
+(unprivileged user namespaces: the same without the uid change) and
+``rlimits`` (separate processes with resource limits, a fresh keyring, the
+syscall filter, Landlock where the kernel has it, and an unprivileged uid when
+root; without Landlock, files are *not* hidden).
+:func:`choose_isolation` is the grader's policy: the strongest mode, nothing
+weaker unless the instructor forces it, never ``rlimits`` for a class unless
+forced.  The mode is recorded in every gradebook row.
 """
 
 from __future__ import annotations
@@ -51,7 +63,8 @@ from typing import Any
 from . import codec
 from .hosting import Budget, WorkerFailure
 
-__all__ = ["Limits", "SandboxHost", "SandboxError", "detect_isolation", "isolation_summary"]
+__all__ = ["Limits", "SandboxHost", "SandboxError", "available_isolation", "choose_isolation", "detect_isolation",
+           "isolation_summary"]
 
 MAX_LINE = 8 * 1024 * 1024
 ISOLATION_MODES = ("full", "userns", "rlimits")
@@ -73,7 +86,7 @@ class Limits:
 
 # --- isolation -------------------------------------------------------------------------
 
-_detected: dict[str, str] = {}
+_detected: dict[str, str] = {}  # "available" -> the modes, strongest first
 
 
 def _unshare() -> str | None:
@@ -97,46 +110,97 @@ def _prefix(mode: str) -> list[str]:
     return []
 
 
-def detect_isolation(prefer: str | None = None) -> str:
-    """The strongest isolation this machine allows (``full``, ``userns`` or ``rlimits``).
+def seccomp_module_dir() -> str | None:
+    """Where ``pyseccomp`` lives, when it and libseccomp can be loaded here (else None)."""
+    try:
+        import pyseccomp
+    except (ImportError, OSError, RuntimeError):
+        return None
+    return os.path.dirname(os.path.abspath(pyseccomp.__file__))
 
-    ``prefer`` (or ``$CONSENSUS_LAB_ISOLATION``) asks for a weaker one, for tests
-    or machines where namespaces misbehave; a stronger one than available is
-    refused with :class:`SandboxError`.
-    """
-    prefer = prefer or os.environ.get("CONSENSUS_LAB_ISOLATION") or None
-    if prefer is not None and prefer not in ISOLATION_MODES:
-        raise SandboxError(f"unknown isolation {prefer!r} (choose from {', '.join(ISOLATION_MODES)})")
-    key = prefer or "auto"
-    if key in _detected:
-        return _detected[key]
+
+def landlock_available() -> bool:
+    """Whether this kernel has Landlock (what keeps ``rlimits`` workers out of other files)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return sys.platform.startswith("linux") and libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0),
+                                                             ctypes.c_uint32(1)) > 0
+
+
+def available_isolation() -> list[str]:
+    """The isolation modes this machine allows, strongest first (``rlimits`` always)."""
+    if "available" in _detected:
+        return _detected["available"].split(",")
     available = []
-    if sys.platform.startswith("linux") and _unshare():
+    if sys.platform.startswith("linux") and _unshare() and seccomp_module_dir() is not None:
         if os.geteuid() == 0 and _try(_prefix("full")):
             available.append("full")
         if _try(_prefix("userns")):
             available.append("userns")
     available.append("rlimits")
+    _detected["available"] = ",".join(available)
+    return available
+
+
+def detect_isolation(prefer: str | None = None) -> str:
+    """The strongest isolation this machine allows, or ``prefer`` if it is available.
+
+    ``full`` needs root, util-linux ``unshare`` and libseccomp; ``userns`` needs
+    unprivileged user namespaces and libseccomp.  A mode this machine does not
+    allow is refused with :class:`SandboxError`.  This only says what is
+    possible; :func:`choose_isolation` is the grader's policy.
+    """
+    if prefer is not None and prefer not in ISOLATION_MODES:
+        raise SandboxError(f"unknown isolation {prefer!r} (choose from {', '.join(ISOLATION_MODES)})")
+    available = available_isolation()
     if prefer is None:
-        mode = available[0]
-    elif prefer in available:
-        mode = prefer
-    else:
+        return available[0]
+    if prefer not in available:
         raise SandboxError(f"isolation {prefer!r} is not available here (available: {', '.join(available)})")
-    _detected[key] = mode
+    return prefer
+
+
+def choose_isolation(requested: str | None = None, *, students: int = 1, allow_weaker: bool = False) -> str:
+    """The grader's policy: the strongest mode, and nothing weaker unless the instructor forces it.
+
+    * a mode weaker than the strongest this machine allows is refused unless
+      ``allow_weaker`` (a test failure on a machine that allows ``full`` is
+      exactly what this prevents from passing silently);
+    * ``rlimits`` -- where answers can read what the grading user can read and
+      talk through shared files -- is refused for more than one student unless
+      ``allow_weaker``, even when it is the best this machine offers (one
+      student grading their own notebook, as on Gradescope, is allowed).
+    """
+    best = detect_isolation()
+    mode = detect_isolation(requested)
+    force = "; pass --allow-weaker-isolation to grade in it anyway"
+    if ISOLATION_MODES.index(mode) > ISOLATION_MODES.index(best) and not allow_weaker:
+        raise SandboxError(f"isolation {mode} is weaker than {best}, which this machine allows{force}")
+    if mode == "rlimits" and students > 1 and not allow_weaker:
+        guard = ("only Landlock keeps answers from the solutions, the hidden checks and other students' "
+                 "notebooks" if landlock_available() else "answers could read the solutions, the hidden checks "
+                 "and other students' notebooks")
+        raise SandboxError(f"only rlimits isolation is possible here (no namespaces or no libseccomp): {guard}; "
+                           "run as root or enable user namespaces" + force)
     return mode
 
 
 def isolation_summary(mode: str) -> str:
     root = os.geteuid() == 0
     return {
-        "full": "full: namespaces (mount, network, PID, IPC, UTS), pivot_root into a read-only tree, "
-                "an unprivileged uid and resource limits per node",
+        "full": "full: namespaces (mount, network, PID, IPC, UTS), pivot_root into a read-only tree, and per "
+                "node an unprivileged uid, a private scratch tmpfs, a fresh keyring, a syscall filter and "
+                "resource limits",
         "userns": "userns: user, mount, network, PID, IPC and UTS namespaces, pivot_root into a read-only "
-                  "tree, resource limits per node (no separate uid per node)",
-        "rlimits": "rlimits: separate processes with resource limits" + (
-            ", an unprivileged uid per node" if root else
-            "; WARNING: answers run as this user and can read what it can read"),
+                  "tree, and per node a private scratch tmpfs, a fresh keyring, a syscall filter and resource "
+                  "limits (no separate uid per node)",
+        "rlimits": "rlimits: separate processes with resource limits and a fresh keyring" + (
+            ", an unprivileged uid per node" if root else "") + (
+            ", a syscall filter" if seccomp_module_dir() else "") + (
+            ", Landlock (files only under Python, the libraries and the node's own directory)"
+            if landlock_available() else
+            "; WARNING: answers can read what that uid can read and share files"),
     }[mode]
 
 
@@ -305,6 +369,8 @@ class SandboxHost:
         drop_uid = os.geteuid() == 0 and mode != "userns"
         _uid_counter[0] += 1
         uid_base = 200_000 + ((os.getpid() % 500) * 40 + _uid_counter[0] % 40) * 1000
+        if mode != "rlimits" and seccomp_module_dir() is None:
+            raise SandboxError(f"isolation {mode} needs libseccomp and pyseccomp, which cannot be loaded")
         parent, child = socket.socketpair()
         cfg = {
             "mode": mode,
@@ -322,6 +388,7 @@ class SandboxHost:
             "tmpfs_mb": self.limits.tmpfs_mb,
             "max_line": MAX_LINE,
             "debug": bool(os.environ.get("CONSENSUS_LAB_SANDBOX_DEBUG")),
+            "seccomp": seccomp_module_dir() or "",
         }
         cmd = _prefix(mode) + [_python(), "-I", "-S", "-c", _BOOT, json.dumps(cfg)]
         self._stderr = None if cfg["debug"] else tempfile.TemporaryFile()
@@ -427,7 +494,7 @@ class SandboxHost:
             self._stderr.close()
             self._stderr = None
         if self._dir is not None:
-            _remove_tree(self._dir)
+            remove_tree(self._dir)
             self._dir = None
 
     def __enter__(self) -> SandboxHost:
@@ -437,7 +504,7 @@ class SandboxHost:
         self.close()
 
 
-def _remove_tree(path: str) -> None:
+def remove_tree(path: str) -> None:
     """Remove a scratch tree, even when a worker left files it could not be asked to delete."""
     def onerror(func, p, exc_info):  # noqa: ARG001
         try:

@@ -60,8 +60,8 @@ REPLAY_STUB = "{id}: not implemented yet -- nothing to replay until the answer c
 #: self-check ("+N hidden points"); ``tests/data/hidden`` (the worked example of hidden
 #: checks) adds up to these, and an instructor whose hidden checks weigh otherwise
 #: changes them here.
-HIDDEN_POINTS = {"ex01": 8, "ex02": 6, "ex03": 6, "ex04": 8, "ex05": 5, "ex06": 7, "ex07": 7,
-                 "ex08": 6, "ex09": 7}
+HIDDEN_POINTS = {"ex01": 8, "ex02": 6, "ex03": 6, "ex04": 12, "ex05": 5, "ex06": 7, "ex07": 9,
+                 "ex08": 8, "ex09": 9}
 
 
 def scale_problems(hidden: dict[str, Sequence[Check]]) -> list[str]:
@@ -276,6 +276,7 @@ def format_report(report: Report) -> str:
             continue
         where = f"seed {r.seed}: " if r.seed is not None else ""
         lines += _wrap(where + r.message, "        ")
+        lines += ["          " + e for e in r.evidence]
         if r.hint:
             lines += _wrap("hint: " + r.hint, "        ")
         seed = f", seed={r.seed}" if r.seed is not None and isinstance(spec, NodeSpec) else ""
@@ -337,7 +338,7 @@ def replay(exercise: str | int, *answers: Any, check: int = 1, seed: int | None 
         print("\n".join(_wrap(report.results[0].message, "  ")))
         return None
     outcome = outcomes[0]
-    if outcome.problem is not None and outcome.problem[2]:
+    if outcome.problem is not None and outcome.problem.not_implemented:
         print(REPLAY_STUB.format(id=spec.id))
         return None
     head = f"{spec.id} check {check} ({c.name}), seed {seed}"
@@ -345,7 +346,7 @@ def replay(exercise: str | int, *answers: Any, check: int = 1, seed: int | None 
         print(f"{head}: every rule held. {outcome.run.summary()}")
     else:
         print(f"{head}: FAIL")
-        print("\n".join(_wrap(outcome.problem[1], "  ")))
+        print("\n".join(_wrap(outcome.problem.message, "  ") + ["  " + e for e in outcome.problem.evidence]))
     if plot:
         from ..viz import plot_spacetime
 

@@ -9,7 +9,13 @@ of a node -- and serves requests given as dicts:
 * ``{"op": "start", "id", "cluster", "options", "storage", "seed", "incarnation"}``
   builds the node and runs ``on_start``;
 * ``{"op": "call", "h", "now", "clock", "args"}`` runs one handler;
-* ``{"op": "fn", "name", "args"}`` calls a function answer.
+* ``{"op": "fn", "name", "args"}`` calls a function answer;
+* ``{"op": "step", "node", "cluster", "options", "vars", "storage", "h", "args", "now", "clock"}``
+  is stateless, for the schedule explorer that runs in the grader's process: a
+  fresh node gets the plain-data variables ``vars`` (``None``: a node just
+  built, whose ``on_start`` runs), runs one handler on ``storage`` and returns,
+  besides ``w``/``e``/``v``, its new variables (``vars``).  Nothing survives the
+  request, so the explorer may fork a state as often as it likes.
 
 Node replies carry the storage writes (``w``), the effects (``e``) and, when it
 changed, the node's read-only view (``v``) -- never the node itself.  The same
@@ -84,6 +90,19 @@ def shared_prefix(old: tuple, new: tuple) -> int:
     return i
 
 
+def thaw(v: Any) -> Any:
+    """Decoded node variables made mutable again: the codec gives a set as a frozenset (a set and a
+    frozenset cross the wall alike), so sets held in variables, lists and dicts become sets."""
+    t = type(v)
+    if t is frozenset:
+        return set(v)
+    if t is list:
+        return [thaw(x) for x in v]
+    if t is dict:
+        return {k: thaw(x) for k, x in v.items()}
+    return v
+
+
 class _RecordingStorage(Storage):
     """Durable storage that also writes down every change, for the grader to apply.
 
@@ -154,6 +173,8 @@ class Runtime:
                 return self._call(req)
             if op == "fn":
                 return self._fn(req)
+            if op == "step":
+                return self._step(req)
             return {"ok": False, "error": f"unknown request {op!r}"}
         except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             if isinstance(exc, KeyboardInterrupt):
@@ -279,6 +300,39 @@ class Runtime:
         self._sent_keys = set(view)
         self._last_view = keep
         return out or None
+
+    def _step(self, req: dict) -> dict:
+        if self.answers is None:
+            return {"ok": False, "error": "no answer loaded"}
+        name = req["h"]
+        state = req.get("vars")
+        if name not in ("on_start", "on_message", "on_timer", "on_client_request") or (
+                (state is None) != (name == "on_start")):
+            return {"ok": False, "error": f"bad step {name!r}"}
+        storage = codec.decode(req["storage"], self.types)
+        if type(storage) is not dict:
+            return {"ok": False, "error": "bad storage"}
+        nid = req["node"]
+        # the explorer's ctx.rng: the same fresh sequence before every handler (see consensus_lab.explore.world)
+        ctx = _Ctx(nid, random.Random(f"consensus_lab:explore:{nid}"), _RecordingStorage(storage, self.types))
+        options = codec.decode(req.get("options", {"D": []}), self.types)
+        node = self.module.make_node(self.answers, nid, tuple(req["cluster"]), options)
+        if state is not None:
+            variables = codec.decode(state, self.types)
+            if type(variables) is not dict or any(type(k) is not str for k in variables):
+                return {"ok": False, "error": "bad node variables"}
+            node.__dict__.clear()
+            node.__dict__.update(thaw(variables))
+        self.node, self.ctx, self._last_view, self._sent_keys = node, ctx, None, set()
+        args = tuple(codec.decode(a, self.types) for a in req.get("args", ()))
+        reply = self._run_handler(name, args, float(req.get("now", 0.0)), float(req.get("clock", 0.0)))
+        try:
+            reply["vars"] = codec.encode(dict(vars(node)), self.types)
+        except codec.CodecError as exc:
+            raise TypeError(f"the node's attributes must be plain data for the schedule explorer "
+                            f"(numbers, strings, tuples, lists, dicts, sets, messages): {exc}") from None
+        self.node = self.ctx = None
+        return reply
 
     def _fn(self, req: dict) -> dict:
         if self.answers is None:

@@ -39,7 +39,7 @@ class Ballot(NamedTuple):
     proposer: str
 
     def __str__(self) -> str:
-        return f"({self.round},{self.proposer})" if self.proposer else "(0)"
+        return f"({self.round},{self.proposer})" if self.proposer else f"({self.round})"
 
     def next_for(self, proposer: str) -> Ballot:
         """The smallest ballot of ``proposer`` that is higher than this one."""

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..models import Estimate
 
 __all__ = ["Blocking", "blocking_times", "prepare_probability", "commit_probability", "estimate_commit_probability"]
 
@@ -97,12 +100,16 @@ def commit_probability(participants: int | Iterable[float], p_yes: float = 1.0, 
     return prepare_probability(participants, p_yes) * p_decide
 
 
-def estimate_commit_probability(p_no: float, *, nodes: int = 3, runs: int = 200, seed: int = 0, **changes: Any) -> float:
-    """The fraction of single-transaction runs that commit, with ``p_no`` set.
+def estimate_commit_probability(p_no: float, *, nodes: int = 3, runs: int = 200, seed: int = 0, **changes: Any) -> Estimate:
+    """The fraction of single-transaction runs that commit, with ``p_no`` set, and its 95% interval.
 
     One client sends one transaction per run; ``runs`` runs with seeds
     ``seed, seed+1, ...``.  Compare with ``commit_probability(nodes - 1, 1 - p_no)``.
+    Estimates meant to be compared with each other (one per ``p_no``) should use
+    disjoint seed ranges: the same seeds draw the same coin flips, so their errors
+    would all lean the same way.
     """
+    from ..models import estimate
     from ..runner import run as run_scenario
     from ..sim import Scenario, Workload
     from .twopc import SPEC
@@ -111,8 +118,4 @@ def estimate_commit_probability(p_no: float, *, nodes: int = 3, runs: int = 200,
         protocol=SPEC.name, nodes=nodes, duration=1.0, options={"p_no": p_no},
         workload=Workload(clients=1, keys=("a", "b"), mix=(("txn", 1.0),), max_ops=1, think=0.01),
     ).replace(**changes)
-    commits = 0
-    for s in range(seed, seed + runs):
-        r = run_scenario(sc, seed=s)
-        commits += sum(1 for op in r.history if op.type == "ok")
-    return commits / runs
+    return estimate(lambda s: any(op.type == "ok" for op in run_scenario(sc, seed=s).history), range(seed, seed + runs))

@@ -12,8 +12,12 @@ Each node hosts one instance of the store for every partition it holds.  A
 small multiplexer gives each instance its own view of the node -- its own
 message channel (messages are wrapped in :class:`Routed`), timers, and a slice
 of durable storage -- so the store's code does not know it is sharing a
-machine.  A request that reaches a node outside the key's group is answered
-with a ``Redirect`` to a replica of the group: that is the request router.
+machine.  A request that reaches a node outside the key's group is passed on
+(:class:`Forward`) to a replica of the group, which answers the client
+directly: that is the request router (a coordinator that proxies, as in
+Cassandra).  Forwarding rather than redirecting the client matters for stores
+that never replay a write: a redirected client would arrive with a retry
+number, and the quorum store ignores retried writes.
 
 With ``replicas=1`` this is plain partitioning, and a crashed node takes its
 keys with it; ``consensus_lab.partitioning.availability`` measures that.
@@ -26,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..partitioning import Router, placement
-from ..sim import Context, Node, ProtocolSpec, Redirect, Workload
+from ..sim import Context, Node, ProtocolSpec, Workload
 
-__all__ = ["Routed", "PartitionedNode", "SPECS", "STORES"]
+__all__ = ["Routed", "Forward", "PartitionedNode", "SPECS", "STORES"]
 
 STORES = ("gossip", "quorum", "primary-backup")
 
@@ -39,6 +43,14 @@ class Routed:
 
     partition: int
     msg: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A client request passed on by a node outside the key's group to a replica of ``partition``."""
+
+    partition: int
+    request: Any
 
 
 class _Slice(MutableMapping):
@@ -127,6 +139,8 @@ class PartitionedNode(Node):
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
         if isinstance(msg, Routed) and msg.partition in self.hosted:
             self.hosted[msg.partition].on_message(_SubContext(ctx, msg.partition), src, msg.msg)
+        elif isinstance(msg, Forward) and msg.partition in self.hosted:
+            self.hosted[msg.partition].on_client_request(_SubContext(ctx, msg.partition), msg.request)
 
     def on_timer(self, ctx: Context, name: str, payload: Any) -> None:
         head, _, rest = name.partition("/")
@@ -137,9 +151,9 @@ class PartitionedNode(Node):
     def on_client_request(self, ctx: Context, request: Any) -> None:
         p = self.router.partition_of(request.key)
         sub = self.hosted.get(p)
-        if sub is None:  # the router: send the client to a replica of the key's partition
+        if sub is None:  # the router: pass the request on to a replica of the key's partition
             group = self.router.groups[p]
-            ctx.reply(request, Redirect(group[ctx.rng.randrange(len(group))]))
+            ctx.send(group[ctx.rng.randrange(len(group))], Forward(p, request))
             return
         sub.on_client_request(_SubContext(ctx, p), request)
 

@@ -66,7 +66,9 @@ five safety properties of Figure 3, checked after every event.
 Broken twins (``variant=``): ``commit-previous-term`` (the figure-8 bug),
 ``volatile-vote`` (``votedFor`` is not persisted), ``no-up-to-date-check``
 (votes ignore the logs), ``stale-truncate`` (a follower cuts its log after the
-entries of every ``AppendEntries``, even a stale, reordered one).
+entries of every ``AppendEntries``, even a stale, reordered one), ``article`` (the
+course's source article's sketch: a node grants every candidate of its term, with
+no look at the logs, and a leader commits what one follower has stored).
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ VARIANTS = {
     "volatile-vote": "votedFor is kept only in memory: a node that restarts can vote twice in one term",
     "no-up-to-date-check": "RequestVote ignores the logs: a node missing committed entries can win",
     "stale-truncate": "a follower cuts its log after the entries of any AppendEntries, even a stale one",
+    "log-by-reference": "the log is stored once as an object and then changed in memory, never written again",
+    "article": "the article's sketch: any number of votes per term, no look at logs, commit after one follower",
 }
 
 DEFAULT_OPTIONS = {
@@ -260,6 +264,12 @@ class RaftNode(RaftServiceMixin, Node):
     def _save_log_from(self, ctx: Context, first: int) -> None:
         """Write entries ``first..last`` and forget stored entries past the end."""
         log, st = self.log, ctx.storage
+        if self.cfg.variant == "log-by-reference":
+            # the twin: the entry list goes to storage once, as an object; later changes
+            # reach it only if storage kept a reference (it copies, as a disk does)
+            if "entries" not in st:
+                st["entries"] = log.entries
+            return
         for i in range(max(first, log.snapshot_index + 1), log.last_index + 1):
             st[f"log/{i}"] = log.entry(i)
         old_end = st.get("log_end", 0)
@@ -280,6 +290,9 @@ class RaftNode(RaftServiceMixin, Node):
         self.snapshot = st.get("snapshot", Snapshot())
         snap = self.snapshot
         entries = [st[f"log/{i}"] for i in range(snap.index + 1, st.get("log_end", 0) + 1)]
+        if self.cfg.variant == "log-by-reference":
+            entries = st.get("entries", [])
+            st["entries"] = entries  # the twin stores its live list again at every boot
         self.current_term = st.get("term", 0)
         self.voted_for = st.get("vote")
         self.log = RaftLog(entries, snap.index, snap.term)
@@ -412,8 +425,8 @@ class RaftNode(RaftServiceMixin, Node):
         # 5.4.1: "If the logs have last entries with different terms, then the log with
         # the later term is more up-to-date. If the logs end with the same term, then
         # whichever log is longer is more up-to-date."
-        if self.cfg.variant == "no-up-to-date-check":
-            return True  # the broken twin
+        if self.cfg.variant in ("no-up-to-date-check", "article"):
+            return True  # the broken twins
         log = self.log
         return (m.last_log_term, m.last_log_index) >= (log.last_term, log.last_index)
 
@@ -423,7 +436,8 @@ class RaftNode(RaftServiceMixin, Node):
         if m.term == self.current_term:
             # 2: "If votedFor is null or candidateId, and candidate's log is at least as
             # up-to-date as receiver's log, grant vote".
-            if self.voted_for in (None, m.candidate_id) and self._log_is_up_to_date(m):
+            free = self.voted_for in (None, m.candidate_id) or self.cfg.variant == "article"
+            if free and self._log_is_up_to_date(m):
                 granted = True
                 if self.voted_for != m.candidate_id:
                     self.voted_for = m.candidate_id
@@ -504,10 +518,11 @@ class RaftNode(RaftServiceMixin, Node):
         # matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N".
         log = self.log
         matches = sorted([log.last_index, *self.ls.match_index.values()], reverse=True)
-        n = matches[self.majority - 1]  # the highest index stored on a majority
+        article = self.cfg.variant == "article"  # the sketch: one follower's success commits
+        n = matches[min(2, len(matches)) - 1 if article else self.majority - 1]  # the highest index on a majority
         if n <= self.commit_index:
             return
-        if log.term_at(n) != self.current_term and self.cfg.variant != "commit-previous-term":
+        if log.term_at(n) != self.current_term and self.cfg.variant not in ("commit-previous-term", "article"):
             # 5.4.2: never commit an entry of an earlier term by counting replicas.  Terms
             # never decrease along a log, so no smaller N can be of the current term either.
             return
@@ -650,6 +665,7 @@ SPECS = [
         default_nodes=5,
         min_nodes=1,
         history_model="kv",
+        random_faults=("partition", "crash", "blip"),
         replica_state=lambda node: node.kv_items(),
     )
 ]

@@ -54,6 +54,10 @@ The broken twins (``variant=``), each a one-line change:
 ``timeout-commit``    the coordinator treats a missing vote as a yes.
 ``uncertain-abort``   an uncertain participant that times out aborts instead of
                       asking: it may abort what the others committed.
+``article``           the course's source article's sketch, on this node contract:
+                      a participant votes by coin flip (``ctx.rng``), takes no
+                      lock past its vote and, on its own yes, commits at once; no
+                      one logs; the coordinator does not broadcast an abort.
 
 The probability model: a transaction commits when the voting phase succeeds
 (every participant votes yes) and then the coordinator reaches its decision,
@@ -285,7 +289,8 @@ class Coordinator(Node):
                 ctx.send(src, Abort(msg.txid))
             return
         if txn.phase == "aborted":
-            ctx.send(src, Abort(msg.txid))
+            if self.variant != "article":  # the article's sketch never sends an abort
+                ctx.send(src, Abort(msg.txid))
             return
         if txn.phase != "voting":
             return
@@ -313,7 +318,7 @@ class Coordinator(Node):
 
     def _commit(self, ctx: Context, txn: _Txn) -> None:
         """The commit point: log the decision, then tell everyone."""
-        if self.variant != "no-decision-log":
+        if self.variant not in ("no-decision-log", "article"):
             ctx.storage[f"decision:{txn.txid}"] = (COMMIT, txn.client, txn.seq)
         self.outcomes[txn.txid] = COMMIT
         txn.phase = "committed"
@@ -325,7 +330,8 @@ class Coordinator(Node):
     def _abort(self, ctx: Context, txn: _Txn) -> None:
         self.outcomes[txn.txid] = ABORT  # presumed abort: not logged
         txn.phase = "aborted"
-        ctx.broadcast(self.participants, Abort(txn.txid))
+        if self.variant != "article":  # the article's sketch tells nobody
+            ctx.broadcast(self.participants, Abort(txn.txid))
         if txn.request is not None:
             ctx.reply(txn.request, Fail("aborted"))
 
@@ -449,6 +455,12 @@ class Participant(Node):
             if self.outcomes[txid] == ABORT:
                 ctx.send(src, Vote(txid, False))
             return
+        if self.variant == "article":  # the sketch: a coin flip, then commit on one's own yes
+            yes = ctx.rng.random() < 0.5
+            self.voted[txid], self.prepared[txid] = yes, msg.writes
+            ctx.send(src, Vote(txid, yes))
+            self._decide(ctx, txid, COMMIT if yes else ABORT)
+            return
         if self._local_check(ctx, msg):
             if self.variant != "no-vote-log":
                 ctx.storage[f"vote:{txid}"] = msg.writes  # log the vote BEFORE saying yes
@@ -539,6 +551,7 @@ VARIANTS = {
     "no-vote-log": "a participant says yes without logging its vote: after a crash it presumes abort",
     "timeout-commit": "the coordinator takes a missing vote for a yes",
     "uncertain-abort": "an uncertain participant that times out aborts alone instead of asking",
+    "article": "the article's sketch: coin-flip votes, commit on one's own yes, no log, no abort broadcast",
 }
 
 WORKLOAD = Workload(clients=2, keys=("a", "b", "c", "d"), mix=(("txn", 1.0),), think=0.05, timeout=0.5, deadline=1.5)
@@ -555,6 +568,7 @@ SPECS = [
         default_nodes=3,
         min_nodes=2,
         history_model=None,
+        random_faults=("partition", "crash", "blip"),
     )
 ]
 SPEC = SPECS[0]
@@ -600,6 +614,8 @@ TWINS: dict[str, Scenario] = {
     "timeout-commit": _story("0.005 crash n3; 0.6 restart n3", variant="timeout-commit"),
     # the Commit to n3 is lost; n3 gives up waiting and aborts what n2 committed
     "uncertain-abort": _story("0.04 cut n1>n3", variant="uncertain-abort"),
+    # no fault at all: n2's coin says yes (it commits), n3's says no (it aborts)
+    "article": _story(variant="article"),
 }
 
 

@@ -16,7 +16,16 @@ fault kinds.  Actions:
 ``heal``           restore every link
 ``loss P``         set the message-loss probability to P
 ``skew N S [D]``   set node N's clock offset to S seconds (and drift to D)
+``strike P D``     from now on, right after a node handles anything (a message, a
+                   timer, a request) it crashes with probability P and restarts up
+                   to D seconds later: a crash at the moment a step's effects went
+                   out (``strike 0`` stops)
 =================  ==============================================================
+
+The fault kind ``blip`` (``--nemesis crash,blip``) draws ``strike`` phases: quick
+crash-restarts right after a step, the moments where what a node keeps on disk
+matters.  With ``blip`` among the kinds the run starts with such a phase, since a
+cluster's first moments (the first election, the first ballots) are the most fragile.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ __all__ = [
     "Heal",
     "SetLoss",
     "ClockSkew",
+    "Strike",
     "Action",
     "FAULT_KINDS",
     "NemesisError",
@@ -103,10 +113,21 @@ class ClockSkew:
         return f"skew {self.node} {_num(self.offset)} {_num(self.drift)}"
 
 
-Action = Crash | Restart | Partition | Cut | Heal | SetLoss | ClockSkew
+@dataclass(frozen=True)
+class Strike:
+    """Crash a node right after it handles an event, with probability ``p``; back within ``down`` s."""
+
+    p: float
+    down: float = 0.0
+
+    def script(self) -> str:
+        return f"strike {_num(self.p)} {_num(self.down)}"
+
+
+Action = Crash | Restart | Partition | Cut | Heal | SetLoss | ClockSkew | Strike
 
 #: fault kinds a random nemesis can mix (``--nemesis KIND``)
-FAULT_KINDS = ("partition", "crash", "loss", "cut", "clock-skew")
+FAULT_KINDS = ("partition", "crash", "loss", "cut", "clock-skew", "blip")
 
 
 def _float(text: str, what: str, entry: str) -> float:
@@ -176,6 +197,14 @@ def parse_script(text: str, nodes: Sequence[str] | None = None) -> list[tuple[fl
             if not 0 <= p <= 1:
                 raise NemesisError(f"loss probability must be in [0, 1] in nemesis entry {entry!r}")
             action = SetLoss(p)
+        elif kind == "strike":
+            if len(args) not in (1, 2):
+                raise NemesisError(f"strike takes P [DOWN] in nemesis entry {entry!r}")
+            p = _float(args[0], "probability", entry)
+            down = _float(args[1], "down time", entry) if len(args) == 2 else 0.0
+            if not 0 <= p <= 1 or down < 0:
+                raise NemesisError(f"strike needs P in [0, 1] and DOWN >= 0 in nemesis entry {entry!r}")
+            action = Strike(p, down)
         elif kind == "skew":
             if len(args) not in (2, 3):
                 raise NemesisError(f"skew takes NODE OFFSET [DRIFT] in nemesis entry {entry!r}")
@@ -184,7 +213,7 @@ def parse_script(text: str, nodes: Sequence[str] | None = None) -> list[tuple[fl
         else:
             raise NemesisError(
                 f"unknown nemesis action {kind!r} in entry {entry!r} "
-                "(use crash, restart, partition, cut, heal, loss, skew)"
+                "(use crash, restart, partition, cut, heal, loss, skew, strike)"
             )
         out.append((t, action))
     out = [(round(t, 4), a) for t, a in out]  # millisecond-ish times read better and paste back exactly
@@ -232,6 +261,10 @@ def random_schedule(
     out: list[tuple[float, Action]] = []
     t = rng.uniform(0.2, 1.0) * interval
     skewed: set[str] = set()
+    if "blip" in kinds and end > 0:  # the first moments are the most fragile: start striking at once
+        stop = min(rng.uniform(0.3, 1.5) * interval, end)
+        out += _blips(0.0, stop, rng)
+        t = max(t, stop + rng.expovariate(1.0 / interval))
     while t < end and kinds:
         kind = kinds[rng.randrange(len(kinds))]
         hold = rng.uniform(0.3, 1.5) * interval
@@ -251,6 +284,8 @@ def random_schedule(
             out += [(t, Cut(a, b)), (stop, Heal())]
         elif kind == "loss":
             out += [(t, SetLoss(round(rng.uniform(0.2, 0.6), 3))), (stop, SetLoss(base_loss))]
+        elif kind == "blip":
+            out += _blips(t, stop, rng)
         elif kind == "clock-skew":
             v = nodes[rng.randrange(n)]
             skewed.add(v)
@@ -277,3 +312,10 @@ def random_schedule(
     out = [(round(t, 4), a) for t, a in out]  # millisecond-ish times read better and paste back exactly
     out.sort(key=lambda ta: ta[0])
     return out
+
+
+def _blips(start: float, stop: float, rng: random.Random) -> list[tuple[float, Action]]:
+    """A phase of quick crash-restarts right after steps (``strike``) from ``start`` to ``stop``."""
+    p = round(rng.uniform(0.05, 0.3), 3)
+    down = round(rng.uniform(0.001, 0.01), 4)
+    return [(start, Strike(p, down)), (stop, Strike(0.0))]

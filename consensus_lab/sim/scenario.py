@@ -46,6 +46,9 @@ class ProtocolSpec:
     max_nodes: int = 64
     history_model: str | None = "register"
     replica_state: Callable[[Node], Any] | None = None
+    #: the fault kinds of this protocol's ``random`` nemesis (``blip`` adds quick
+    #: crash-restarts right after steps, where a protocol's durability rules bite)
+    random_faults: tuple[str, ...] = ("partition", "crash")
 
     def __post_init__(self) -> None:
         names = list(self.variants)

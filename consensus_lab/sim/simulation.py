@@ -29,7 +29,7 @@ from .clients import (
     is_read,
 )
 from .invariants import Invariant, Violation, World
-from .nemesis import Action, ClockSkew, Crash, Cut, Heal, Partition, Restart, SetLoss
+from .nemesis import Action, ClockSkew, Crash, Cut, Heal, Partition, Restart, SetLoss, Strike
 from .network import Links, NetworkConfig
 from .node import CancelTimer, Context, Node, Reply, Send, SetTimer, Storage
 from .trace import Trace, TraceEvent
@@ -141,6 +141,10 @@ class Simulation:
         self._written: list[Any] = []
         self._value_counter = 0
         self._started = False
+        # strike: crash a node right after it handled an event (the nemesis's ``strike P D``)
+        self._strike_p = 0.0
+        self._strike_down = 0.0
+        self._strike_rng = random.Random(f"consensus_lab:{seed}:strike")
         for t, action in schedule:
             self._push(float(t), _NEMESIS, action, None, None, None, None)
 
@@ -307,6 +311,16 @@ class Simulation:
                 ) from exc
             if ctx.outbox:
                 self._apply(dst, ctx)
+            if self._strike_p:
+                self._strike(dst)
+
+    def _strike(self, n: str) -> None:
+        """After ``n`` handled an event: with the strike probability, crash it as the very next
+        event (so the invariants see the step's result first) and restart it soon after."""
+        rng = self._strike_rng
+        if rng.random() < self._strike_p and self.nodes[n] is not None:
+            self._push(self.now, _NEMESIS, Crash(n), None, None, None, None)
+            self._push(self.now + self._strike_down * rng.uniform(0.2, 1.0), _NEMESIS, Restart(n), None, None, None, None)
 
     def _dispatch(self, ev: tuple) -> None:
         self.now = now = ev[0]
@@ -330,6 +344,8 @@ class Simulation:
             ctx = self._ctx[nid]
             ctx._now = now
             self._call(self.nodes[nid], "on_timer", ctx, name, payload)
+            if self._strike_p:
+                self._strike(nid)
         elif kind == _ARRIVE:
             _, _, _, nid, req, _, _, _ = ev
             node = self.nodes[nid]
@@ -340,6 +356,8 @@ class Simulation:
                 ctx = self._ctx[nid]
                 ctx._now = now
                 self._call(node, "on_client_request", ctx, req)
+                if self._strike_p:
+                    self._strike(nid)
         elif kind == _REPLY:
             self._client_reply(ev[3], ev[4], ev[5])
         elif kind == _CLIENT_NEXT:
@@ -405,6 +423,8 @@ class Simulation:
         elif t is SetLoss:
             self.loss = action.p
             self._rec("loss", info=action.p)
+        elif t is Strike:
+            self._strike_p, self._strike_down = action.p, action.down
         elif t is ClockSkew:
             ctx = self._ctx[self._known(action.node)]
             ctx._clock_offset = action.offset

@@ -138,6 +138,7 @@ class LockStory:
     writes: list[tuple[float, str, int, bool]]  # (time, client, token, accepted by the storage)
     end: float
     fencing: bool
+    pauses: dict[str, tuple[float, float]] = field(default_factory=dict)  # per client: when it was frozen
 
     @property
     def overlap(self) -> float:
@@ -234,4 +235,5 @@ def lock_story(*, session_timeout: float = 2.0, pause: tuple[float, float] = (1.
         sorted(writes),
         end,
         fencing,
+        {"A": pause},
     )

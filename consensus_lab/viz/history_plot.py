@@ -5,24 +5,23 @@ bar from its invocation to its completion.  Given a checker's result it also
 marks a linearization point on each operation (a dot, joined in order by a thin
 line) and paints the operations the checker could not place in red.
 
-:func:`plot_consistency_hierarchy` draws the consistency models as nested
-boxes: every history inside a box also satisfies the boxes around it.
+The map of consistency models is :func:`consensus_lab.viz.consistency_map.plot_consistency_map`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
-from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.patches import Rectangle
 
 from consensus_lab.checkers.linearizability import LinearizabilityResult, linearization_points
 from consensus_lab.checkers.models import Model, get_model
 from consensus_lab.history import Op, Operation, pair_operations
 
-__all__ = ["plot_history", "plot_consistency_hierarchy"]
+__all__ = ["plot_history"]
 
 _OK = "#4C72B0"
 _INFO = "#DD8452"
@@ -46,6 +45,7 @@ def plot_history(
     title: str | None = None,
     use_time: bool = False,
     labels: bool = True,
+    annotate: Mapping[int, str | None] | None = None,
 ) -> Axes:
     """Draw a history as bars, one row per process.
 
@@ -55,7 +55,9 @@ def plot_history(
     adds linearization points (the witness, or the longest linearizable prefix)
     and highlights the operations that cannot be placed.  Indeterminate
     operations (``info``) are hatched and run off to the right; failed ones
-    are grey outlines.
+    are grey outlines.  ``annotate`` maps operation indices to a label drawn
+    above the bar with an arrow and a thick outline (``None``: the operation's
+    own description), for the bars the text points at, however short.
     """
     ops = _operations(history, use_time)
     if result is not None and len(result.operations) != len(ops):
@@ -90,6 +92,19 @@ def plot_history(
         if labels and (right - op.call) >= len(text) * span / 110:  # only where it fits
             ax.text(op.call + 0.01 * span, y, text, va="center", ha="left", fontsize=8,
                     color="white" if op.status == "ok" else "#333333", clip_on=True)
+
+    for i, note in sorted((annotate or {}).items()):
+        if not 0 <= i < len(ops):
+            raise ValueError(f"annotate names operation {i}, but the history has {len(ops)} operations")
+        op = ops[i]
+        right = end if op.ret == float("inf") else op.ret
+        y = row[op.process]
+        ax.add_patch(Rectangle((op.call, y - height / 2), right - op.call, height, fill=False,
+                               edgecolor=_POINT, linewidth=2.0, zorder=4))
+        ax.annotate(note if note is not None else mdl.describe(op), xy=((op.call + right) / 2, y - height / 2),
+                    xytext=(0, 14), textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    color=_POINT, zorder=6, arrowprops={"arrowstyle": "-|>", "color": _POINT, "linewidth": 0.8},
+                    bbox={"facecolor": "white", "edgecolor": _POINT, "linewidth": 0.6, "pad": 1.5})
 
     for i in sorted(bad):  # make thin offending bars easy to spot
         op = ops[i]
@@ -140,34 +155,3 @@ def _legend(ax: Axes, ops: Sequence[Operation], points: bool, bad: bool) -> None
         handles.append(plt.Line2D([], [], color=_POINT, marker="o", markersize=4, linewidth=0.7,
                                   label="linearization points, in order"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-
-
-_LEVELS = (
-    ("Eventual consistency", "replicas agree once writes stop"),
-    ("Session guarantees", "read-your-writes, monotonic reads/writes, writes-follow-reads"),
-    ("Causal consistency", "everyone sees causes before effects"),
-    ("Sequential consistency", "one order for all, each process's order kept"),
-    ("Linearizability", "one order that also respects real time"),
-)
-
-
-def plot_consistency_hierarchy(ax: Axes | None = None) -> Axes:
-    """Nested boxes from the weakest promise (outside) to the strongest (inside)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 5))
-    colors = ["#EAEAF2", "#D5E1F0", "#B9CFE8", "#8FB3DB", "#4C72B0"]
-    n = len(_LEVELS)
-    for k, ((name, note), color) in enumerate(zip(_LEVELS, colors, strict=True)):
-        x0, y0 = 0.02 + 0.045 * k, 0.02 + 0.03 * k
-        w, h = 0.96 - 0.09 * k, 0.96 - 0.14 * k
-        ax.add_patch(FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0.005,rounding_size=0.02",
-                                    facecolor=color, edgecolor="#555555", linewidth=0.8))
-        text_color = "white" if k == n - 1 else "#222222"
-        ax.text(x0 + 0.015, y0 + h - 0.02, name, fontsize=10, fontweight="bold", va="top", color=text_color)
-        ax.text(x0 + 0.015, y0 + h - 0.062, note, fontsize=8, va="top", color=text_color)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_axis_off()
-    ax.set_title("Stronger inside: each box keeps every promise of the boxes around it",
-                 fontsize=10, loc="left")
-    return ax

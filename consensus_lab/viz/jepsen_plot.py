@@ -7,12 +7,14 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from .colors import fault_color
 from .history_plot import plot_history
 
 __all__ = ["plot_jepsen"]
 
-# fault -> (the fault that ends it, colour); kept apart from the message colours on purpose
-_SPANS = {"kill": ("start", "#e53935"), "pause": ("resume", "#fb8c00"), "partition": ("heal", "#8e24aa")}
+# fault -> (the fault that ends it, the course's colour for it)
+_SPANS = {"kill": ("start", fault_color("crash")), "pause": ("resume", fault_color("pause")),
+          "partition": ("heal", fault_color("partition"))}
 
 
 def _spans(faults: list[dict[str, Any]], end: float) -> list[tuple[float, float, str, str]]:
@@ -55,8 +57,8 @@ def plot_jepsen(result: Any, *, ax: Any = None, title: str | None = None, window
     top = ax.get_xaxis_transform()  # x in seconds, y as a fraction of the axes' height
     spans = _spans(list(result.faults), end)
     for i, (t0, t1, label, colour) in enumerate(spans):
-        ax.axvspan(t0, t1, color=colour, alpha=0.13, lw=0, zorder=0)
-        ax.text(t0, 1.01 + 0.055 * (i % 2), label, fontsize=7, color=colour, va="bottom",
+        ax.axvspan(t0, t1, color=colour, alpha=0.18, lw=0, zorder=0)
+        ax.text(t0, 1.01 + 0.055 * (i % 2), label, fontsize=7, color="#333333", va="bottom",
                 transform=top, clip_on=False)
     if spans:
         ax.set_title(ax.get_title(), pad=24)

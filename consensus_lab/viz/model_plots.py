@@ -71,7 +71,7 @@ def plot_model_vs_sim(
         lo = [(_centre(e) - e.lo) * scale for e in ests]
         hi = [(e.hi - _centre(e)) * scale for e in ests]
         ax.errorbar([v + shift for v in xs], ys, yerr=[lo, hi], fmt="o", capsize=3, markersize=5,
-                    color=_SIM_COLORS[i % len(_SIM_COLORS)], label=name, zorder=3)
+                    color=_SIM_COLORS[i % len(_SIM_COLORS)], label=name, zorder=3, clip_on=False)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if ylim is not None:
@@ -105,7 +105,7 @@ def plot_estimate_bars(
     for i, (name, values) in enumerate((formulas or {}).items()):
         style = _FORMULA_STYLES[i % len(_FORMULA_STYLES)]
         ax.scatter(pos, [v * scale for v in values], marker=markers[i % len(markers)], s=60,
-                   color=style["color"], zorder=3, label=name)
+                   color=style["color"], zorder=3, label=name, clip_on=False)
     ax.set_xticks(pos, list(labels))
     ax.set_ylabel(ylabel)
     if ylim is not None:
@@ -113,7 +113,7 @@ def plot_estimate_bars(
     if title:
         ax.set_title(title, fontsize=11)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8.5, loc="best")
+    ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # never over a bar
     return ax
 
 
@@ -127,7 +127,11 @@ def plot_latency_samples(
     title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Histograms of measured latencies; dashed lines at their means, solid at ``expected``."""
+    """Histograms of measured latencies; dashed lines at their means, solid at ``expected``.
+
+    The axis starts at zero; the formula's line is drawn wide and pale under the measured
+    mean's dashed line, so both stay visible when they coincide.
+    """
     ax = _axes(ax, (6.4, 3.6))
     all_values = [v * scale for vs in samples.values() for v in vs]
     lo, hi = (min(all_values), max(all_values)) if all_values else (0.0, 1.0)
@@ -138,10 +142,13 @@ def plot_latency_samples(
         ax.hist(values, bins=edges, alpha=0.45, color=color, label=f"{name} (n={len(values)})")
         if values:
             mean = sum(values) / len(values)
-            ax.axvline(mean, color=color, linestyle="--", linewidth=1.5, label=f"{name}: measured mean {mean:.1f} {unit}")
+            ax.axvline(mean, color=color, linestyle="--", linewidth=1.6, zorder=4,
+                       label=f"{name}: measured mean {mean:.1f} {unit}")
     for i, (name, v) in enumerate((expected or {}).items()):
         style = _FORMULA_STYLES[i % len(_FORMULA_STYLES)]
-        ax.axvline(v * scale, color=style["color"], linewidth=2, label=f"{name}: {v * scale:.1f} {unit}")
+        ax.axvline(v * scale, color=style["color"], linewidth=5, alpha=0.45, zorder=3,
+                   label=f"{name}: {v * scale:.1f} {unit}")
+    ax.set_xlim(left=0)
     ax.set_xlabel(f"latency ({unit})")
     ax.set_ylabel("writes")
     if title:

@@ -39,7 +39,7 @@ def _axes(ax: Any, size: tuple[float, float]) -> tuple[Any, Any]:
 
 def plot_loads(partitioners: Mapping[str, Partitioner], keys: Sequence[Any], *, ax: Any = None, title: str | None = None):
     """Grouped bars: how many of ``keys`` each node owns, for each scheme."""
-    fig, ax = _axes(ax, (8, 3.6))
+    fig, ax = _axes(ax, (10, 3.6))
     names = list(partitioners)
     nodes = sorted({n for p in partitioners.values() for n in p.nodes}, key=lambda n: (len(n), n))
     width = 0.8 / len(names)
@@ -54,7 +54,7 @@ def plot_loads(partitioners: Mapping[str, Partitioner], keys: Sequence[Any], *, 
     ax.set_xticklabels(nodes)
     ax.set_ylabel("keys owned")
     ax.set_title(title or f"{len(keys)} keys on {len(nodes)} nodes")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # never over a bar
     fig.tight_layout()
     return fig
 
@@ -67,14 +67,18 @@ def plot_movement(
     event: str = "join",
     ax: Any = None,
 ):
-    """Fraction of keys that change owner when one node joins (or leaves), against N."""
+    """Fraction of keys that change owner when one node joins (or leaves), against N, with two
+    reference lines: the fair share (what the changed node must gain or give up for the load to stay
+    even) and what hash mod N moves in expectation."""
     fig, ax = _axes(ax, (7, 3.6))
     sizes = list(sizes)
     for i, (name, make) in enumerate(makers.items()):
         curve = movement_curve(make, keys, sizes, event=event)
         ax.plot([n for n, _ in curve], [f for _, f in curve], "o-", color=_COLORS[i % len(_COLORS)], label=name)
-    ideal = [1 / (n + 1) if event == "join" else 1 / n for n in sizes]
-    ax.plot(sizes, ideal, "k--", lw=1, label="the minimum: 1/(N+1)" if event == "join" else "the minimum: 1/N")
+    fair = [1 / (n + 1) if event == "join" else 1 / n for n in sizes]
+    ax.plot(sizes, fair, "k--", lw=1, label="fair share: 1/(N+1)" if event == "join" else "fair share: 1/N")
+    modn = [n / (n + 1) if event == "join" else (n - 1) / n for n in sizes]
+    ax.plot(sizes, modn, "k:", lw=1, label="hash mod N: N/(N+1)" if event == "join" else "hash mod N: (N-1)/N")
     ax.set_xlabel("nodes before the change (N)")
     ax.set_ylabel("fraction of keys moved")
     ax.set_ylim(0, 1.02)
@@ -132,10 +136,13 @@ def plot_ring(ring: ConsistentHash, keys: Sequence[Any] = (), *, ax: Any = None,
     return fig
 
 
+_STORE_NAMES = {"gossip": "eventual store", "quorum": "majority quorums", "primary-backup": "primary-backup"}
+
+
 def plot_availability(rows: Sequence[Mapping[str, Any]], *, ax: Any = None, measure: str = "all_keys",
-                      up: float | None = None):
+                      up: float | None = None, title: str = "partitioning alone does not keep data reachable"):
     """Availability against the number of partitions, one line per replication factor
-    (rows from :func:`consensus_lab.partitioning.availability_experiment`).  With
+    and store kind (rows from :func:`consensus_lab.partitioning.availability_experiment`).  With
     ``up`` (each node's share of time up), also the prediction for independent
     failures without replication: every one of P nodes up at once, ``up ** P``."""
     fig, ax = _axes(ax, (6.5, 3.6))
@@ -143,11 +150,14 @@ def plot_availability(rows: Sequence[Mapping[str, Any]], *, ax: Any = None, meas
         ps = sorted({r["partitions"] for r in rows})
         ax.plot(ps, [up**p for p in ps], "k--", lw=1, label=f"prediction without replication: {up:g}^P")
     labels = {"all_keys": "time every partition was reachable", "keys": "average share of keys reachable",
-              "ops": "operations that succeeded"}
-    for i, reps in enumerate(sorted({r["replicas"] for r in rows})):
-        sel = sorted((r for r in rows if r["replicas"] == reps), key=lambda r: r["partitions"])
+              "ops": "requests answered ok in time"}
+    lines = sorted({(r["replicas"], r.get("store", "gossip")) for r in rows})
+    for i, (reps, store) in enumerate(lines):
+        sel = sorted((r for r in rows if r["replicas"] == reps and r.get("store", "gossip") == store),
+                     key=lambda r: r["partitions"])
+        label = "no replication" if reps == 1 else f"{reps} replicas per partition, {_STORE_NAMES.get(store, store)}"
         ax.plot([r["partitions"] for r in sel], [r[measure] for r in sel], "o-", color=_COLORS[i * 2 % len(_COLORS)],
-                label="no replication" if reps == 1 else f"{reps} replicas per partition")
+                label=label)
     ax.set_xscale("log", base=2)
     ps = sorted({r["partitions"] for r in rows})
     ax.set_xticks(ps)
@@ -155,7 +165,7 @@ def plot_availability(rows: Sequence[Mapping[str, Any]], *, ax: Any = None, meas
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("partitions (one node each, or more nodes for replicas)")
     ax.set_ylabel(labels.get(measure, measure))
-    ax.set_title("partitioning alone does not keep data reachable")
+    ax.set_title(title)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig

@@ -122,6 +122,8 @@ def plot_logs(
     cols = max(hi - lo + 1 for lo, hi in windows)  # the same cell width in every panel
     for a, (label, views), (lo, hi) in zip(axes, panels.items(), windows, strict=True):
         _draw_panel(a, views, lo, hi, colors, mark_index, cols)
+        if lo > 1:  # say so when the panel leaves the start of the logs out
+            label = f"{label}  (log indexes {lo}-{hi}; entries 1-{lo - 1} not drawn)".lstrip()
         if label:
             a.set_title(label, fontsize=9, loc="left")
     handles = [Patch(facecolor=colors[t], edgecolor="black", label=f"term {t}") for t in sorted(colors)]

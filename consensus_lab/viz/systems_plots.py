@@ -21,9 +21,10 @@ __all__ = ["plot_lock_story", "plot_tradeoffs"]
 
 
 def plot_lock_story(story: Any, *, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """Two lanes per client: ZooKeeper's view (who holds the lock) and the client's belief."""
+    """Two lanes per client: ZooKeeper's view (who holds the lock) and the client's belief, with
+    each client's pause (hatched) drawn on its belief lane."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 2.9), layout="constrained")
+        _, ax = plt.subplots(figsize=(10, 2.9), layout="constrained")
     clients = sorted(story.holds)
     y = 0
     ticks, labels = [], []
@@ -36,6 +37,12 @@ def plot_lock_story(story: Any, *, ax: Axes | None = None, title: str | None = N
             ticks.append(y)
             labels.append(f"{who}: {kind}")
             y += 1
+    for who, (a, b) in getattr(story, "pauses", {}).items():
+        row = clients.index(who) * 2 + 1
+        ax.barh(row, b - a, left=a, height=0.6, facecolor="white", edgecolor="#444444", hatch="///",
+                linewidth=0.8, zorder=3)
+        ax.text((a + b) / 2, row, f"{who} paused (a long GC): no heartbeats", ha="center", va="center",
+                fontsize=8, zorder=5, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     for t, who, token, ok in story.writes:
         row = clients.index(who) * 2 + 1
         ax.scatter([t], [row], marker="o" if ok else "X", s=90, zorder=4,
@@ -53,10 +60,11 @@ def plot_lock_story(story: Any, *, ax: Axes | None = None, title: str | None = N
     ax.set_xlabel("time (s)")
     handles = [
         Patch(color="#d62728", alpha=0.15, label="both believe they hold the lock"),
+        Patch(facecolor="white", edgecolor="#444444", hatch="///", label="paused: frozen, sends nothing"),
         Line2D([], [], marker="o", linestyle="", color="#2ca02c", markeredgecolor="black", label="write accepted"),
         Line2D([], [], marker="X", linestyle="", color="#d62728", markeredgecolor="black", label="write refused"),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title or ("with fencing tokens" if story.fencing else "without fencing tokens"), fontsize=11)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

@@ -8,9 +8,9 @@ collections (one quiver for all arrows), on one reused figure, in a few tens
 of milliseconds.
 
 It reads the trace incrementally (:class:`TraceIndex`), so a redraw only looks
-at the events inside the window.  Message colours are given in the order the
-types first appear (:class:`ColorBook`), so a type keeps its colour from one
-click to the next.
+at the events inside the window.  Message colours come from the course's one
+mapping (:func:`consensus_lab.viz.message_color`), so a type has the same
+colour in the lab as in every lesson's figure.
 """
 
 from __future__ import annotations
@@ -26,15 +26,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-__all__ = ["TraceIndex", "ColorBook", "SpacetimeCanvas", "draw_window", "legend_html", "lane_marks_from", "MESSAGE_PALETTE"]
+from ..viz.colors import OP_COLORS, legend_strip, message_color
+from ..viz.labels import op_label
 
-#: the message palette of :mod:`consensus_lab.viz.spacetime`, in the same order
-MESSAGE_PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
-    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79",
-    "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-]
-_OP_COLORS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#9e9e9e", "open": "#c7c7c7"}
+__all__ = ["TraceIndex", "ColorBook", "SpacetimeCanvas", "draw_window", "legend_html", "lane_marks_from"]
+
+_OP_COLORS = OP_COLORS
 _DOWN = "#cccccc"
 _PART = "#ffcc80"
 _NOW = "#1565c0"
@@ -52,7 +49,7 @@ def _short(v: Any) -> str:
 
 
 class ColorBook:
-    """A colour per message type, fixed the first time the type is seen."""
+    """A colour per message type: the course's one mapping (:func:`consensus_lab.viz.message_color`)."""
 
     def __init__(self) -> None:
         self.colors: dict[str, str] = {}
@@ -60,7 +57,7 @@ class ColorBook:
     def __getitem__(self, typ: str) -> str:
         c = self.colors.get(typ)
         if c is None:
-            c = self.colors[typ] = MESSAGE_PALETTE[len(self.colors) % len(MESSAGE_PALETTE)]
+            c = self.colors[typ] = message_color(typ)
         return c
 
 
@@ -103,7 +100,7 @@ class TraceIndex:
                 if lane not in self.clients:
                     self.clients.append(lane)
                 key, value = info.get("key"), info.get("value")
-                label = f"{info.get('f')}({', '.join(_short(x) if i else str(x) for i, x in ((0, key), (1, value)) if x is not None)})"
+                label = op_label(info.get("f"), key, value, width=22)
                 opened[info["process"]] = len(ops)
                 ops.append([lane, t, None, "open", label])
             elif kind == "complete" and isinstance(info, dict):
@@ -209,6 +206,7 @@ def draw_window(
     dup_segs, dup_cols = [], []
     fly_segs, fly_cols = [], []
     drop_segs, drop_cols, drop_x, drop_y = [], [], [], []
+    lost: list[tuple[float, float, float, str]] = []
     present: list[str] = []
     sends, ends = index.sends, index.ends
     flight = in_flight or {}
@@ -244,13 +242,8 @@ def draw_window(
                 else:
                     dup_segs.append(((ts, y0), (te, y1)))
                     dup_cols.append(col)
-            else:
-                stub = span * 0.012
-                xe, ye = ts + stub, y0 + (y1 - y0) * 0.3
-                drop_segs.append(((ts, y0), (xe, ye)))
-                drop_cols.append(col)
-                drop_x.append(xe)
-                drop_y.append(ye)
+            else:  # drawn once the typical flight time is known: it ends in a cross at its destination
+                lost.append((ts, y0, y1, col))
             first = False
         if not done and ts <= t:
             te = flight.get(mid)
@@ -259,6 +252,17 @@ def draw_window(
                 frac = (xe - ts) / max(te - ts, 1e-12)
                 fly_segs.append(((ts, y0), (xe, y0 + (y1 - y0) * frac)))
                 fly_cols.append(col)
+
+    flights = sorted(ax_u)
+    typical = flights[len(flights) // 2] if flights else span * 0.03
+    for ts, y0, y1, col in lost:
+        xe = min(ts + typical, t, hi)
+        frac = (xe - ts) / max(typical, 1e-12)
+        drop_segs.append(((ts, y0), (xe, y0 + (y1 - y0) * frac)))
+        drop_cols.append(col)
+        if frac >= 1.0 - 1e-9:
+            drop_x.append(xe)
+            drop_y.append(y1)
 
     # background: partitions, lanes, down spans, lane marks, the future
     down, parts, marks = _spans(index.faults, lo, hi, t)
@@ -297,8 +301,9 @@ def draw_window(
     if fly_segs:
         ax.add_collection(LineCollection(fly_segs, colors=fly_cols, linewidths=1.2, linestyles=":", zorder=3))
     if drop_segs:
-        ax.add_collection(LineCollection(drop_segs, colors=drop_cols, linewidths=1.0, zorder=3))
-        ax.scatter(drop_x, drop_y, marker="x", color="#d62728", s=18, linewidths=1.4, zorder=4)
+        ax.add_collection(LineCollection(drop_segs, colors=drop_cols, linewidths=1.0, linestyles=":", zorder=3))
+        if drop_x:
+            ax.scatter(drop_x, drop_y, marker="x", color="#d62728", s=22, linewidths=1.5, zorder=4)
 
     # crashes and restarts
     cx = [(m[0], y_of[m[1]]) for m in marks if m[2] == "crash" and m[1] in y_of]
@@ -418,25 +423,7 @@ def _handle(kind: str, color: str, label: str) -> Any:
 
 def legend_html(entries: Sequence[tuple[str, str, str]]) -> str:
     """The legend of a picture as a strip of HTML (crisp, and costs the picture nothing)."""
-    marks = {"x": "✕", "X": "✖", ">": "▶", "ring": "◯"}
-    parts = []
-    for kind, color, label in entries:
-        if kind == "line":
-            sw = f'<span style="display:inline-block;width:18px;height:0;border-top:2px solid {color};vertical-align:middle"></span>'
-        elif kind in ("dotted", "dashed", "now"):
-            style = "dashed" if kind == "now" else kind
-            sw = (f'<span style="display:inline-block;width:18px;height:0;border-top:2px {style} {color};'
-                  'vertical-align:middle"></span>')
-        elif kind in marks:
-            sw = f'<span style="color:{color};font-size:12px">{marks[kind]}</span>'
-        elif kind == "band":
-            sw = (f'<span style="display:inline-block;width:18px;height:7px;background:{color};opacity:.6;'
-                  'vertical-align:middle"></span>')
-        else:
-            sw = (f'<span style="display:inline-block;width:12px;height:10px;background:{color};'
-                  'vertical-align:middle"></span>')
-        parts.append(f'<span style="white-space:nowrap;margin-right:12px">{sw} {label}</span>')
-    return '<div class="cl-legend" style="font-size:12px;line-height:1.7">' + "".join(parts) + "</div>"
+    return legend_strip(entries)
 
 
 class SpacetimeCanvas:

@@ -11,7 +11,7 @@ Choose the protocol and its settings (nodes, loss, latency, seed, duration,
 variant, a fault script), then act on the running system: ``Step`` processes
 one event, ``Run`` lets time pass, ``Crash``/``Restart`` the node picked
 beside them, ``Partition`` the network into the split picked beside it,
-``Heal`` it, ``Drop`` the next message, ``Reset`` to start again (with the
+``Heal`` it, ``Drop`` the next message, ``Skew`` the picked node's clock, ``Reset`` to start again (with the
 settings shown, so a new seed there is a new run).  After every action it
 shows the space-time diagram of the recent window, each node's state, the
 invariants (red, with the explanation, once one fails), the client history
@@ -36,7 +36,9 @@ import ipywidgets as W
 from .. import protocols
 from ..runner import ScenarioError, resolve_spec
 from ..sim import Latency, NetworkConfig, Scenario, Workload
-from ..sim.nemesis import NemesisError
+from ..sim.nemesis import ClockSkew, NemesisError
+from ..viz.labels import op_label
+from .challenge_box import ChallengeHost
 from .draw import ColorBook, SpacetimeCanvas, TraceIndex, draw_window, lane_marks_from, legend_html
 from .panels import Panel, panel_for
 from .scrubber import TimeScrubber
@@ -117,7 +119,7 @@ def _splits(nodes: tuple[str, ...]) -> list[tuple[str, tuple[tuple[str, ...], ..
     return out
 
 
-class ScenarioLab:
+class ScenarioLab(ChallengeHost):
     """The dashboard.  ``protocol`` is a registered name, a spec, or a whole :class:`Scenario`.
 
     Keywords change the scenario: ``nodes``, ``seed``, ``duration`` (simulated
@@ -127,6 +129,9 @@ class ScenarioLab:
     ``network``, ``workload``, ``options``.  ``at`` is the moment the lab starts
     at (and returns to on ``Reset``); ``window`` is how many simulated seconds
     the diagram shows (1 s; 0.5 s for the chatty Raft and Multi-Paxos).
+    ``challenge`` (a :class:`~consensus_lab.challenges.Challenge`) puts its goal,
+    prediction, hints and "solved" banner above the dashboard; every action
+    checks it.
     """
 
     def __init__(
@@ -148,6 +153,7 @@ class ScenarioLab:
         window: float | None = None,
         snapshot_every: float | None = None,
         pause_on_violation: bool = True,
+        challenge: Any = None,
     ) -> None:
         try:
             scenario = _make_scenario(protocol, nodes=nodes, seed=seed, duration=duration, nemesis=nemesis,
@@ -172,6 +178,14 @@ class ScenarioLab:
         self._build_widgets()
         self._start(scenario)
         self.redraw()
+        self._attach_challenge(challenge)
+
+    @classmethod
+    def for_challenge(cls, challenge_id: str) -> Any:
+        """The lab of a registered challenge, with the challenge shown (``"05-block-participant"``)."""
+        from .. import challenges
+
+        return challenges.get(challenge_id).lab()
 
     # --- the model --------------------------------------------------------------------------------
 
@@ -247,7 +261,10 @@ class ScenarioLab:
         self.w_amount = W.Dropdown(options=_RUN_AMOUNTS, value=0.5, layout=W.Layout(width="80px"))
         self.w_node = W.Dropdown(options=["n1"], layout=W.Layout(width="66px"))
         self.w_split = W.Dropdown(options=[("n1 | n2", (("n1",), ("n2",)))], layout=W.Layout(width="170px"))
-        for w, cls in ((self.w_amount, "cl-amount"), (self.w_node, "cl-node"), (self.w_split, "cl-split")):
+        self.w_skew = W.BoundedFloatText(value=-1.0, min=-60.0, max=60.0, step=0.1, description="clock ±s",
+                                         style={"description_width": "initial"}, layout=W.Layout(width="125px"))
+        for w, cls in ((self.w_amount, "cl-amount"), (self.w_node, "cl-node"), (self.w_split, "cl-split"),
+                       (self.w_skew, "cl-skew")):
             w.add_class(cls)
         actions = W.HBox([
             self._button("Step", "process the next event", self._step, "info"),
@@ -263,6 +280,9 @@ class ScenarioLab:
             self._button("Partition", "cut the network into the groups picked on the left", self._partition, "warning"),
             self._button("Heal", "repair every link", self._heal, "success"),
             self._button("Drop", "lose the message that would arrive next", self._drop, ""),
+            self.w_skew,
+            self._button("Skew", "set the clock of the node picked on the left off by the seconds on the left",
+                         self._skew, ""),
         ], layout=W.Layout(flex_flow="row wrap", align_items="center"))
 
         self.w_title = W.HTML()
@@ -367,6 +387,8 @@ class ScenarioLab:
         except Exception as exc:
             kind, message = "error", f"could not draw: {type(exc).__name__}: {exc}"
             self._error_detail = traceback.format_exc()
+        if kind != "error":
+            self._challenge_after_action()
         self.last_action_ms = (time.perf_counter() - t0) * 1000
         self._status(label, kind, message)
 
@@ -425,6 +447,14 @@ class ScenarioLab:
         if ev is None:
             raise LabError("no message is in flight right now: Step or Run first")
         return f"will lose {ev.msg_type} {ev.peer} → {ev.node} (due at t = {ev.time:.4f})"
+
+    def _skew(self, node: str | None = None, offset: float | None = None) -> str:
+        n = self.w_node.value if node is None else node
+        off = float(self.w_skew.value if offset is None else offset)
+        if n not in self.session.node_ids:
+            raise LabError(f"unknown node {n!r}: pick one of {', '.join(self.session.node_ids)}")
+        t = self.session.act(ClockSkew(n, off, 0.0))
+        return f"{n}'s clock is off by {off:+g} s from t = {t:g}"
 
     def _replay(self) -> str:
         script = self.session.script() if self.session.manual else None
@@ -485,6 +515,11 @@ class ScenarioLab:
 
     def heal(self) -> ScenarioLab:
         self._do("Heal", lambda: f"healed at t = {self.session.heal():g}")
+        return self
+
+    def skew(self, node: str, offset: float) -> ScenarioLab:
+        """Set ``node``'s clock ``offset`` seconds off (as the Skew button does)."""
+        self._do("Skew", lambda: self._skew(node, offset))
         return self
 
     def drop_next(self) -> ScenarioLab:
@@ -581,7 +616,7 @@ class ScenarioLab:
         self.w_title.value = self._title_html(t)
         self.scrubber.update(s.now, t)
         running = not s.finished
-        for label in ("Step", "Run", "Crash", "Restart", "Partition", "Heal", "Drop"):
+        for label in ("Step", "Run", "Crash", "Restart", "Partition", "Heal", "Drop", "Skew"):
             self.buttons[label].disabled = not running
 
     def _title_html(self, t: float) -> str:
@@ -661,10 +696,7 @@ class ScenarioLab:
         rows = []
         colors = {"ok": _GREEN, "fail": _RED, "info": _GREY}
         for inv, done in ops[-7:]:
-            args = [str(inv.key)] if inv.key is not None else []
-            if inv.value is not None:
-                args.append(_short(inv.value))
-            what = f"{inv.f}({', '.join(args)})"
+            what = op_label(inv.f, inv.key, inv.value, width=40)
             if done is None:
                 res_txt, col, end = "waiting…", "#999", "–"
             else:
@@ -765,7 +797,7 @@ class ScenarioLab:
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data = dict(data)
         sc = self.scenario
-        data["text/plain"] = (f"ScenarioLab: {sc.protocol_name} ({sc.variant}), {len(self.session.node_ids)} nodes, "
+        data["text/plain"] = self._plain_challenge() + (f"ScenarioLab: {sc.protocol_name} ({sc.variant}), {len(self.session.node_ids)} nodes, "
                               f"seed {sc.seed}, at t = {self.session.now:g} s "
                               "(an interactive dashboard: run this notebook in Jupyter to use it)")
         return data

@@ -18,6 +18,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..viz.colors import MARKED_ROLES, ROLE_COLORS
+from ..viz.raft_logs import _TERM_PALETTE as _VIZ_TERMS
+
 __all__ = [
     "Panel",
     "GenericPanel",
@@ -30,24 +33,10 @@ __all__ = [
     "TERM_PALETTE",
 ]
 
-#: colours of Raft terms 1, 2, 3, ... (compacted entries are grey); the log pictures' palette
-TERM_PALETTE = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1",
-    "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#8cd17d",
-    "#86bcb6", "#d37295", "#a0cbe8", "#ffbe7d", "#499894",
-]
-try:  # one palette for the whole course, when the log pictures are there
-    from ..viz.raft_logs import _TERM_PALETTE as _VIZ_TERMS
-
-    TERM_PALETTE = list(_VIZ_TERMS)
-except ImportError:  # pragma: no cover - viz.raft_logs is optional
-    pass
-# roles get teal (not the orange of partitions); a band behind a lane and a badge in the table agree
-_ROLE_COLORS = {
-    "leader": "#4db6ac", "primary": "#4db6ac", "coordinator": "#80cbc4",
-    "candidate": "#b2dfdb", "proposer": "#90caf9",
-}
-_DOWN_BG = "#eeeeee"
+#: colours of Raft terms 1, 2, 3, ... (compacted entries are grey): one palette for the whole course
+TERM_PALETTE = list(_VIZ_TERMS)
+_ROLE_COLORS = {r: ROLE_COLORS[r] for r in MARKED_ROLES}  # the course's colours (viz.colors)
+_DOWN_BG = ROLE_COLORS["down"]
 _TD = 'style="padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:middle"'
 _TH = 'style="padding:2px 8px;border-bottom:2px solid #9e9e9e;text-align:left;font-weight:600"'
 

@@ -430,10 +430,8 @@ class LabSession:
         model = self.spec.history_model
         if model is None:
             return None
-        try:
-            from ..checkers import check_linearizable
-        except ImportError:  # the checkers are not there yet
-            return None
+        from ..checkers import check_linearizable
+
         h = self.history_until(t)
         key = len(h)
         if key not in self._verdicts:

@@ -6,7 +6,7 @@ import random
 
 from ...history import Op
 
-__all__ = ["register_history", "session_history", "show_history"]
+__all__ = ["register_history", "session_history", "history_window", "first_bad_prefix"]
 
 
 def register_history(rng: random.Random, processes: int, ops: int, *, p_fail: float = 0.0,
@@ -86,13 +86,31 @@ def session_history(rng: random.Random, processes: int, ops: int, *, keys: int =
     return events
 
 
-def show_history(history: list[Op], limit: int = 40) -> str:
-    """A compact one-line-per-event rendering for feedback."""
-    lines = []
-    for op in history[:limit]:
-        v = "" if op.value is None and op.type == "invoke" and op.f == "read" else f" {op.value!r}"
-        key = f" {op.key}" if op.key not in (None, "x") else ""
-        lines.append(f"p{op.process} {op.type} {op.f}{key}{v}")
-    if len(history) > limit:
-        lines.append(f"... ({len(history) - limit} more events)")
-    return "; ".join(lines)
+def _event_text(op: Op) -> str:
+    v = "" if op.value is None and op.type == "invoke" and op.f == "read" else f" {op.value!r}"
+    key = f" {op.key}" if op.key not in (None, "x") else ""
+    return f"p{op.process} {op.type} {op.f}{key}{v}"
+
+
+def history_window(history: list[Op], mark: int | None = None, size: int = 14) -> list[str]:
+    """The history one event a line, numbered; around event ``mark`` (flagged ``<==``) when it is long."""
+    n = len(history)
+    if n <= size or mark is None:
+        lo, hi = 0, min(n, size if mark is None else n)
+    else:
+        lo = max(0, min(mark - size + 3, n - size))
+        hi = min(n, lo + size)
+    lines = [f"     ... ({lo} earlier events)"] if lo else []
+    for i in range(lo, hi):
+        lines.append(f"{i:3d}  {_event_text(history[i])}" + ("   <== here" if i == mark else ""))
+    if hi < n:
+        lines.append(f"     ... ({n - hi} more events)")
+    return lines
+
+
+def first_bad_prefix(history: list[Op], holds) -> int | None:
+    """The index of the event with which ``holds(prefix)`` first becomes False (None if it never does)."""
+    for k in range(1, len(history) + 1):
+        if history[k - 1].type != "invoke" and not holds(history[:k]):
+            return k - 1
+    return None

@@ -22,6 +22,19 @@ def election_view_problem(view: Any, cluster_size: int | None = None) -> str | N
     return None
 
 
+HINTS = {
+    "election safety": "Two leaders in one term: grant one vote per term (persisted), and count a Vote only "
+    "if it is granted for the very term you are a candidate in -- a late Vote of an older term counts nothing.",
+    "a leader needs a majority": "Become leader only with granted Votes of your current term from a majority "
+    "(yourself included); check the term of every Vote reply.",
+    "one vote per term": "Grant a vote only if voted_for is None or already that candidate, for this term.",
+    "persist the term and the vote": "Write current_term and voted_for to ctx.storage whenever they change, "
+    "and read them back in on_start.",
+    "persist the vote before replying": "Persist voted_for before the granting Vote is sent.",
+    "terms never go back": "A term only grows: adopt a higher term you see, never a lower one.",
+}
+
+
 class ElectionJudge(Judge):
     """Election safety, one vote per term, votes and terms persisted before they are used."""
 
@@ -105,8 +118,12 @@ class ElectionJudge(Judge):
         return None
 
 
-def one_leader_per_term(view):
-    """A stateless invariant for the explorer: no two live nodes lead the same term."""
+def one_leader_per_term(view, led=None):
+    """A stateless invariant for the explorer: no two live nodes lead the same term.
+
+    A node leads the terms its ``view`` says it leads and, with ``led(node)``, every term in
+    which it was *seen* sending AppendEntries as the leader (a search check's facts): a node
+    that reports itself a follower while it acts as a leader is still counted."""
     from ...sim import invariant
 
     @invariant("election safety")
@@ -114,10 +131,31 @@ def one_leader_per_term(view):
         seen: dict[int, str] = {}
         for node in world.live():
             v = view(node)
-            if v.get("role") == "leader":
-                other = seen.setdefault(v.get("current_term"), node.id)
+            terms = {v.get("current_term")} if v.get("role") == "leader" else set()
+            terms.update(led(node) if led is not None else ())
+            for term in sorted(terms, key=repr):
+                other = seen.setdefault(term, node.id)
                 if other != node.id:
-                    return f"{other} and {node.id} both lead term {v.get('current_term')}"
+                    return f"{other} and {node.id} both lead term {term}"
         return None
 
     return check
+
+
+def observe_leadership(node_id: str, effects: list[tuple], facts: dict) -> dict:
+    """The terms in which a stepped node sent AppendEntries as the leader (``facts["led"]``)."""
+    led = {e[2].term for e in effects
+           if e[0] == "send" and type(e[2]).__name__ == "AppendEntries" and e[2].leader == node_id}
+    if not led or led <= set(facts.get("led", ())):
+        return facts
+    return {**facts, "led": tuple(sorted(led | set(facts.get("led", ()))))}
+
+
+class RaftSearch:
+    """Search-check hooks shared by the Raft exercises: leadership is also judged by what a node does."""
+
+    def observe(self, node_id: str, effects: list[tuple], facts: dict) -> dict:
+        return observe_leadership(node_id, effects, facts)
+
+    def search_invariants(self) -> list:
+        return [one_leader_per_term(lambda node: node.view, led=lambda node: node.facts.get("led", ()))]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from ...history import Op
-from ..checks import Case, Check, FunctionSpec
-from ._histories import register_history, show_history
+from ..checks import Case, Check, FunctionSpec, balanced_credit
+from ._histories import first_bad_prefix, history_window, register_history
 
 W, R = "write", "read"
 
@@ -78,10 +78,34 @@ class Spec(FunctionSpec):
 
         return brute_force_linearizable(case.args[0], "register") is not None
 
+    credit = staticmethod(balanced_credit)
+    hints = {
+        "is_linearizable -> False": "Your answer accepted a history that is not linearizable: the marked event "
+        "is where no order works any more. Check that a read must return the last value written before it "
+        "in the order, and that an operation that finished before another started comes first.",
+        "is_linearizable -> True": "Your answer rejected a linearizable history; the order below works. Check "
+        "that overlapping operations may go either way, that failed operations are left out and that an "
+        "indeterminate (info) operation may take effect at any point after its invocation, or never.",
+    }
+
     def explain(self, case, expected, got) -> str:
         word = {True: "linearizable", False: "not linearizable"}
-        return (f"{case.label}: the history is {word[expected]}, the answer said "
-                f"{word.get(got, repr(got))}. History: {show_history(case.args[0])}")
+        return f"{case.label}: the history is {word[expected]}, the answer said {word.get(got, repr(got))}."
+
+    def evidence(self, case, expected, got) -> list[str]:
+        from ...checkers import brute_force_linearizable
+        from ...history import pair_operations
+
+        h = case.args[0]
+        if expected:
+            order = brute_force_linearizable(h, "register") or []
+            ops = {op.index: op for op in pair_operations(h)}
+            steps = "; ".join(f"p{ops[i].process} {ops[i].f} {ops[i].output if ops[i].f == 'read' else ops[i].value!r}"
+                              for i in order if i in ops)
+            return history_window(h, None, size=len(h)) + [f"an order that works: {steps}"]
+        mark = first_bad_prefix(h, lambda prefix: brute_force_linearizable(prefix, "register") is not None)
+        return history_window(h, mark) + (["(up to the marked event the history is still linearizable)"]
+                                          if mark is not None else [])
 
 
 SPEC = Spec()

@@ -6,8 +6,8 @@ import random
 
 from ...history import Op
 from .. import _reference
-from ..checks import Case, Check, FunctionSpec
-from ._histories import session_history, show_history
+from ..checks import Case, Check, FunctionSpec, balanced_credit
+from ._histories import first_bad_prefix, history_window, session_history
 
 
 def _h(*events: tuple) -> list[Op]:
@@ -79,10 +79,30 @@ class Spec(FunctionSpec):
     def expected(self, case: Case) -> bool:
         return getattr(_reference, case.fn)(case.args[0])
 
+    credit = staticmethod(balanced_credit)
+    hints = {
+        "read_your_writes -> False": "Your answer missed a read that does not see its own session's earlier "
+        "ok write (the marked event): per session and key, a read must return a value >= the last write.",
+        "read_your_writes -> True": "Your answer flagged a history that keeps read-your-writes: only the same "
+        "session's ok writes to the same key count, a newer value counts as seeing them, failed writes never.",
+        "monotonic_reads -> False": "Your answer missed a read that goes back in time (the marked event): "
+        "compare with the session's earlier reads of the same key; None after a value goes back too.",
+        "monotonic_reads -> True": "Your answer flagged a history with monotonic reads: compare reads of the "
+        "same key in the same session only, and ignore reads that did not complete ok.",
+    }
+
     def explain(self, case, expected, got) -> str:
         word = {True: "holds", False: "is violated"}
-        return (f"{case.label}: the guarantee {word[expected]}, the answer said it "
-                f"{word.get(got, repr(got))}. History: {show_history(case.args[0])}")
+        return f"{case.label}: the guarantee {word[expected]}, the answer said it {word.get(got, repr(got))}."
+
+    def evidence(self, case, expected, got) -> list[str]:
+        h = case.args[0]
+        if expected:
+            return history_window(h, None, size=len(h))
+        holds = getattr(_reference, case.fn)
+        mark = first_bad_prefix(h, holds)
+        return history_window(h, mark) + (["(the marked read is the first that breaks the guarantee)"]
+                                          if mark is not None else [])
 
 
 SPEC = Spec()

@@ -145,22 +145,39 @@ class Spec(NodeSpec):
               params={"seeds": [5], "nodes": 5, "nemesis": "partition", "network": {"loss": 0.1}}),
     )
 
-    def lab_invariants(self) -> list:
+    def lab_invariants(self, view: Any = None, answered: Any = None) -> list:
+        """Agreement over what nodes say they decided (``view``) and, in a search check, the values
+        they were seen answering clients with (``answered``): a node cannot hide a decision."""
         from ...sim import invariant
+
+        view = view or self.module.view
 
         @invariant("agreement")
         def agreement(world) -> str | None:
-            decided = {}
+            decided: dict[str, Any] = {}
             for nid, store in world.storage.items():
                 node = world.nodes.get(nid)
-                value = getattr(node, "decided", None) if node is not None else store.get("decided")
-                if value is not None:
-                    decided[nid] = value
+                values = [view(node).get("decided"), *(answered(node) if answered else ())] if node is not None \
+                    else [store.get("decided")]
+                for value in values:
+                    if value is not None:
+                        first = decided.setdefault(nid, value)
+                        if repr(first) != repr(value):
+                            return f"{nid} decided {first!r} and answered {value!r}"
             if len(set(map(repr, decided.values()))) > 1:
                 return f"nodes decided different values: {decided}"
             return None
 
         return [agreement]
+
+    def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
+        told = {e[2].value for e in effects if e[0] == "reply" and type(e[2]).__name__ == "Ok"}
+        if not told or told <= set(facts.get("answered", ())):
+            return facts
+        return {**facts, "answered": tuple(sorted(told | set(facts.get("answered", ())), key=repr))}
+
+    def search_invariants(self) -> list:
+        return self.lab_invariants(view=lambda node: node.view, answered=lambda node: node.facts.get("answered", ()))
 
     def validate_view(self, view: Any) -> str | None:
         if type(view) is not dict or set(view) != {"decided"}:

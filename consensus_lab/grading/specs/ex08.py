@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks import Check, NodeSpec
-from ._raft import ElectionJudge, election_view_problem, one_leader_per_term
+from ._raft import HINTS, ElectionJudge, RaftSearch, election_view_problem, one_leader_per_term
 
 
-class Spec(NodeSpec):
+class Spec(RaftSearch, NodeSpec):
     id = "ex08"
     title = "Raft leader election"
     notebook = "ex08_raft_election.ipynb"
     judge_class = ElectionJudge
+    hints = HINTS
     defaults = {"nodes": 3, "duration": 2.5, "quiet": 0.4}
     checks = (
         Check("a leader is elected", 3, hint="A follower that hears nothing for its (random) election "
@@ -32,8 +33,8 @@ class Spec(NodeSpec):
                       "expect": {"leader_at_end": True}}),
     )
 
-    def lab_invariants(self) -> list:
-        return [one_leader_per_term(self.module.view)]
+    def lab_invariants(self, view: Any = None) -> list:
+        return [one_leader_per_term(view or self.module.view)]
 
     def validate_view(self, view: Any) -> str | None:
         return election_view_problem(view)

@@ -17,7 +17,7 @@ from typing import Any
 from ...sim.clients import Ok
 from ..checks import Check, NodeSpec, Violation
 from ..exercises.ex09 import Entry
-from ._raft import ElectionJudge, election_view_problem, one_leader_per_term
+from ._raft import HINTS, ElectionJudge, RaftSearch, election_view_problem, one_leader_per_term
 
 
 class LogJudge(ElectionJudge):
@@ -34,9 +34,11 @@ class LogJudge(ElectionJudge):
                             f"entry (committed up to index {n})", now)
 
     def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        super().after_call(node, handler, before, effects, view_changed, now)
         nid = node.id
         st = self.store(nid)
+        old_log = st.get("log", ()) if "log" not in before else before["log"]  # the log before this call
+        old_log = old_log if isinstance(old_log, tuple) else ()
+        super().after_call(node, handler, before, effects, view_changed, now)
         view = node.hosted_view
         log = view["log"]
         if view_changed:
@@ -80,6 +82,7 @@ class LogJudge(ElectionJudge):
             if eff[0] == "send":
                 msg = eff[2]
                 if type(msg).__name__ == "AppendEntriesReply" and msg.success:
+                    self._prev_checked(nid, old_log, now)
                     stored = st.get("log", ())
                     if msg.match_index > len(stored):
                         raise Violation("persist before you acknowledge", f"{nid} acknowledged entries up to "
@@ -97,6 +100,22 @@ class LogJudge(ElectionJudge):
                 if log[index - 1].command != request.value:
                     raise Violation("answer only committed entries", f"{nid} answered {request.value!r} with index "
                                     f"{index}, which holds {log[index - 1].command!r}", now)
+
+    def _prev_checked(self, nid: str, old_log: tuple, now: float) -> None:
+        """A follower that says success to an AppendEntries must have had its entry at prev_index of prev_term."""
+        rows = self.sim._rows
+        if not rows or rows[-1][1] != "deliver" or type(rows[-1][5]).__name__ != "AppendEntries":
+            return
+        msg = rows[-1][5]
+        p = msg.prev_index
+        if p == 0:
+            return
+        have = old_log[p - 1].term if 0 < p <= len(old_log) else None
+        if have != msg.prev_term:
+            raise Violation("log matching", f"{nid} accepted AppendEntries(prev_index={p}, prev_term={msg.prev_term}) "
+                            f"from {rows[-1][3]} although its log "
+                            + (f"holds an entry of term {have} there" if have is not None else f"has only {len(old_log)} entries")
+                            + ": check prev_index and prev_term before appending", now, nodes=(nid, rows[-1][3]))
 
     def _log_matching(self, nid: str, log: tuple, now: float) -> None:
         for other, v in self.live_views().items():
@@ -135,6 +154,38 @@ class LogJudge(ElectionJudge):
         return None
 
 
+def _log_invariants(view) -> list:
+    """Stateless log invariants for the explorer: log matching, and committed entries agree."""
+    from ...sim import invariant
+
+    def pairs(world):
+        """Every two live nodes, each as (id, log, commit index)."""
+        seen = [(n.id, tuple(view(n).get("log", ())), int(view(n).get("commit_index", 0))) for n in world.live()]
+        for k, a in enumerate(seen):
+            for b in seen[k + 1:]:
+                yield a, b
+
+    @invariant("log matching")
+    def matching(world) -> str | None:
+        for (a, la, _), (b, lb, _) in pairs(world):
+            i = min(len(la), len(lb))
+            while i > 0 and la[i - 1].term != lb[i - 1].term:
+                i -= 1
+            if i and la[:i] != lb[:i]:
+                return f"{a} and {b} agree on the term of entry {i} but not on all the entries before it"
+        return None
+
+    @invariant("committed entries agree")
+    def committed(world) -> str | None:
+        for (a, la, ca), (b, lb, cb) in pairs(world):
+            for i in range(min(ca, cb, len(la), len(lb))):
+                if la[i] != lb[i]:
+                    return f"{a} and {b} both committed entry {i + 1} but hold {la[i]!r} and {lb[i]!r}"
+        return None
+
+    return [matching, committed]
+
+
 def _view_problem(view: Any) -> str | None:
     problem = election_view_problem(view)
     if problem:
@@ -150,11 +201,23 @@ def _view_problem(view: Any) -> str | None:
     return None
 
 
-class Spec(NodeSpec):
+class Spec(RaftSearch, NodeSpec):
     id = "ex09"
     title = "Raft log replication and the commit rule"
     notebook = "ex09_raft_log_replication.ipynb"
     judge_class = LogJudge
+    hints = {
+        **HINTS,
+        "log matching": "Accept AppendEntries only if your log has an entry at prev_index with prev_term; "
+        "otherwise refuse, and let the leader move next_index back.",
+        "state machine safety": "A follower must replace conflicting entries (same index, other term) and "
+        "commit no further than min(leader_commit, the last entry this message checked).",
+        "the commit rule": "Move commit_index to N only when a majority stores N and the entry at N is of "
+        "the leader's current term.",
+        "leader completeness": "Grant a vote only to a candidate whose log is at least as up to date as yours.",
+        "answer only committed entries": "Reply Ok(index) to a client only once that index is committed.",
+        "persist the log": "Call persist_log after every change of the log, in the same handler.",
+    }
     defaults = {
         "nodes": 3,
         "duration": 3.0,
@@ -171,19 +234,22 @@ class Spec(NodeSpec):
         Check("followers catch up", 2, hint="On a failed AppendEntriesReply move next_index back and send "
               "again; on success set match_index and next_index from the reply.",
               params={"seeds": [3], "nodes": 5, "duration": 3.0, "nemesis": "0.4 partition n4,n5|n1,n2,n3; 1.4 heal",
-                      "workload": {"stop": 1.8}, "expect": {"converged": True}}),
+                      "workload": {"stop": 1.8}, "expect": {"converged": True, "min_ok": 12}}),
         Check("the commit rule", 3, hint="Commit index N only when a majority has it AND its entry is of "
               "the current term; older entries then commit with it.",
               params={"seeds": [4], "nodes": 5, "duration": 3.5, "nemesis": "crash,partition",
-                      "nemesis_interval": 0.4, "workload": {"stop": 2.0}, "expect": {"converged": True}}),
+                      "nemesis_interval": 0.4, "workload": {"stop": 2.0}, "expect": {"converged": True, "min_ok": 8}}),
         Check("conflicting entries are replaced", 2, hint="When an entry conflicts with a new one (same "
               "index, different term), delete it and everything after it; never delete entries that match.",
               params={"seeds": [5], "nodes": 3, "duration": 3.5, "nemesis": "partition", "nemesis_interval": 0.5,
-                      "network": {"loss": 0.05}, "workload": {"stop": 2.0}, "expect": {"converged": True}}),
+                      "network": {"loss": 0.05}, "workload": {"stop": 2.0}, "expect": {"converged": True, "min_ok": 12}}),
     )
 
-    def lab_invariants(self) -> list:
-        return [one_leader_per_term(self.module.view)]
+    def lab_invariants(self, view: Any = None) -> list:
+        return [one_leader_per_term(view or self.module.view), *_log_invariants(view or self.module.view)]
+
+    def search_invariants(self) -> list:
+        return [*super().search_invariants(), *_log_invariants(lambda node: node.view)]
 
     def validate_view(self, view: Any) -> str | None:
         return _view_problem(view)

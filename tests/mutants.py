@@ -1,0 +1,290 @@
+"""Single-bug mutants of the reference answers: the measure of the checks.
+
+Each mutant is one realistic mistake, written as text edits of the reference
+answer cell in ``solutions/`` (every edit must apply).  Every one is a real
+bug: it breaks a safety rule or what the brief asks in some schedule (the
+``why`` says which).  The grader's checks -- visible and hidden
+(``tests/data/hidden``) -- must take points from each one while the
+reference keeps full marks; ``test_mutants.py`` holds them to that and
+``python tests/mutants.py`` prints the mutation score per exercise.
+
+Harmless edits (the reference with another, equally right spelling) live in
+``HARMLESS``: they must keep full marks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HIDDEN = ROOT / "tests" / "data" / "hidden"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    exercise: str
+    name: str
+    why: str
+    edits: tuple[tuple[str, str], ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise}-{self.name}"
+
+
+def M(exercise: str, name: str, why: str, *edits: tuple[str, str]) -> Mutant:
+    return Mutant(exercise, name, why, tuple(edits))
+
+
+MUTANTS: list[Mutant] = [
+    # --- ex01: brute-force linearizability ------------------------------------------------
+    M("ex01", "reads-unchecked", "any read may return anything",
+      ('if op.f == "read" and op.status == "ok" and op.output != value:', "if False:")),
+    M("ex01", "failed-ops-kept", "a failed write is placed as if it happened",
+      ('ops = [op for op in pair_operations(history) if op.status != "fail"]', "ops = pair_operations(history)")),
+    M("ex01", "no-real-time", "real-time order is ignored (sequential consistency, not linearizability)",
+      ("return all(placed[j] or not ops[j].ret < ops[k].call for j in range(len(ops)))", "return True")),
+    M("ex01", "writes-ignored", "a write does not change the register",
+      ('if search(op.value if op.f == "write" else value):', "if search(value):")),
+    M("ex01", "wrong-initial-value", "the register starts at 0, not None",
+      ("return search(None)", "return search(0)")),
+    M("ex01", "invocation-order", "operations are ordered by invocation, not by real-time precedence",
+      ("not ops[j].ret < ops[k].call", "not ops[j].call < ops[k].call")),
+    M("ex01", "no-backtracking", "the search never undoes a choice",
+      ("            placed[k] = False\n", "")),
+    # --- ex02: session guarantees ---------------------------------------------------------
+    M("ex02", "mr-none-allowed", "a read of nothing after a read of something passes monotonic reads",
+      ("op.output is None or op.output < seen", "op.output is None")),
+    M("ex02", "ryw-writes-forgotten", "read-your-writes never remembers a write",
+      ("last_write[op.key] = op.value", "pass")),
+    M("ex02", "ryw-exact-value", "a newer value than the session's write counts as missing it",
+      ("op.output < last_write[op.key]", "op.output != last_write[op.key]")),
+    M("ex02", "mr-keys-mixed", "monotonic reads compares reads of different keys",
+      ("seen = last_read.get(op.key)", "seen = last_read.get(0)"),
+      ("last_read[op.key] = op.output", "last_read[0] = op.output")),
+    M("ex02", "ryw-shared-sessions", "read-your-writes counts other sessions' writes",
+      ("    for ops in sessions(history).values():\n        last_write = {}\n",
+       "    last_write = {}\n    for ops in sessions(history).values():\n")),
+    M("ex02", "failed-ops-count", "failed and indeterminate operations count as done",
+      ('        if op.status == "ok":\n', '        if True:\n')),
+    # --- ex03: consistent hashing ---------------------------------------------------------
+    M("ex03", "pref-duplicates", "a preference list repeats a node (one per virtual node)",
+      ("if node not in out:", "if True:")),
+    M("ex03", "no-wrap-around", "keys past the last point go to the last point, not around the ring",
+      ("i % len(self.points)", "min(i, len(self.points) - 1)")),
+    M("ex03", "remove-keeps-points", "a removed node keeps its points on the ring",
+      ("self.points = [p for p in self.points if p[1] != node]", "pass")),
+    M("ex03", "one-vnode", "the virtual nodes are ignored: one point per node",
+      ("for i in range(self.vnodes):", "for i in range(1):")),
+    M("ex03", "pref-one-short", "a preference list stops one node short",
+      ("if len(out) == n:", "if len(out) == max(1, n - 1):")),
+    M("ex03", "owner-predecessor", "the owner is the point before the key, not after it",
+      ("return self.points[self._first(key)][1]", "return self.points[self._first(key) - 1][1]")),
+    # --- ex04: quorum replication ---------------------------------------------------------
+    M("ex04", "no-read-repair", "a read answers before the newest version is on W replicas",
+      ('if len(op["acks"]) >= self.w:\n                self.finish(ctx, msg.rid)\n                return',
+       'if True:\n                self.finish(ctx, msg.rid)\n                return')),
+    M("ex04", "older-write-wins", "a replica overwrites a newer version with an older one",
+      ('if msg.version > ctx.storage.get("version", NO_VERSION):', "if True:")),
+    M("ex04", "first-reply-wins", "a read returns the first reply, not the newest version",
+      ('version, value = max(op["replies"].values(), key=lambda vv: vv[0])',
+       'version, value = next(iter(op["replies"].values()))')),
+    M("ex04", "read-quorum-short", "a read waits for R-1 replies",
+      ('if len(op["replies"]) < self.r:', 'if len(op["replies"]) < self.r - 1:')),
+    M("ex04", "write-quorum-short", "a write answers after W-1 acks",
+      ('        op["acks"].add(src)\n        if len(op["acks"]) >= self.w:',
+       '        op["acks"].add(src)\n        if len(op["acks"]) >= self.w - 1:')),
+    M("ex04", "no-resend", "lost messages are never resent, so operations hang",
+      ('        if op["phase"] == "query":\n            for n in self.cluster:',
+       '        if op["phase"] == "query":\n            for n in ():'),
+      ("        else:\n            for n in self.cluster:\n                if n not in op[\"acks\"]:",
+       "        else:\n            for n in ():\n                if n not in op[\"acks\"]:")),
+    # --- ex05: vector clocks and an OR-Set -----------------------------------------------
+    M("ex05", "concurrent-is-before", "concurrent clocks are reported as ordered",
+      ('return "concurrent"', 'return "before"')),
+    M("ex05", "merge-drops-removes", "a merge forgets the other replica's removes",
+      ("self.removed |= other.removed", "pass")),
+    M("ex05", "merge-min", "merging clocks takes the minimum",
+      ("max(a.get(n, 0), b.get(n, 0))", "min(a.get(n, 0), b.get(n, 0))")),
+    M("ex05", "remove-deletes", "a remove deletes the adds instead of keeping tombstones (it comes back on merge)",
+      ("self.removed |= {tag for e, tag in self.adds if e == element}",
+       "self.adds -= {(e, tag) for e, tag in self.adds if e == element}")),
+    M("ex05", "tag-reused", "an add reuses its tag, so a re-add after a remove stays removed",
+      ("        self.counter += 1\n", "")),
+    M("ex05", "equal-is-before", "equal clocks are reported as before",
+      ('    if le and ge:\n        return "equal"\n', "")),
+    # --- ex06: two-phase commit -----------------------------------------------------------
+    M("ex06", "vote-before-log", "a yes vote is sent before 'prepared' is logged",
+      ('ctx.storage[key] = state = "prepared"', 'state = "prepared"')),
+    M("ex06", "revote-on-duplicate", "a duplicate Prepare after the decision overwrites 'commit' with 'prepared'",
+      ("            state = ctx.storage.get(key)\n            if state is None:",
+       "            state = ctx.storage.get(key)\n            if True:")),
+    M("ex06", "no-inquire-handling", "the coordinator ignores Inquire: a participant prepared for a transaction "
+      "the coordinator forgot stays in doubt forever",
+      ("        elif isinstance(msg, Inquire):\n            logged", "        elif False:\n            logged")),
+    M("ex06", "no-resend-after-restart", "a restarted coordinator does not re-send its logged decisions",
+      ("            for key in sorted(ctx.storage):\n                if key.startswith(\"decision:\"):",
+       "            for key in ():\n                if key.startswith(\"decision:\"):")),
+    M("ex06", "no-inquire-no-resend", "both recovery paths missing",
+      ("        elif isinstance(msg, Inquire):\n            logged", "        elif False:\n            logged"),
+      ("            for key in sorted(ctx.storage):\n                if key.startswith(\"decision:\"):",
+       "            for key in ():\n                if key.startswith(\"decision:\"):")),
+    M("ex06", "timeout-commits", "a vote timeout commits instead of aborting",
+      ('self.decide(ctx, payload, "abort")', 'self.decide(ctx, payload, "commit")')),
+    M("ex06", "participant-decides-alone", "a prepared participant that hears nothing aborts on its own",
+      ("            for txid in doubts:\n                ctx.send(self.coordinator, Inquire(txid))",
+       "            for txid in doubts:\n                ctx.storage[f\"txn:{txid}\"] = \"abort\"")),
+    M("ex06", "decision-unlogged", "the coordinator never logs its decision",
+      ('        ctx.storage[f"decision:{txid}"] = outcome  # the commit point: logged before anyone hears of it\n',
+       "")),
+    M("ex06", "presumed-commit", "an Inquire about a transaction the coordinator forgot commits it",
+      ('self.decide(ctx, msg.txid, "abort")  # presumed abort', 'self.decide(ctx, msg.txid, "commit")  # presumed')),
+    M("ex06", "commit-on-first-yes", "the coordinator commits on the first yes vote",
+      ("elif len(tx[\"votes\"]) == len(self.participants):", "elif True:")),
+    # --- ex07: single-decree Paxos --------------------------------------------------------
+    M("ex07", "own-value", "the proposer ignores values already accepted",
+      ("value = best_value if best_ballot != NO_BALLOT else self.my_value", "value = self.my_value")),
+    M("ex07", "promise-not-persisted", "a promise is not written to storage",
+      ('                ctx.storage["promised"] = ballot\n                accepted_ballot',
+       "                accepted_ballot")),
+    M("ex07", "accept-ignores-promise", "an acceptor accepts a ballot lower than its promise",
+      ("            if ballot >= promised:\n                ctx.storage[\"promised\"] = ballot\n"
+       "                ctx.storage[\"accepted\"]",
+       "            if True:\n                ctx.storage[\"promised\"] = ballot\n                ctx.storage[\"accepted\"]")),
+    M("ex07", "acceptance-not-stored", "an acceptor keeps what it accepted only in memory, so its promises "
+      "never report it",
+      ('                ctx.storage["accepted"] = (ballot, msg.value)\n',
+       '                self.accepted_here = (ballot, msg.value)\n')),
+    M("ex07", "minority-chosen", "a value counts as chosen after a minority of Accepted",
+      ("            if len(self.accepts) >= self.majority():", "            if len(self.accepts) >= 1:")),
+    M("ex07", "prepare-lowers-promise", "an acceptor promises (and stores) a ballot lower than its promise",
+      ("        if isinstance(msg, Prepare):  # acceptor, phase 1\n            if ballot >= promised:",
+       "        if isinstance(msg, Prepare):  # acceptor, phase 1\n            if True:")),
+    # --- ex08: Raft leader election -------------------------------------------------------
+    M("ex08", "vote-twice", "a node grants every vote of the current term",
+      ("grant = msg.term == self.current_term and self.voted_for in (None, msg.candidate)",
+       "grant = msg.term == self.current_term")),
+    M("ex08", "no-heartbeats", "the leader sends no heartbeats",
+      ("            ctx.broadcast(self.peers, AppendEntries(self.current_term, self.id))\n"
+       "            ctx.set_timer(\"heartbeat\", HEARTBEAT)\n        ### END",
+       "            pass\n        ### END")),
+    M("ex08", "vote-term-unchecked", "votes are counted without checking the reply's term",
+      ('if self.role == "candidate" and msg.term == self.current_term and msg.granted:',
+       'if self.role == "candidate" and msg.granted:')),
+    M("ex08", "vote-not-persisted", "the vote is not written to storage",
+      ('        ctx.storage["voted_for"] = self.voted_for\n', "")),
+    M("ex08", "no-step-down", "a node does not adopt a higher term it sees",
+      ("        if msg.term > self.current_term:\n            self.current_term = msg.term",
+       "        if msg.term > self.current_term and False:\n            self.current_term = msg.term")),
+    M("ex08", "state-not-restored", "a restarted node forgets its term and vote",
+      ('        self.current_term = ctx.storage.get("current_term", 0)\n'
+       '        self.voted_for = ctx.storage.get("voted_for", None)\n', "")),
+    M("ex08", "heartbeat-no-reset", "a follower does not restart its election timer when the leader is heard",
+      ('                    self.role = "follower"\n                self.reset_election_timer(ctx)\n',
+       '                    self.role = "follower"\n')),
+    # --- ex09: Raft log replication -------------------------------------------------------
+    M("ex09", "commit-old-term", "the leader commits entries of earlier terms by counting replicas",
+      ("if self.term_at(n) != self.current_term:", "if False:")),
+    M("ex09", "reply-before-commit", "the client hears Ok before the entry is committed",
+      ("        self.waiting[self.last_index()] = request", "        ctx.reply(request, Ok(self.last_index()))")),
+    M("ex09", "conflicts-kept", "a follower keeps conflicting entries",
+      ("if index <= self.last_index() and self.log[index - 1].term != entry.term:\n"
+       "                del self.log[index - 1:]",
+       "if False:\n                pass")),
+    M("ex09", "commit-past-new", "a follower commits up to leader_commit even beyond the entries it checked",
+      ("min(msg.leader_commit, last_new)", "msg.leader_commit")),
+    M("ex09", "minority-commit", "the leader commits without counting a majority",
+      ("            if votes >= self.majority():", "            if votes >= 1:")),
+    M("ex09", "next-index-stuck", "after a refusal the leader retries the same prev_index, so a lagging "
+      "follower never catches up",
+      ("            self.next_index[src] = max(1, min(self.next_index[src] - 1, msg.match_index + 1))\n", "")),
+    M("ex09", "log-not-persisted", "the follower does not persist appended entries",
+      ("        if changed:\n            self.persist_log(ctx)\n", "")),
+    # Needs three leaders (or a leader cut off and back) with interleaved partial replication, so
+    # that a leader's prev_index lands on a follower's entry of another term: too rare for the seeded
+    # checks; the hidden search check 'leaders cut off and back (search)' finds it in 8 steps.
+    M("ex09", "no-consistency-check", "a follower appends without checking prev_index/prev_term",
+      ("if msg.prev_index > self.last_index() or self.term_at(msg.prev_index) != msg.prev_term:",
+       "if msg.prev_index > self.last_index():")),
+]
+
+# Real bugs the checks do not kill yet (reported as survivors in the score, not asserted):
+# they need a schedule too rare for the time a submission may take.
+HARD: list[Mutant] = []
+
+HARMLESS: list[Mutant] = [
+    M("ex03", "bisect-tiebreak", "another tie-break for a key that hashes onto a point",
+      ('(stable_hash(key), "")', '(stable_hash(key), "~")')),
+    M("ex04", "rewrite-version", "a replica rewrites its version (no change)",
+      ("            ctx.send(src, WriteAck(msg.rid, msg.version))",
+       "            ctx.send(src, WriteAck(msg.rid, msg.version))\n"
+       "            ctx.storage['version'] = ctx.storage.get('version', NO_VERSION)")),
+]
+
+
+def source(exercise: str, edits: tuple[tuple[str, str], ...] = ()) -> str:
+    """The reference answer cell of ``exercise`` with ``edits`` applied (each must apply once)."""
+    from consensus_lab.grading import registry
+    from consensus_lab.grading.extract import answer_source, read_notebook
+
+    spec = registry.get(exercise)
+    src = answer_source(read_notebook(ROOT / "solutions" / spec.notebook), spec.id)
+    for old, new in edits:
+        if src.count(old) != 1:
+            raise ValueError(f"{exercise}: the edit {old[:60]!r} matches {src.count(old)} times")
+        src = src.replace(old, new)
+    return src
+
+
+def answers(exercise: str, edits: tuple[tuple[str, str], ...] = ()) -> dict:
+    from consensus_lab.grading import registry
+
+    spec = registry.get(exercise)
+    scope: dict = {}
+    exec(spec.module.PREAMBLE + "\n" + source(exercise, edits), scope)  # noqa: S102 - our own reference
+    return {n: scope[n] for n in spec.interface}
+
+
+def grade(exercise: str, edits: tuple[tuple[str, str], ...] = (), *, stop_at_loss: bool = False):
+    """Grade in this process (the same check code the sandboxed grader runs), visible + hidden.
+
+    Returns (points, max_points, results).  ``stop_at_loss`` stops at the first check that
+    loses points (enough to know a mutant is killed)."""
+    from consensus_lab.grading import registry
+    from consensus_lab.grading.hosting import LocalHost
+
+    spec = registry.get(exercise)
+    checks = list(spec.visible_checks()) + registry.load_hidden(HIDDEN).get(spec.id, [])
+    host = LocalHost(spec.id, answers(exercise, edits))
+    results = []
+    for c in checks:
+        r = spec.run_check(c, host)
+        results.append(r)
+        if stop_at_loss and r.points < r.max_points:
+            break
+    return sum(r.points for r in results), sum(c.points for c in checks), results
+
+
+def score(mutants: list[Mutant] = MUTANTS, out=sys.stdout) -> dict[str, tuple[int, int]]:
+    """Grade every mutant; print one line each and the score per exercise."""
+    table: dict[str, tuple[int, int]] = {}
+    for m in mutants:
+        start = time.process_time()
+        points, most, results = grade(m.exercise, m.edits)
+        lost = [f"{r.name} ({r.points}/{r.max_points})" for r in results if r.points < r.max_points]
+        killed = points < most
+        k, n = table.get(m.exercise, (0, 0))
+        table[m.exercise] = (k + killed, n + 1)
+        print(f"{'killed ' if killed else 'SURVIVED'} {m.id:34} {points:2}/{most} "
+              f"{time.process_time() - start:5.2f}s  {'; '.join(lost)}", file=out)
+    print("mutation score: " + ", ".join(f"{ex} {k}/{n}" for ex, (k, n) in sorted(table.items())), file=out)
+    return table
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    chosen = [m for m in MUTANTS + HARD if not sys.argv[1:] or m.exercise in sys.argv[1:] or m.id in sys.argv[1:]]
+    score(chosen)

@@ -1,0 +1,222 @@
+"""Elle-style transactional isolation: each anomaly on a history written here,
+and a differential test of serializability against brute force."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consensus_lab.checkers.brute import brute_force_serializable
+from consensus_lab.checkers.elle import check_isolation
+from consensus_lab.history import Op
+
+
+def txns(*specs: tuple) -> list[Op]:
+    """Transactions one after another: (process, status, [micro-ops]) with
+    micro-ops as tuples, e.g. ("append", "x", 1) or ("r", "x", (1,))."""
+    h = []
+    for p, status, mops in specs:
+        invoked = tuple((f, k, None if f == "r" else v) for f, k, v in mops)
+        h += [Op(p, "invoke", "txn", None, invoked), Op(p, status, "txn", None, tuple(mops))]
+    return h
+
+
+def names(result) -> list[str]:  # noqa: ANN001
+    return [a.name for a in result.anomalies]
+
+
+def test_serializable_history() -> None:
+    h = txns((0, "ok", [("append", "x", 1)]), (1, "ok", [("r", "x", (1,)), ("append", "x", 2)]),
+             (2, "ok", [("r", "x", (1, 2))]))
+    for level in ("read-committed", "snapshot-isolation", "serializable", "strict-serializable"):
+        assert check_isolation(h, level).holds, level
+
+
+def test_g1a_aborted_read() -> None:
+    h = txns((0, "fail", [("append", "x", 1)]), (1, "ok", [("r", "x", (1,))]))
+    r = check_isolation(h, "read-committed")
+    assert not r.holds and r.witness.name == "G1a"
+
+
+def test_g1b_intermediate_read() -> None:
+    h = txns((1, "ok", [("r", "x", 1)]), (0, "ok", [("w", "x", 1), ("w", "x", 2)]))
+    r = check_isolation(h, "read-committed")
+    assert not r.holds and r.witness.name == "G1b"
+
+
+def test_g0_write_cycle() -> None:
+    # T0 appends x1 then y2; T1 appends x2, y1: x says T0 < T1, y says T1 < T0
+    h = txns((0, "ok", [("append", "x", 1), ("append", "y", 2)]),
+             (1, "ok", [("append", "x", 2), ("append", "y", 1)]),
+             (2, "ok", [("r", "x", (1, 2)), ("r", "y", (1, 2))]))
+    r = check_isolation(h, "read-committed")
+    assert not r.holds and r.witness.name == "G0"
+    assert {(a, k, b) for a, k, b in r.witness.cycle} == {(0, "ww", 1), (1, "ww", 0)}
+
+
+def test_g1c_circular_information_flow() -> None:
+    # each transaction reads the other's append
+    h = txns((0, "ok", [("append", "x", 1), ("r", "y", (1,))]),
+             (1, "ok", [("append", "y", 1), ("r", "x", (1,))]))
+    r = check_isolation(h, "read-committed")
+    assert not r.holds and r.witness.name == "G1c"
+    assert {k for _, k, _ in r.witness.cycle} == {"wr"}
+
+
+def test_g_single_read_skew_and_g2_write_skew() -> None:
+    # read skew: T2 sees T1's y but not its x
+    skew = txns((0, "ok", [("append", "x", 1), ("append", "y", 1)]),
+                (1, "ok", [("r", "x", ()), ("r", "y", (1,))]),
+                (2, "ok", [("r", "x", (1,)), ("r", "y", (1,))]))
+    r = check_isolation(skew, "snapshot-isolation")
+    assert not r.holds and r.witness.name == "G-single"
+    assert [k for _, k, _ in r.witness.cycle].count("rw") == 1
+    # write skew: both read the empty other key and append: allowed by SI, not serializable
+    ws = txns((0, "ok", [("r", "x", ()), ("append", "y", 1)]),
+              (1, "ok", [("r", "y", ()), ("append", "x", 1)]),
+              (2, "ok", [("r", "x", (1,)), ("r", "y", (1,))]))
+    assert check_isolation(ws, "snapshot-isolation").holds
+    r = check_isolation(ws, "serializable")
+    assert not r.holds and r.witness.name == "G2"
+    assert [k for _, k, _ in r.witness.cycle] == ["rw", "rw"]
+    assert not brute_force_serializable(ws)
+
+
+def test_strict_serializable_needs_real_time() -> None:
+    # T1 completes before T2 starts, but T2's effect is ordered before T1's read
+    h = txns((0, "ok", [("r", "x", ())]), (1, "ok", [("append", "x", 1)]))
+    h = h[2:] + h[:2]  # the append completes first, then the read of nothing
+    assert check_isolation(h, "serializable").holds
+    r = check_isolation(h, "strict-serializable")
+    assert not r.holds and "rt" in {k for _, k, _ in r.witness.cycle}
+    assert brute_force_serializable(h) and not brute_force_serializable(h, real_time=True)
+
+
+def test_internal_and_incompatible_order() -> None:
+    internal = txns((0, "ok", [("append", "x", 1), ("r", "x", ())]))
+    assert check_isolation(internal).witness.name == "internal"
+    fork = txns((0, "ok", [("append", "x", 1)]), (1, "ok", [("append", "x", 2)]),
+                (2, "ok", [("r", "x", (1,))]), (3, "ok", [("r", "x", (2,))]))
+    assert check_isolation(fork).witness.name == "incompatible-order"
+
+
+# --- differential: a simulated database, sometimes broken --------------------
+
+
+@st.composite
+def executions(draw: st.DrawFn) -> list[Op]:
+    """3-5 transactions over keys x, y run by a database that is serial,
+    interleaves micro-operations with no isolation, or runs each transaction on
+    a snapshot; then a final transaction reads every key."""
+    mode = draw(st.sampled_from(["serial", "interleaved", "snapshot"]))
+    n = draw(st.integers(2, 5))
+    plans = []
+    counter = 1
+    for _ in range(n):
+        mops = []
+        for _ in range(draw(st.integers(1, 3))):
+            k = draw(st.sampled_from(["x", "y"]))
+            if draw(st.booleans()):
+                mops.append(["append", k, counter])
+                counter += 1
+            else:
+                mops.append(["r", k, None])
+        plans.append(mops)
+    state: dict[str, tuple] = {"x": (), "y": ()}
+    if mode == "serial":
+        for mops in plans:
+            for m in mops:
+                if m[0] == "append":
+                    state[m[1]] += (m[2],)
+                else:
+                    m[2] = state[m[1]]
+    elif mode == "interleaved":
+        cursor = [0] * n
+        while any(c < len(p) for c, p in zip(cursor, plans, strict=True)):
+            i = draw(st.sampled_from([i for i in range(n) if cursor[i] < len(plans[i])]))
+            m = plans[i][cursor[i]]
+            cursor[i] += 1
+            if m[0] == "append":
+                state[m[1]] += (m[2],)
+            else:
+                m[2] = state[m[1]]
+    else:
+        snaps = []
+        for mops in plans:
+            snap = dict(state)
+            for m in mops:
+                if m[0] == "append":
+                    snap[m[1]] += (m[2],)
+                else:
+                    m[2] = snap[m[1]]
+            snaps.append(mops)
+            if draw(st.booleans()):  # commit now, or let a later transaction start first
+                for m in mops:
+                    if m[0] == "append":
+                        state[m[1]] += (m[2],)
+                snaps.pop()
+        for mops in snaps:
+            for m in mops:
+                if m[0] == "append":
+                    state[m[1]] += (m[2],)
+    ops = [Op(p, "invoke", "txn", None, tuple((f, k, None if f == "r" else v) for f, k, v in mops))
+           for p, mops in enumerate(plans)]
+    ops += [Op(p, "ok", "txn", None, tuple(tuple(m) for m in mops)) for p, mops in enumerate(plans)]
+    final = (("r", "x", state["x"]), ("r", "y", state["y"]))
+    ops += [Op(99, "invoke", "txn", None, (("r", "x", None), ("r", "y", None))), Op(99, "ok", "txn", None, final)]
+    return ops
+
+
+@settings(max_examples=300, deadline=None)
+@given(executions())
+def test_serializable_agrees_with_brute_force(history: list[Op]) -> None:
+    assert check_isolation(history, "serializable").holds == brute_force_serializable(history)
+
+
+# --- Elle's own example histories (tests/data/elle/README.md) ---------------------------
+
+ELLE = __import__("pathlib").Path(__file__).parent / "data" / "elle"
+
+
+def test_elle_si_without_g_single_has_the_edges_elle_lists() -> None:
+    from consensus_lab.checkers import load_history
+    from consensus_lab.checkers.elle import transaction_graph
+
+    h = load_history(ELLE / "si-without-g-single.edn")
+    graph, anomalies, _ = transaction_graph(h)
+    t1, t2, t3, t4 = 0, 1, 2, 3  # in the order of the file
+    assert {(a, b): k for (a, b), k in graph.edges.items()} == {
+        (t1, t3): {"ww"}, (t1, t4): {"wr"}, (t2, t1): {"rw"}, (t3, t2): {"rw"}, (t3, t4): {"rw"},
+        (t4, t3): {"rw"},
+    }
+    assert anomalies == []
+    assert check_isolation(h, "snapshot-isolation").holds
+    r = check_isolation(h, "serializable")
+    assert r.witness.name == "G2"
+
+
+def test_elle_paper_example_is_g_single(capsys) -> None:  # noqa: ANN001
+    from consensus_lab.cli import main
+
+    path = str(ELLE / "paper-example.edn")
+    assert main(["check", path, "--consistency", "snapshot-isolation"]) == 1
+    out = capsys.readouterr().out
+    assert "G-single: cycle #3 -rw-> #1 -wr-> #2 -ww-> #3" in out
+    assert main(["check", path, "--consistency", "read-committed"]) == 0
+
+
+def test_plot_anomaly_draws_the_cycle() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from consensus_lab.checkers import load_history
+    from consensus_lab.viz.isolation_plot import plot_anomaly
+
+    r = check_isolation(load_history(ELLE / "paper-example.edn"), "snapshot-isolation")
+    ax = plot_anomaly(r)
+    kinds = [t.get_text() for t in ax.texts if t.get_text() in ("ww", "wr", "rw", "rt")]
+    assert sorted(kinds) == sorted(k for _, k, _ in r.witness.cycle) == ["rw", "wr", "ww"]
+    assert len(ax.patches) + len([c for c in ax.get_children() if type(c).__name__ == "Annotation"]) >= 3
+    assert "G-single" in ax.get_title()
+    ok = check_isolation(load_history(ELLE / "paper-example.edn"), "read-committed")
+    assert plot_anomaly(ok).get_title() == "read-committed"

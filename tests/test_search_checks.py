@@ -1,0 +1,222 @@
+"""Search-based checks: the explorer on the answer's nodes, stepped in the grader's worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mutants import MUTANTS, answers, source
+
+from consensus_lab.grading import codec, registry
+from consensus_lab.grading.hosting import LocalHost
+from consensus_lab.grading.sandbox import Limits, SandboxHost, detect_isolation
+from consensus_lab.grading.search import run_search
+from consensus_lab.grading.worker import Runtime
+
+HIDDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "hidden"
+MUTANT = {m.id: m for m in MUTANTS}
+PROTOCOLS = ("ex06", "ex07", "ex08", "ex09")
+
+
+def search_check(exercise: str):
+    (check,) = [c for c in registry.load_hidden(HIDDEN)[exercise] if "search" in c.params]
+    return check
+
+
+def test_every_protocol_exercise_has_one_search_check_that_validates():
+    for ex in PROTOCOLS:
+        assert search_check(ex).points >= 1
+    spec = registry.get("ex08")
+    from consensus_lab.grading.checks import Check
+
+    for bad in ({"depth": 4, "max_states": 10**7}, {"nodes": 9}, {"colour": 1}, {"strategy": "psychic"},
+                {"requests": [{"f": "append", "targets": ["n7"]}]}):
+        with pytest.raises(ValueError):
+            spec.validate_check(Check("s", 1, params={"search": bad}))
+
+
+def test_a_step_is_stateless_and_agrees_with_the_node_itself():
+    (cls,) = answers("ex08").values()
+    rt = Runtime("ex08", {"RaftElectionNode": cls})
+    types = rt.types
+    empty = codec.encode({}, types)
+    base = {"op": "step", "node": "n1", "cluster": ["n1", "n2", "n3"], "options": codec.encode({}, types),
+            "now": 0.0, "clock": 0.0}
+    start = rt.handle({**base, "vars": None, "storage": empty, "h": "on_start", "args": []})
+    assert start["ok"] and start["e"][0][0] == "timer"
+    storage = codec.encode({"current_term": 0, "voted_for": None}, types)
+    fire = {**base, "vars": start["vars"], "storage": storage, "h": "on_timer",
+            "args": [codec.encode("election", types), None]}
+    one, two = rt.handle(fire), rt.handle(fire)  # nothing survives a step: the same question, the same answer
+    assert one == two and one["ok"]
+    variables = codec.decode(one["vars"], types)
+    assert variables["role"] == "candidate" and variables["current_term"] == 1
+    assert ["=", "current_term", 1] in one["w"]
+    sends = [e for e in one["e"] if e[0] == "send"]
+    assert [e[1] for e in sends] == ["n2", "n3"]
+
+
+@pytest.mark.parametrize("exercise", PROTOCOLS)
+def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
+    spec = registry.get(exercise)
+    check = search_check(exercise)
+    r = spec.run_check(check, LocalHost(spec.id, answers(exercise)))
+    assert (r.points, r.status) == (check.points, "pass"), r.message
+
+
+@pytest.mark.parametrize("mutant", ["ex08-vote-term-unchecked", "ex08-vote-twice", "ex06-commit-on-first-yes",
+                                    "ex06-presumed-commit", "ex06-timeout-commits", "ex07-own-value",
+                                    "ex09-no-consistency-check", "ex09-conflicts-kept"])
+def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
+    m = MUTANT[mutant]
+    spec = registry.get(m.exercise)
+    check = search_check(m.exercise)
+    host = LocalHost(spec.id, answers(m.exercise, m.edits))
+    first = spec.run_check(check, host)
+    again = spec.run_check(check, host)
+    assert first.points == 0 and first.status == "fail"
+    assert (first.message, first.evidence) == (again.message, again.evidence)  # deterministic: no seeds, no luck
+    steps = [e for e in first.evidence if e[0].isdigit()]
+    assert steps and steps[0].startswith("1. ") and first.evidence[-1].startswith("-> broken: ")
+    assert first.kind in first.evidence[-1] and first.hint
+
+
+def test_vote_term_unchecked_is_caught_by_search_not_by_the_seeds_of_the_election_checks():
+    """The mutant the issue found surviving 86 % of the time: the seeded checks catch it on some seeds
+    only; the search finds its 7-step schedule whatever the seeds."""
+    m = MUTANT["ex08-vote-term-unchecked"]
+    spec = registry.get("ex08")
+    host = LocalHost(spec.id, answers("ex08", m.edits))
+    r = spec.run_check(search_check("ex08"), host)
+    assert r.kind == "election safety" and len([e for e in r.evidence if e[0].isdigit()]) == 7
+    assert "Vote(term=1, granted=True)" in "\n".join(r.evidence)
+
+
+def test_the_prev_term_mutant_survives_every_seeded_check_and_falls_to_the_search():
+    """The mutant that was HARD (no seeded check kills it): only the search check takes points."""
+    from mutants import grade
+
+    m = MUTANT["ex09-no-consistency-check"]
+    points, most, results = grade("ex09", m.edits)
+    lost = [r.name for r in results if r.points < r.max_points]
+    assert lost == [search_check("ex09").name], lost
+    (r,) = [r for r in results if r.name in lost]
+    assert r.kind == "committed entries agree" and "cut the link" in "\n".join(r.evidence)
+    assert points == most - r.max_points
+
+
+LIAR = '''
+    @property
+    def role(self):
+        return "follower"  # whatever it does, it tells the grader it follows
+
+    @role.setter
+    def role(self, value):
+        self.real_role = value
+'''
+
+
+def test_a_node_that_reports_a_harmless_view_is_judged_by_what_it_sends():
+    m = MUTANT["ex08-vote-twice"]
+    src = source("ex08", m.edits)
+    head = "class RaftElectionNode(Node):\n"
+    assert src.count(head) == 1
+    src = src.replace(head, head + LIAR)
+    src = src.replace('self.role == "leader"', 'self.real_role == "leader"').replace(
+        'self.role != "leader"', 'self.real_role != "leader"').replace(
+        'self.role == "candidate"', 'self.real_role == "candidate"').replace(
+        'self.role != "follower"', 'self.real_role != "follower"')
+    scope: dict = {}
+    spec = registry.get("ex08")
+    exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
+    r = spec.run_check(search_check("ex08"), LocalHost("ex08", {"RaftElectionNode": scope["RaftElectionNode"]}))
+    assert r.points == 0 and r.kind == "election safety", r.message
+
+
+class _LyingWorker:
+    """A worker that answers every step with a node that did nothing and is fine."""
+
+    def request(self, req):
+        view = {"role": ["=", "follower"], "current_term": ["=", 0], "voted_for": ["=", None]}
+        return {"ok": True, "w": [], "e": [], "v": view, "vars": {"D": []}}
+
+    def close(self):
+        pass
+
+
+class _LyingHost(LocalHost):
+    def spawn(self):
+        return _LyingWorker()
+
+
+def test_a_worker_cannot_fake_no_violation():
+    spec = registry.get("ex08")
+    r = spec.run_check(search_check("ex08"), _LyingHost("ex08", {}))
+    assert r.points == 0 and r.kind == "progress"
+
+
+PATCHER = '''
+try:  # patch the explorer (if the sandbox let it be imported): its own process's, not the grader's
+    import consensus_lab.explore.search as _s
+    _s.explore = lambda *a, **k: None
+except ImportError:
+    pass
+print('{"ok": true, "verdict": "no violation", "id": 1}')
+'''
+
+
+@pytest.mark.skipif(detect_isolation() == "rlimits", reason="needs a sandbox with namespaces")
+def test_in_the_sandbox_reference_passes_and_a_patching_mutant_is_still_caught():
+    spec = registry.get("ex08")
+    check = search_check("ex08")
+    limits = Limits(call_timeout=4.0, cpu_seconds=60)
+    with SandboxHost("ex08", source("ex08"), limits=limits, isolation=detect_isolation()) as host:
+        good = run_search(spec, host, check.params, host.budget)
+    assert good.problem is None and good.calls > 50
+    bad_src = PATCHER + source("ex08", MUTANT["ex08-vote-twice"].edits)
+    with SandboxHost("ex08", bad_src, limits=limits, isolation=detect_isolation()) as host:
+        r = spec.run_check(check, host, host.budget)
+    assert r.points == 0 and r.kind == "election safety", r.message
+
+
+@pytest.mark.skipif(detect_isolation() == "rlimits", reason="needs a sandbox with namespaces")
+def test_the_instructor_replays_a_search_check_with_the_schedule_and_its_picture(tmp_path):
+    import subprocess
+    import sys
+
+    from consensus_lab.grading.extract import read_notebook
+    from consensus_lab.grading.release import with_answer, write_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    spec = registry.get("ex06")
+    (tmp_path / "subs" / "carol").mkdir(parents=True)
+    nb = read_notebook(root / "exercises" / spec.notebook)
+    write_notebook(with_answer(nb, "ex06", source("ex06", MUTANT["ex06-commit-on-first-yes"].edits)),
+                   tmp_path / "subs" / "carol" / spec.notebook)
+    png = tmp_path / "ce.png"
+    r = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "grade", str(tmp_path / "subs"), "--replay",
+                        "carol", "ex06", search_check("ex06").name, "--hidden", str(HIDDEN), "--plot", str(png)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    out = r.stdout
+    assert ": fail (" in out and "atomic commitment" in out and "what led to it:" in out
+    assert "1. client c0 sends commit('t', 2) to n1" in out and "-> broken: atomic commitment" in out
+    assert png.stat().st_size > 10_000
+
+
+def test_a_paxos_node_that_hides_its_decision_is_judged_by_its_answers():
+    m = MUTANT["ex07-own-value"]
+    src = source("ex07", m.edits)
+    head = "class PaxosNode(Node):\n"
+    assert src.count(head) == 1
+    hide = ("\n    @property\n    def decided(self):\n        return None  # tells the grader nothing\n\n"
+            "    @decided.setter\n    def decided(self, value):\n        self.really = value\n")
+    src = src.replace(head, head + hide).replace("self.decided", "self.really").replace(
+        "def really(self)", "def decided(self)").replace("@really.setter", "@decided.setter").replace(
+        'ctx.storage["decided"] = value', "pass  # nor in storage")
+    assert src.count("nor in storage") == 1
+    scope: dict = {}
+    spec = registry.get("ex07")
+    exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
+    r = spec.run_check(search_check("ex07"), LocalHost("ex07", {"PaxosNode": scope["PaxosNode"]}))
+    assert r.points == 0 and r.kind == "agreement", r.message
