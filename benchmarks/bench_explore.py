@@ -15,7 +15,7 @@ and with naive state handling (``copy.deepcopy`` of the whole state before
 every step, a fingerprint that pretty-prints the whole state).  All three
 explore exactly the same states; the ratios are the speed-ups.  Then the
 memory a breadth-first search holds per distinct state (tracemalloc peak over
-states; the visited set alone, 16-byte fingerprints in a set, is ~110 bytes
+states; the visited set alone, 16-byte fingerprints in a set, is ~90 bytes
 of it).
 
 Part 2 -- time to the first counterexample for each broken twin (breadth-first,
