@@ -6,11 +6,17 @@
 
 Part 1 -- distinct states per second of a bounded breadth-first search of the
 correct protocols (two-phase commit with 3 participants, single-decree Paxos
-with 3 acceptors), once with the explorer's state handling (copy only the node
-that acts, structural fingerprints that reuse the digests of unchanged parts)
-and once with naive state handling (``copy.deepcopy`` of the whole state before
-every step, a fingerprint that pretty-prints the whole state), which explores
-exactly the same states.  The ratio is the speed-up.
+with 3 acceptors, Raft with 3 servers), three ways in the same run: with the
+explorer's state handling (copy only the node that acts, structural
+fingerprints that reuse the digests of unchanged parts, the invariants' memory
+kept live between states), with the explorer as it was before the memory was
+kept live (*before*: the parent's memory installed again for every successor),
+and with naive state handling (``copy.deepcopy`` of the whole state before
+every step, a fingerprint that pretty-prints the whole state).  All three
+explore exactly the same states; the ratios are the speed-ups.  Then the
+memory a breadth-first search holds per distinct state (tracemalloc peak over
+states; the visited set alone, 16-byte fingerprints in a set, is ~90 bytes
+of it).
 
 Part 2 -- time to the first counterexample for each broken twin (breadth-first,
 so of minimal length), with its length; for the shallow twins the naive search
@@ -32,6 +38,7 @@ import argparse
 import platform
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,29 +46,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from consensus_lab import protocols  # noqa: E402
 from consensus_lab.explore import explore  # noqa: E402
 from consensus_lab.explore.naive import NaiveWorld  # noqa: E402
+from consensus_lab.explore.world import ExploreWorld  # noqa: E402
+
+
+class BeforeWorld(ExploreWorld):
+    """The explorer before the invariants' memory was kept live (the baseline of issue 20)."""
+
+    _keep_memory_live = False
 
 
 def timed(**kw):
+    kw.setdefault("time_budget", None)
     w0, c0 = time.perf_counter(), time.process_time()
     r = explore(progress=False, **kw)
     return r, time.process_time() - c0, time.perf_counter() - w0
 
 
 def part1(quick: bool) -> None:
-    print("== distinct states per second (correct protocols, bounded BFS) ==")
-    print(f"{'configuration':44s} {'states':>8s} {'fast st/s':>10s} {'naive st/s':>11s} {'ratio':>6s}  fast/naive cpu s")
+    print("== distinct states per second (correct protocols, bounded BFS; same run, loaded machine) ==")
+    print(f"{'configuration':40s} {'states':>7s} {'fast st/s':>9s} {'before':>7s} {'naive':>7s} "
+          f"{'x before':>8s} {'x naive':>7s}  fast/before/naive cpu s")
     cases = [
         ("two-phase commit, 3 participants", dict(protocol="twopc", nodes=4, depth=6 if quick else 8)),
         ("single-decree Paxos, 3 acceptors", dict(protocol="paxos", nodes=3, depth=6 if quick else 7)),
+        ("Raft, 3 servers", dict(protocol="raft", nodes=3, depth=5 if quick else 6)),
     ]
     for label, kw in cases:
-        fast, fc, fw = timed(**kw)
-        naive, nc, nw = timed(world_class=NaiveWorld, **kw)
+        fast, fc, _ = timed(**kw)
+        before, bc, _ = timed(world_class=BeforeWorld, **kw)
+        naive, nc, _ = timed(world_class=NaiveWorld, **kw)
+        assert (fast.states, fast.transitions) == (before.states, before.transitions), "fast and before disagree"
         assert (fast.states, fast.transitions) == (naive.states, naive.transitions), "fast and naive disagree"
-        fr, nr = fast.states / fc, naive.states / nc
+        fr, br, nr = fast.states / fc, before.states / bc, naive.states / nc
         desc = f"{label}, depth {kw['depth']}"
-        print(f"{desc:44s} {fast.states:8d} {fr:10,.0f} {nr:11,.0f} {fr / nr:5.1f}x  {fc:.2f} / {nc:.2f} "
-              f"(wall {fw:.2f} / {nw:.2f})")
+        print(f"{desc:40s} {fast.states:7d} {fr:9,.0f} {br:7,.0f} {nr:7,.0f} {fr / br:7.2f}x {fr / nr:6.1f}x  "
+              f"{fc:.2f} / {bc:.2f} / {nc:.2f}")
+    print()
+    print("== memory per distinct state (tracemalloc peak of a BFS / states) ==")
+    for label, kw in [("Paxos, depth 6", dict(protocol="paxos", depth=6)),
+                      ("Raft, depth 5", dict(protocol="raft", depth=5))]:
+        tracemalloc.start()
+        r = explore(progress=False, time_budget=None, **kw)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{label:40s} {r.states:7d} states, peak {peak / 2**20:6.1f} MiB, {peak / r.states:7,.0f} bytes/state")
     print()
 
 
@@ -87,13 +115,16 @@ BEYOND = [("raft", "commit-previous-term")]  # figure 8 over single deliveries: 
 
 def part2(deep: bool, naive_too: bool) -> None:
     print("== time to the first counterexample (BFS, each protocol's exploration setup) ==")
-    print(f"{'twin':34s} {'length':>6s} {'states':>8s} {'cpu s':>7s} {'naive cpu s':>12s} {'ratio':>6s}  invariant")
+    print(f"{'twin':34s} {'length':>6s} {'states':>8s} {'cpu s':>7s} {'before s':>8s} {'x':>5s} "
+          f"{'naive cpu s':>12s} {'ratio':>6s}  invariant")
     names = set(protocols.names())
     for proto, variant in SHALLOW + (DEEP if deep else []):
         if proto not in names or variant not in protocols.get(proto).variants:
             print(f"{proto + ' ' + variant:34s} (not available)")
             continue
         r, c, _ = timed(protocol=proto, variant=variant)
+        b, bc, _ = timed(protocol=proto, variant=variant, world_class=BeforeWorld)
+        assert (b.states, b.counterexample_length) == (r.states, r.counterexample_length)
         naive = ""
         ratio = ""
         if naive_too and (proto, variant) not in DEEP and r.states < 60_000:
@@ -102,7 +133,8 @@ def part2(deep: bool, naive_too: bool) -> None:
             naive, ratio = f"{nc:12.2f}", f"{nc / c:5.1f}x"
         length = r.counterexample_length if r.counterexample_length is not None else "-"
         inv = r.violation.invariant if r.violation else r.verdict
-        print(f"{proto + ' ' + variant:34s} {length!s:>6s} {r.states:8d} {c:7.2f} {naive:>12s} {ratio:>6s}  {inv}")
+        print(f"{proto + ' ' + variant:34s} {length!s:>6s} {r.states:8d} {c:7.2f} {bc:8.2f} {bc / c:4.2f}x "
+              f"{naive:>12s} {ratio:>6s}  {inv}")
     print()
 
 

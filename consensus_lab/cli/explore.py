@@ -35,6 +35,10 @@ def register(sub) -> None:
     p.add_argument("--max-in-flight", type=str, default=None, help="prune states with more messages in flight")
     p.add_argument("--timer-limit", type=str, default=None, help="each timer fires at most this often per node")
     p.add_argument("--strategy", default="bfs", help="bfs (shortest counterexample), dfs or random")
+    p.add_argument("--reduction", default="none",
+                   help="none, or sleep-sets (bfs over single deliveries: skip the other order of two steps at "
+                   "different nodes that touch neither history nor invariant memory; same states and "
+                   "shortest counterexamples)")
     p.add_argument("--walks", type=str, default=None, help="number of random walks (--strategy random)")
     p.add_argument("--seed", type=str, default="0", help="seed of the random walks")
     p.add_argument("--time-budget", type=str, default=str(int(DEFAULT_TIME_BUDGET)), metavar="SECONDS",
@@ -54,7 +58,7 @@ def register(sub) -> None:
 
 def cmd_explore(args) -> int:
     from .. import protocols
-    from ..explore import FAULT_KINDS, NETWORKS, STRATEGIES, explore
+    from ..explore import FAULT_KINDS, NETWORKS, REDUCTIONS, STRATEGIES, explore
 
     try:
         spec = protocols.get(args.protocol)
@@ -66,6 +70,8 @@ def cmd_explore(args) -> int:
         raise UsageError(f"unknown network {args.network!r} (networks: {', '.join(NETWORKS)})")
     if args.strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {args.strategy!r} (strategies: {', '.join(STRATEGIES)})")
+    if args.reduction != "none" and args.reduction not in REDUCTIONS:
+        raise UsageError(f"unknown reduction {args.reduction!r} (reductions: none, {', '.join(REDUCTIONS)})")
     depth = parse_number(args.depth, "depth", int, low=0)
     nodes = parse_number(args.nodes, "nodes", int, low=1)
     faults = parse_number(args.faults, "faults", int, low=0)
@@ -107,6 +113,7 @@ def cmd_explore(args) -> int:
             walks=walks if walks is not None else 1000,
             seed=seed,
             progress="text" if show_progress else False,
+            reduction=None if args.reduction == "none" else args.reduction,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

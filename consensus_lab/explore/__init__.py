@@ -25,7 +25,16 @@ but deep enough for Raft's figure 8::
 """
 
 from .progress import ProgressInfo, TextProgress, WidgetProgress
-from .search import STRATEGIES, VERDICTS, ExploreResult, explore, make_world, replay, shrink
+from .search import (
+    REDUCTIONS,
+    STRATEGIES,
+    VERDICTS,
+    ExploreResult,
+    explore,
+    make_world,
+    replay,
+    shrink,
+)
 from .setups import ExploreSetup, get_setup, register_setup, setup_for
 from .state import StateEncodingError, clone, digest, encode
 from .world import (
@@ -52,6 +61,7 @@ __all__ = [
     "NETWORK_FAULTS",
     "ProgressInfo",
     "STRATEGIES",
+    "REDUCTIONS",
     "State",
     "StateEncodingError",
     "Step",

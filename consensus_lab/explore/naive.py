@@ -24,6 +24,7 @@ class NaiveWorld(ExploreWorld):
     """Same states and transitions as :class:`ExploreWorld`; naive copies and fingerprints."""
 
     _settle_lightly = False  # every state is copied and printed in full
+    _keep_memory_live = False  # and the invariants' memory is installed for every state
 
     def _fork(self, s: State, i: int, copy_node: bool = True) -> State:
         ns = State()

@@ -39,6 +39,7 @@ VERDICTS = ("violation", "no violation", "budget exhausted")
 #: and a command must end by itself.  ``time_budget=None`` lifts it.
 DEFAULT_TIME_BUDGET = 120.0
 STRATEGIES = ("bfs", "dfs", "random")
+REDUCTIONS = ("sleep-sets",)
 _REPORT_EVERY = 0.25  # seconds between progress reports
 _CHECK_EVERY = 256  # transitions between clock readings
 
@@ -76,6 +77,8 @@ class ExploreResult:
     interrupted: bool = False  # stopped by Ctrl-C / the notebook's interrupt button
     time_budget: float | None = None
     depth_complete: int | None = None  # breadth-first: every schedule this long was explored
+    reduction: str | None = None
+    transitions_avoided: int = 0  # transitions the reduction did not take
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
@@ -183,6 +186,8 @@ class ExploreResult:
             "interrupted": self.interrupted,
             "depth_complete": self.depth_complete,
             "time_budget": self.time_budget,
+            "reduction": self.reduction,
+            "transitions_avoided": self.transitions_avoided,
         }
 
 
@@ -272,7 +277,7 @@ class _Budget(Exception):
 
 class _Search:
     def __init__(self, world: ExploreWorld, *, strategy: str, goal: str | None, time_budget: float | None,
-                 max_states: int | None, progress: Any) -> None:
+                 max_states: int | None, progress: Any, reduction: str | None = None) -> None:
         self.world = world
         self.strategy = strategy
         self.stop_goal = goal
@@ -282,6 +287,8 @@ class _Search:
         self.max_depth = world.bounds.depth
         self.states = 0
         self.transitions = 0
+        self.avoided = 0  # transitions a reduction did not take
+        self.reduction = reduction
         self.depth = 0
         self.frontier = 0
         self.found: tuple[tuple[str, str], tuple] | None = None  # (problem, path link)
@@ -360,30 +367,56 @@ class _Search:
     # --- strategies -----------------------------------------------------------------
 
     def bfs(self) -> bool:
-        """True when the bounded space was covered."""
+        """True when the bounded space was covered.
+
+        With ``reduction="sleep-sets"`` each state carries a *sleep set*: steps
+        not worth taking there because an equivalent order was already taken
+        (see :func:`_pure_node`).  Sleep sets skip transitions, never states:
+        every state is still reached at its shortest depth, from the same
+        first parent, so the search judges the same states in the same order.
+        """
         world = self.world
+        sleeping = self.reduction == "sleep-sets"
         init = world.initial()
         seen = {init.fp}
         if self.new_state(init, None, 0):
             return False
-        frontier: list[tuple[State, Any]] = [(init, None)]
+        none: frozenset = frozenset()
+        frontier: list[tuple[State, Any, frozenset]] = [(init, None, none)]
         level = 0
         while frontier and level < self.max_depth:
             level += 1
-            nxt: list[tuple[State, Any]] = []
+            nxt: list[tuple[State, Any, frozenset]] = []
+            where: dict[bytes, int] = {}  # fingerprint -> its place in nxt (sleep sets meet there)
             self.frontier = len(frontier)
-            for s, link in frontier:
+            for s, link, asleep in frontier:
+                done: list[tuple[tuple, int]] = []  # steps taken here that commute with others
                 for a in world.actions(s):
+                    if a in asleep:
+                        self.avoided += 1
+                        continue
                     ns = self.step(s, a)
                     fp = ns.fp
+                    zs = none
+                    if sleeping:
+                        node = _pure_node(s, a, ns)
+                        if node is not None:
+                            zs = frozenset([b for b, j in done if j != node])
+                            if not self.pruned(ns):
+                                done.append((a, node))
                     if fp in seen:
+                        k = where.get(fp)
+                        if k is not None and sleeping:
+                            e = nxt[k]
+                            nxt[k] = (e[0], e[1], e[2] & zs)
                         continue
                     seen.add(fp)
                     nlink = (link, a)
                     if self.new_state(ns, nlink, level):
                         return False
                     if not self.pruned(ns):
-                        nxt.append((ns, nlink))
+                        where[fp] = len(nxt)
+                        nxt.append((ns, nlink, zs))
                 self.frontier -= 1
             frontier = nxt
         self.frontier = len(frontier)
@@ -457,6 +490,34 @@ class _Search:
                 if self.pruned(s):
                     break
         return True
+
+
+def _pure_node(s: State, a: tuple, ns: State) -> int | None:
+    """The node a step acted on, if the step commutes with pure steps at other nodes.
+
+    A delivery or a timer runs one handler at one node: it changes that node,
+    its timers and storage, and adds messages to the network (a multiset, so
+    the order of additions does not matter).  Two such steps at different
+    nodes therefore lead to the same nodes and network in either order.  What
+    may not commute is the rest of the state: the client history (replies are
+    appended in order) and the invariants' memory (a list of voters in the
+    order they voted).  So a step is *pure* only if it left both as they were
+    -- the very same objects -- and no fault, error or verdict came of it;
+    then taking it before or after another pure step at another node gives
+    the same state, and the memory there is computed by the same checks from
+    the same memory and the same nodes.
+    """
+    kind = a[0]
+    if kind == "deliver":
+        node = a[1][1]
+    elif kind == "timer":
+        node = a[1]
+    else:
+        return None
+    if (ns.memory is not s.memory or ns.hist is not s.hist or ns.clients is not s.clients or ns.error is not None
+            or ns.faults != s.faults or ns.cut is not s.cut or (ns.verdict is not None and ns.verdict[0] is not None)):
+        return None
+    return node
 
 
 def _novel_features(s: State, known: set) -> bool:
@@ -575,6 +636,7 @@ def explore(
     shrink_counterexample: bool = True,
     progress: Any = "auto",
     world_class: type[ExploreWorld] = ExploreWorld,
+    reduction: str | None = None,
 ) -> ExploreResult:
     """Search the schedules of a protocol for a state that breaks an invariant.
 
@@ -601,6 +663,12 @@ def explore(
     :data:`DEFAULT_TIME_BUDGET`, ``None`` for no limit) and ``max_states`` stop a
     long search with the verdict ``"budget exhausted"``; the result says how
     deep breadth-first search got (``depth_complete``).
+    ``reduction="sleep-sets"`` (breadth-first search over single deliveries):
+    skip a delivery or timer whose effect was already reached by taking it
+    in the other order with a step at another node, when neither step
+    touched the client history or the invariants' memory.  The same states
+    are judged in the same order, with the same shortest counterexamples;
+    only duplicate transitions are saved (``transitions_avoided``).
     ``progress``: ``"auto"`` (a bar in notebooks, a line on a terminal, after
     half a second), ``True``, ``False`` or a callable (see
     :func:`consensus_lab.explore.progress.make_progress`).
@@ -611,6 +679,8 @@ def explore(
         raise ValueError(f"time_budget must be > 0 seconds, got {time_budget!r}")
     if max_states is not None and (not isinstance(max_states, int) or max_states < 1):
         raise ValueError(f"max_states must be a whole number >= 1, got {max_states!r}")
+    if reduction is not None and reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r} (reductions: {', '.join(REDUCTIONS)})")
     if not isinstance(walks, int) or walks < 1:
         raise ValueError(f"walks must be a whole number >= 1, got {walks!r}")
     world, used_setup = make_world(
@@ -623,7 +693,7 @@ def explore(
         raise ValueError(f"{world.spec.name} has no goal {goal!r} (goals: {', '.join(world.goal_names) or 'none'})")
     reporter = make_progress(progress)
     search = _Search(world, strategy=strategy, goal=goal, time_budget=time_budget, max_states=max_states,
-                     progress=reporter)
+                     progress=reporter, reduction=reduction if strategy == "bfs" and world.network == "async" else None)
     complete = interrupted = False
     try:
         if strategy == "bfs":
@@ -685,6 +755,8 @@ def explore(
         interrupted=interrupted,
         time_budget=time_budget,
         depth_complete=depth_complete,
+        reduction=search.reduction,
+        transitions_avoided=search.avoided,
         _world=world,
         _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},
     )

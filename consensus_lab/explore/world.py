@@ -32,10 +32,12 @@ deadlines pass).
 
 Invariants are the protocol's own objects.  Many *remember* (what was chosen,
 who voted yes) and share that memory with goals.  The explorer keeps each
-state's memory as a snapshot of the invariants' attributes: before judging a
-new state it puts the parent's snapshot back into the very same objects (so
-every alias between them still holds), runs the checks, and takes the
-snapshot that travels with the new state.  The memory is part of the
+state's memory as a snapshot of the invariants' attributes: a new state is
+judged on its parent's memory, held in the very same objects (so every alias
+between them still holds), and the snapshot that travels with the new state
+is taken after the checks.  The parent's memory stays installed from one
+successor to the next and only what a check changed is copied back (see
+:mod:`.live`).  The memory is part of the
 fingerprint (protocol nodes in it count by id: a cache of "the node I looked
 at last" is not state).
 
@@ -77,6 +79,7 @@ from ..sim.node import CancelTimer, Context, Node, Reply, Send, SetTimer, Storag
 from ..sim.run import Run
 from ..sim.scenario import ProtocolSpec, Scenario
 from ..sim.trace import Trace
+from .live import LiveMemory
 from .state import (
     StateEncodingError,
     clone,
@@ -249,14 +252,16 @@ register_atom(_FreshRandom, ("\x00rng",))
 
 
 class _Memory:
-    """What the invariants remember in one state: a snapshot, its digest, digest caches."""
+    """What the invariants remember in one state: a snapshot, its digest, digest caches,
+    and the token of its sharing structure (see :class:`.live.LiveMemory`)."""
 
-    __slots__ = ("snap", "digest", "caches")
+    __slots__ = ("snap", "digest", "caches", "shape")
 
-    def __init__(self, snap: tuple, digest: bytes, caches: list) -> None:
+    def __init__(self, snap: tuple, digest: bytes, caches: list, shape: object | None = None) -> None:
         self.snap = snap
         self.digest = digest
         self.caches = caches
+        self.shape = shape
 
 
 class _Recorder:
@@ -287,6 +292,7 @@ class ExploreWorld:
     """States, enabled actions and transitions for one protocol configuration."""
 
     _settle_lightly = True  # the states inside a settling are judged, fingerprinted only at its end
+    _keep_memory_live = True  # install the invariants' memory once per parent, not per successor
     _light = False
 
     def __init__(
@@ -354,6 +360,8 @@ class ExploreWorld:
         self._root_slots = [_slots(type(r)) for r in self._roots]
         self._encode_memory = memory_encoder({id(r): ("\x00root", k) for k, r in enumerate(self._roots)})
         self._memory0: _Memory | None = None
+        # the invariants' memory, installed once per parent state (see .live)
+        self._livemem = LiveMemory(self._roots, self._root_slots) if self._roots and self._keep_memory_live else None
         if self._roots:
             snap0 = self._capture()
             h0, c0 = self._digest_snapshot(snap0, None)
@@ -413,9 +421,24 @@ class ExploreWorld:
             s.verdict = self._judge(s)
             return b""
         parent = s.memory
-        self._install(parent.snap, s.remap)
+        remap = s.remap
         s.remap = None
-        s.verdict = self._judge(s)
+        live = self._livemem
+        if live is not None:
+            got = live.judge(parent, remap, lambda: self._judge(s), self._install)
+            if got is not None:
+                s.verdict, snap, shape = got
+                if snap is None:  # the memory did not change
+                    return parent.digest
+                h, caches = self._digest_snapshot(snap, parent.caches)
+                if h != parent.digest:
+                    s.memory = _Memory(snap, h, caches, shape)
+                return h
+            # not kept live this time: the memory was judged in place, as below
+            s.verdict = live.last_verdict
+        else:
+            self._install(parent.snap, remap)
+            s.verdict = self._judge(s)
         snap = self._capture()
         h, caches = self._digest_snapshot(snap, parent.caches)
         if h != parent.digest:
@@ -816,6 +839,8 @@ class ExploreWorld:
         ns.verdict = s.verdict
         ns.dirty = []
         if self._roots:
+            if self._livemem is not None:
+                self._livemem.forget()  # the settling changes the invariant objects in place
             self._install(s.memory.snap, remap)
         return ns
 
