@@ -227,6 +227,19 @@ def _jepsen():
     return plot_jepsen(r)
 
 
+def _anomaly():
+    from consensus_lab.checkers import check_isolation, history_from_text
+    from consensus_lab.viz.isolation_plot import plot_anomaly
+
+    h = history_from_text("""
+        0 invoke txn [[:r x nil] [:append y 1]]
+        1 invoke txn [[:r y nil] [:append x 2]]
+        0 ok     txn [[:r x []]  [:append y 1]]
+        1 ok     txn [[:r y []]  [:append x 2]]
+    """)
+    return plot_anomaly(check_isolation(h, "serializable"))
+
+
 def _consistency_map():
     from consensus_lab.viz import plot_consistency_map
 
@@ -378,6 +391,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "history-not-linearizable": lambda: _history(False),
     "consistency-map": _consistency_map,
     "jepsen": _jepsen,
+    "anomaly": _anomaly,
     "matrix": _matrix,
     "ring": _ring,
     "loads": _loads,

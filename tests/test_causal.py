@@ -11,6 +11,7 @@ from consensus_lab.checkers import check_sequential, history_from_text
 from consensus_lab.checkers.brute import brute_force_causal
 from consensus_lab.checkers.causal import NotDifferentiatedError, check_causal
 from consensus_lab.checkers.sessions import check_session_guarantees
+from consensus_lab.testing import examples
 
 
 def seq_history(*ops: tuple[int, str, str, object]) -> list:
@@ -96,14 +97,14 @@ def small_histories(draw: st.DrawFn) -> list:
     return seq_history(*final)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(small_histories())
 def test_polynomial_checker_agrees_with_brute_force(history: list) -> None:
     for mode in ("weak", "memory", "convergence"):
         assert check_causal(history, mode=mode).holds == brute_force_causal(history, mode), mode
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(small_histories())
 def test_levels_are_ordered(history: list) -> None:
     """Sequential implies CM and CCv; each of them implies CC."""

@@ -6,10 +6,8 @@ import html
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-
-from consensus_lab import challenges  # noqa: E402
-from consensus_lab.challenges import Challenge, Prediction, Progress, Verdict  # noqa: E402
+from consensus_lab import challenges
+from consensus_lab.challenges import Challenge, Prediction, Progress, Verdict
 
 ALL = challenges.all_challenges()
 

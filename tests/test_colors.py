@@ -42,9 +42,6 @@ def test_two_figures_give_a_message_type_the_same_colour():
 
 
 def test_lab_uses_the_same_colours():
-    import pytest
-
-    pytest.importorskip("ipywidgets")
     from consensus_lab.widgets.draw import ColorBook
 
     book = ColorBook()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from consensus_lab.checkers.brute import brute_force_serializable
 from consensus_lab.checkers.elle import check_isolation
 from consensus_lab.history import Op
+from consensus_lab.testing import examples
 
 
 def txns(*specs: tuple) -> list[Op]:
@@ -167,7 +168,7 @@ def executions(draw: st.DrawFn) -> list[Op]:
     return ops
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(executions())
 def test_serializable_agrees_with_brute_force(history: list[Op]) -> None:
     assert check_isolation(history, "serializable").holds == brute_force_serializable(history)

@@ -49,6 +49,8 @@ ALLOWED_GUARDS = {
     ("consensus_lab/cli/__init__.py", "exc.name"),  # re-raises unless the command module itself is absent
     ("consensus_lab/protocols/__init__.py", "exc.name"),
     ("consensus_lab/widgets/__init__.py", "exc.name"),
+    # libseccomp is a system library: without it the grader cannot reach full isolation and says so
+    ("consensus_lab/grading/sandbox.py", "pyseccomp"),
 }
 
 
