@@ -479,19 +479,20 @@ def test_the_watchdog_stops_a_submission_that_overruns(tmp_path, monkeypatch):
     assert results["ann"].points == results["zed"].points == 1
 
 
-def test_an_unknown_linearizability_verdict_earns_nothing(monkeypatch):
-    """ex04's judge: a history the checker gives up on is not a pass."""
+@pytest.mark.parametrize("ex", ["ex04", "ex11", "ex12"])
+def test_an_unknown_linearizability_verdict_earns_nothing(monkeypatch, ex):
+    """The judges with clients: a history the checker gives up on is not a pass."""
     from types import SimpleNamespace
 
     import consensus_lab.checkers as checkers
     from consensus_lab.grading.selfcheck import run_checks
 
     scope: dict = {}
-    exec(registry.get("ex04").module.PREAMBLE + solution_source("ex04"), scope)
-    answers = [scope[name] for name in registry.get("ex04").interface]
-    honest = run_checks("ex04", *answers)
+    exec(registry.get(ex).module.PREAMBLE + solution_source(ex), scope)
+    answers = [scope[name] for name in registry.get(ex).interface]
+    honest = run_checks(ex, *answers)
     assert honest.points > 0
     monkeypatch.setattr(checkers, "check_linearizable",
                         lambda *a, **k: SimpleNamespace(verdict="unknown", detail="search budget exhausted"))
-    unknown = run_checks("ex04", *answers)
+    unknown = run_checks(ex, *answers)
     assert unknown.points == 0, unknown

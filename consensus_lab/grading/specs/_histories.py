@@ -1,4 +1,5 @@
-"""Seeded generators of small histories for exercises 1 and 2."""
+"""Histories in the exercises: seeded generators for exercises 1 and 2, and the one
+linearizability verdict every node exercise with clients is judged by."""
 
 from __future__ import annotations
 
@@ -6,7 +7,25 @@ import random
 
 from ...history import Op
 
-__all__ = ["register_history", "session_history", "history_window", "first_bad_prefix"]
+__all__ = ["register_history", "session_history", "history_window", "first_bad_prefix",
+           "linearizability_problem"]
+
+
+def linearizability_problem(history: list[Op], model: str, *, says: str = "the client history is",
+                            more: str = "") -> str | None:
+    """Why ``history`` fails linearizability under ``model`` (None when it holds).
+
+    An ``unknown`` verdict (the search ran out of time) is a failure too: a check
+    never earns points on a history nobody could show linearizable.
+    """
+    from ...checkers import LINEARIZABLE, NOT_LINEARIZABLE, check_linearizable
+
+    result = check_linearizable(history, model, timeout=20.0)
+    if result.verdict == NOT_LINEARIZABLE:
+        return f"{says} {result.detail}{more}"
+    if result.verdict != LINEARIZABLE:
+        return f"the client history could not be shown linearizable ({result.verdict}: {result.detail})"
+    return None
 
 
 def register_history(rng: random.Random, processes: int, ops: int, *, p_fail: float = 0.0,

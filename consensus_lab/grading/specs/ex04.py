@@ -14,6 +14,7 @@ from typing import Any
 from ...sim.clients import Ok
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..hosting import _ABSENT
+from ._histories import linearizability_problem
 
 NO_VERSION = (0, "")
 
@@ -93,19 +94,12 @@ class QuorumJudge(Judge):
                                         f"{have} replica(s) stored it; w = {self.w}", now)
 
     def final(self) -> str | None:
-        from ...checkers import LINEARIZABLE, NOT_LINEARIZABLE, check_linearizable
-
         history = self.sim.history
         expect = self.params.get("expect", {})
         ok = sum(1 for op in history if op.type == "ok")
         if ok < int(expect.get("min_ok", 0)):
             return f"only {ok} operations completed; expected at least {expect['min_ok']}"
-        result = check_linearizable(history, "register", timeout=20.0)
-        if result.verdict == NOT_LINEARIZABLE:
-            return f"the client history is {result.detail}"
-        if result.verdict != LINEARIZABLE:  # an unknown verdict never earns points
-            return f"the client history could not be shown linearizable ({result.verdict}: {result.detail})"
-        return None
+        return linearizability_problem(history, "register")
 
 
 class Spec(NodeSpec):

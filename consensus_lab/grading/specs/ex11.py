@@ -19,6 +19,7 @@ from ...sim.clients import Fail, Ok
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..exercises.ex11 import LOCK_SERVER, STORAGE
 from ..hosting import _ABSENT
+from ._histories import linearizability_problem
 
 # A client's writes to the storage crawl (a GC pause, a slow network): its lease expires in flight.
 SLOW_N3 = [["n3", STORAGE, {"kind": "uniform", "low": 0.3, "high": 0.6}]]
@@ -92,7 +93,6 @@ class FencingJudge(Judge):
                 self.highest = token
 
     def final(self) -> str | None:
-        from ...checkers import check_linearizable
 
         assert self.sim is not None
         expect = self.params.get("expect", {})
@@ -102,10 +102,7 @@ class FencingJudge(Judge):
         if self.refused < int(expect.get("min_refused", 0)):
             return (f"the storage refused {self.refused} stale writes; this run has a slow client whose lease "
                     f"expires in flight, so at least {expect['min_refused']} must be refused")
-        result = check_linearizable(self.sim.history, "kv", timeout=20.0)
-        if result.verdict == "not linearizable":
-            return f"linearizability: the clients' history is {result.detail}"
-        return None
+        return linearizability_problem(self.sim.history, "kv", says="linearizability: the clients' history is")
 
 
 class Spec(NodeSpec):

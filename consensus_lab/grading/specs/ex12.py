@@ -13,6 +13,7 @@ from typing import Any
 
 from ...sim.clients import Fail, Ok, Redirect
 from ..checks import Check, Judge, NodeSpec, Violation
+from ._histories import linearizability_problem
 
 # a slow network: many commits take longer than a client waits, so clients retry operations that run
 SLOW = {"kind": "uniform", "low": 0.02, "high": 0.1}
@@ -46,17 +47,14 @@ class KVJudge(Judge):
                                 f"t={first[2]:.3f} and {value!r} by {node.id}: it ran twice", now)
 
     def final(self) -> str | None:
-        from ...checkers import check_linearizable
 
         assert self.sim is not None
         expect = self.params.get("expect", {})
         ok = sum(1 for op in self.sim.history if op.type == "ok")
         if ok < int(expect.get("min_ok", 0)):
             return f"only {ok} operations succeeded; expected at least {expect['min_ok']}"
-        result = check_linearizable(self.sim.history, "kv", timeout=20.0)
-        if result.verdict == "not linearizable":
-            return f"linearizability: the clients' history is {result.detail} -- {self.suspects}"
-        return None
+        return linearizability_problem(self.sim.history, "kv", says="linearizability: the clients' history is",
+                                       more=f" -- {self.suspects}")
 
 
 class Spec(NodeSpec):
