@@ -42,7 +42,7 @@ every key's version order (for list-append, a final read of every key).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,9 +154,13 @@ class _Graph:
         return None
 
 
-def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False
+def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False,
+                      versions: Mapping[Hashable, Sequence[Any]] | None = None,
                       ) -> tuple[_Graph, list[Anomaly], dict[int, Operation]]:
-    """The dependency graph of the committed transactions and the non-cycle anomalies."""
+    """The dependency graph of the committed transactions and the non-cycle anomalies.
+
+    ``versions`` (rw-register only) is a known version order: key -> the values
+    in the order they were installed (see :func:`check_isolation`)."""
     ops = [op for op in as_operations(history) if op.f == "txn"]
     anomalies: list[Anomaly] = []
     txns = {op.index: op for op in ops if op.status in ("ok", "info")}
@@ -234,7 +238,16 @@ def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time:
                 order[k] = seen
     # version order -> ww and rw edges
     nxt: dict[tuple[Hashable, Any], Any] = {}  # (key, version or None) -> next version
-    if kind == "append":
+    if versions is not None:
+        if kind == "append":
+            raise ValueError("a list-append history reveals its own version order: give versions only "
+                             "for rw-register histories")
+        for k, seq in _known_order(versions, writer, failed_writes).items():
+            prev = None
+            for v in seq:
+                nxt[(k, prev)] = v
+                prev = v
+    elif kind == "append":
         for k, seq in order.items():
             prev: Any = None
             for v in seq:
@@ -285,12 +298,41 @@ def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time:
     return graph, anomalies, txns
 
 
-def check_isolation(history: Sequence[Op] | Sequence[Operation], level: str = "serializable") -> IsolationResult:
+def _known_order(versions: Mapping[Hashable, Sequence[Any]], writer: Mapping[tuple[Hashable, Any], int],
+                 failed: Mapping[tuple[Hashable, Any], int]) -> dict[Hashable, tuple[Any, ...]]:
+    """A given version order, checked against the history: each value once per key, and
+    written by a transaction of the history.  A value only a failed transaction wrote is
+    dropped (it cannot take part in an edge; a read of it is G1a anyway)."""
+    out: dict[Hashable, tuple[Any, ...]] = {}
+    for k, seq in versions.items():
+        seq = tuple(seq)
+        if len(set(seq)) != len(seq):
+            raise ValueError(f"the version order of {k!r} names a value twice: {list(seq)!r:.80}")
+        for v in seq:
+            if (k, v) not in writer and (k, v) not in failed:
+                raise ValueError(f"the version order of {k!r} names {v!r}, which no transaction wrote")
+        out[k] = tuple(v for v in seq if (k, v) in writer)
+    return out
+
+
+def check_isolation(history: Sequence[Op] | Sequence[Operation], level: str = "serializable", *,
+                    versions: Mapping[Hashable, Sequence[Any]] | None = None) -> IsolationResult:
     """Check a list-append or rw-register transaction history at ``level``
-    (one of :data:`ISOLATION_LEVELS`)."""
+    (one of :data:`ISOLATION_LEVELS`).
+
+    ``versions``: for an rw-register history, a *known* version order of each key
+    (key -> its values, oldest first), as Elle accepts one from a database that
+    exposes it.  Adya defines the anomalies relative to the system's version order;
+    without it a blind write cannot be ordered.  The order is data to check against,
+    not a verdict: the edges still come from what the transactions read, and an
+    order that contradicts them (or, for ``strict-serializable``, real time) shows
+    up as a cycle.  Each value may appear once per key and must have been written by
+    a transaction of the history (else ``ValueError``).
+    """
     if level not in ISOLATION_LEVELS:
         raise ValueError(f"unknown isolation level {level!r}; choose one of {', '.join(ISOLATION_LEVELS)}")
-    graph, anomalies, txns = transaction_graph(history, real_time=level == "strict-serializable")
+    graph, anomalies, txns = transaction_graph(history, real_time=level == "strict-serializable",
+                                               versions=versions)
     rt = {"rt"} if level == "strict-serializable" else set()
     searches = [("G0", {"ww"} | rt, None), ("G1c", {"ww", "wr"} | rt, {"wr"}),
                 ("G-single", {"ww", "wr"} | rt, None), ("G2", {"ww", "wr", "rw"} | rt, {"rw"})]
