@@ -1,7 +1,7 @@
 """Judging the capstone: its history model, its checks, and the blocking picture.
 
 The history of a run holds single-key ``read`` operations and multi-key
-``txn`` operations (value: the ``(key, value)`` writes).  Two checks:
+``txn`` operations (value: the ``(key, value)`` writes).  Three checks:
 
 * **per-key linearizability** -- :func:`per_key_operations` splits each
   transaction into one ``write`` per key (same interval, same outcome) and the
@@ -12,11 +12,16 @@ The history of a run holds single-key ``read`` operations and multi-key
   instant.  A history is linearizable for it when there is one order of all
   operations, respecting real time, in which every transaction's writes appear
   together: per-key linearizability *and* no reader ever sees a transaction on
-  one shard and misses it on another (strict serializability, for this
-  workload).  The spec declares ``history_model="txn-kv"``, so
+  one shard and misses it on another (strict serializability of what the
+  clients saw, for this workload).  The spec declares ``history_model="txn-kv"``, so
   ``consensus-lab run sharded-txn --check linearizable`` uses it.
+* **isolation** -- :func:`check_store_isolation`: Elle's dependency graph
+  (:func:`~consensus_lab.checkers.check_isolation`) over the history as
+  rw-register transactions, with the version order the shards logged: blind
+  writes cannot be ordered from the history alone.  It finds what the other
+  checks cannot see, e.g. the write cycle (G0) of the ``ignore-conflicts`` twin.
 
-:func:`check_store` runs both, plus the torn-transaction check on the final
+:func:`check_store` runs all three, plus the torn-transaction check on the final
 states (:func:`torn_transactions`).  :func:`in_doubt_timeline` samples how
 many keys each shard holds locked for in-doubt transactions, over time -- the
 picture of blocking -- and :func:`coordinator_crash` builds the scenario that

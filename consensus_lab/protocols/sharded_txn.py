@@ -95,7 +95,8 @@ shard and aborted on another or by the coordinator, and no shard installs a
 commit for a transaction it never prepared (its writes would be missing).
 Histories are checked with the ``txn-kv`` model: the whole store as one
 object whose transactions take effect at one instant (strict
-serializability), which includes per-key linearizability
+serializability), which includes per-key linearizability, and with Elle's
+isolation check in the order the shards installed the writes
 (:mod:`consensus_lab.protocols._sharded_txn_analysis`).
 """
 
