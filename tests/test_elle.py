@@ -311,3 +311,62 @@ def test_serializable_with_a_known_order_agrees_with_brute_force(case) -> None: 
     history, order = case
     assert (check_isolation(history, "serializable", versions=order).holds
             == brute_force_serializable(history, versions=order))
+
+
+# --- G-nonadjacent: snapshot isolation's cycles with more than one rw edge -------------------
+
+
+def test_long_fork_is_g_nonadjacent_not_g_single() -> None:
+    # T0 and T2 write concurrently; T1 sees T2's write and not T0's, T3 the other way round:
+    # T1 -rw-> T0 -wr-> T3 -rw-> T2 -wr-> T1, two rw edges, never adjacent
+    h = txns((0, "ok", [("append", "x", 1), ("append", "y", 1)]),
+             (1, "ok", [("r", "x", ()), ("r", "w", (1,))]),
+             (2, "ok", [("append", "z", 1), ("append", "w", 1)]),
+             (3, "ok", [("r", "y", (1,)), ("r", "z", ())]),
+             (4, "ok", [("r", "x", (1,)), ("r", "y", (1,)), ("r", "z", (1,)), ("r", "w", (1,))]))
+    r = check_isolation(h, "snapshot-isolation")
+    assert not r.holds and r.witness.name == "G-nonadjacent"
+    assert "G-single" not in names(r)
+    kinds = [k for _, k, _ in r.witness.cycle]
+    assert kinds.count("rw") == 2 and all(not (kinds[i] == kinds[i - 1] == "rw") for i in range(len(kinds)))
+    assert len({a for a, _, _ in r.witness.cycle}) == len(r.witness.cycle)  # a simple cycle
+    assert check_isolation(h, "read-committed").holds
+    assert not brute_force_serializable(h)
+
+
+def _simple_cycles(edges: dict[tuple[int, int], set[str]]):  # noqa: ANN202
+    """Every simple cycle as a list of (a, kind, b), by brute force over node sequences."""
+    from itertools import permutations, product
+
+    nodes = sorted({x for e in edges for x in e})
+    for n in range(2, len(nodes) + 1):
+        for seq in permutations(nodes, n):
+            if seq[0] != min(seq):
+                continue
+            hops = [(seq[i], seq[(i + 1) % n]) for i in range(n)]
+            if all(h in edges for h in hops):
+                for kinds in product(*(sorted(edges[h]) for h in hops)):
+                    yield [(a, k, b) for (a, b), k in zip(hops, kinds, strict=True)]
+
+
+def _nonadjacent(cycle) -> bool:  # noqa: ANN001
+    kinds = [k for _, k, _ in cycle]
+    return "rw" in kinds and not any(kinds[i] == kinds[i - 1] == "rw" for i in range(len(kinds)))
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(st.dictionaries(st.tuples(st.integers(0, 4), st.integers(0, 4)).filter(lambda e: e[0] != e[1]),
+                       st.sets(st.sampled_from(["ww", "wr", "rw"]), min_size=1), max_size=12))
+def test_g_nonadjacent_search_agrees_with_brute_force(edges) -> None:  # noqa: ANN001
+    from consensus_lab.checkers.elle import _Graph
+
+    g = _Graph()
+    for (a, b), ks in edges.items():
+        for k in ks:
+            g.add(a, b, k)
+    found = g.nonadjacent_cycle({"ww", "wr", "rw"})
+    assert (found is not None) == any(_nonadjacent(c) for c in _simple_cycles(edges))
+    if found is not None:
+        assert _nonadjacent(found) and len({a for a, _, _ in found}) == len(found)
+        assert all(k in edges[(a, b)] for a, k, b in found)
+        assert all(found[i][2] == found[(i + 1) % len(found)][0] for i in range(len(found)))
