@@ -266,6 +266,20 @@ MUTANTS: list[Mutant] = [
     M("ex13", "old-round-confirms", "any confirmed round serves a read, even one sent before the read arrived",
       ("if rnd <= self.confirmed and self.last_applied >= read_index:",
        "if self.confirmed and self.last_applied >= read_index:")),
+    # ex14 (lesson 01: safe retries) and ex15 (lesson 09: the explorer), issue 18
+    M("ex14", "gateway-in-rid", "the request id names the gateway: a client's retry at another gateway is applied again",
+      ('rid = f"{request.client}:{request.seq}"', 'rid = f"{self.id}:{request.client}:{request.seq}"')),
+    M("ex14", "never-gives-up", "the gateway retries Apply forever and never cancels",
+      ('if not op["cancel"] and ctx.now - op["since"] >= GIVE_UP:', "if False:")),
+    M("ex14", "fail-without-asking", "the gateway answers Fail the moment it gives up, before the store's verdict",
+      ('            op["cancel"] = True\n', '            op["cancel"] = True\n            ctx.reply(op["request"], Fail("timeout"))\n')),
+    M("ex14", "ok-on-any-outcome", "the gateway answers Ok whatever the store decided",
+      ('Ok() if msg.applied else Fail("cancelled")', "Ok()")),
+    M("ex14", "cancel-not-recorded", "the store answers a Cancel but does not record it: a late Apply is applied",
+      ("                ctx.storage[key] = verdict\n", "                if verdict:\n                    ctx.storage[key] = verdict\n")),
+    M("ex14", "no-dedup", "the store applies every Apply it receives", ("verdict = ctx.storage.get(key)", "verdict = None")),
+    M("ex14", "no-retry", "a lost Apply or Cancel is never sent again",
+      ('        ctx.set_timer(f"retry {rid}", RETRY, rid)\n', "")),
 ]
 
 # Real bugs the checks do not kill yet (reported as survivors in the score, not asserted):
