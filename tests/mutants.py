@@ -280,6 +280,18 @@ MUTANTS: list[Mutant] = [
     M("ex14", "no-dedup", "the store applies every Apply it receives", ("verdict = ctx.storage.get(key)", "verdict = None")),
     M("ex14", "no-retry", "a lost Apply or Cancel is never sent again",
       ('        ctx.set_timer(f"retry {rid}", RETRY, rid)\n', "")),
+    M("ex15", "dfs", "a stack instead of a queue: depth-first, not the shortest counterexample, states missed at the bound",
+      ("state, distance = frontier.popleft()", "state, distance = frontier.pop()")),
+    M("ex15", "expand-at-bound", "the states at the bound are expanded: violations and states one step too far",
+      ("if distance == depth:", "if distance > depth:")),
+    M("ex15", "initial-not-counted", "the initial state is left out of the count", ("return None, len(parent)\n", "return None, len(parent) - 1\n")),
+    M("ex15", "initial-unchecked", "a bad initial state is not reported",
+      ("    if model.violation(start) is not None:\n        return [], 1\n", "")),
+    M("ex15", "path-to-parent", "the schedule stops one step short of the bad state",
+      ("return path_to(parent, nxt), len(parent)", "return path_to(parent, state), len(parent)")),
+    M("ex15", "path-not-reversed", "the schedule is returned backwards", ("return path[::-1]", "return path")),
+    M("ex15", "bound-unchecked", "a bad state exactly at the bound is not checked",
+      ("if model.violation(nxt) is not None:", "if model.violation(nxt) is not None and distance + 1 < depth:")),
 ]
 
 # Real bugs the checks do not kill yet (reported as survivors in the score, not asserted):

@@ -47,6 +47,9 @@ BUGS = {
     "ex13_bug_no_noop_wait.py": ("linearizability", "not linearizable"),
     "ex14_bug_gateway_in_rid.py": ("one request id per operation", "same operation went out as request", "t="),
     "ex14_bug_timeout_is_failure.py": ("Fail only once cancelled", "answered Fail", "t="),
+    "ex15_bug_dfs.py": ("a shortest one has", "distinct states within it", "fewer"),
+    "ex15_bug_one_level_too_far.py": ("beyond the bound depth=", "off by one at the bound"),
+    "ex15_bug_schedules_not_states.py": ("counted twice",),
     "ex14_bug_verdicts_in_memory.py": ("exactly once", "a second time", "verdicts are final", "t="),
 }
 
