@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from consensus_lab.grading.exercises.ex15 import make_model
 from consensus_lab.grading.specs.ex15 import reference, replay
+from consensus_lab.testing import examples
 
 
 def every_schedule(model, depth):
@@ -41,7 +42,7 @@ MODELS = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(MODELS, st.integers(0, 6))
 def test_the_reference_agrees_with_every_schedule(model_spec, depth):
     name, params = model_spec
