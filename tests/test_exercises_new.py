@@ -28,7 +28,7 @@ from consensus_lab.grading.selfcheck import format_report, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ROOT / "tests" / "data" / "answers"
-NEW = ("ex00", "ex10", "ex11", "ex12", "ex13")
+NEW = ("ex00", "ex10", "ex11", "ex12", "ex13", "ex14", "ex15")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
@@ -45,6 +45,12 @@ BUGS = {
     "ex12_bug_leader_only_dedup.py": ("exactly once", "not linearizable"),
     "ex13_bug_leader_reads_locally.py": ("linearizability", "not linearizable"),
     "ex13_bug_no_noop_wait.py": ("linearizability", "not linearizable"),
+    "ex14_bug_gateway_in_rid.py": ("one request id per operation", "same operation went out as request", "t="),
+    "ex14_bug_timeout_is_failure.py": ("Fail only once cancelled", "answered Fail", "t="),
+    "ex15_bug_dfs.py": ("a shortest one has", "distinct states within it", "fewer"),
+    "ex15_bug_one_level_too_far.py": ("beyond the bound depth=", "off by one at the bound"),
+    "ex15_bug_schedules_not_states.py": ("counted twice",),
+    "ex14_bug_verdicts_in_memory.py": ("exactly once", "a second time", "verdicts are final", "t="),
 }
 
 #: single edits of the reference that are real bugs: the new exercises' rows of tests/mutants.py
@@ -57,7 +63,7 @@ def _present(exercise: str) -> bool:
 
 #: a buggy answer that replaces or extends one class of a whole answer is graded behind that answer
 BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py",
-          "ex13_bug_": "ex13_student.py"}
+          "ex13_bug_": "ex13_student.py", "ex14_bug_": "ex14_student.py"}
 
 
 def source_of(path: Path) -> str:
@@ -117,7 +123,7 @@ def test_new_exercises_in_the_grader(tmp_path):
         submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
         expect_full += [("ref", exercise), ("student", exercise)]
     bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust",
-                                                                 "ex10_bug_product"))]
+                                                                 "ex10_bug_product", "ex14_bug_timeout"))]
     for name in bugs:
         submit(subs, name[:-3].replace("_", "-"), name[:4], source_of(ANSWERS / name))
     submit(subs, "colluder", "ex00", COLLUDER)
