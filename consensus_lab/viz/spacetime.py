@@ -55,9 +55,13 @@ def _msg_type(msg: Any) -> str:
 
 
 def _msg_label(msg: Any, typ: str) -> str:
-    """The arrow's label: the type, and the answer of a vote (``Vote no`` must not look like a yes)."""
+    """The arrow's label: the type, and the answer of a vote (``Vote no`` must not look like a yes);
+    a message with a ``caption`` (a short string such as ``x=1``) shows it after the type."""
     yes = msg.get("yes") if isinstance(msg, dict) else getattr(msg, "yes", None)
-    return typ if not isinstance(yes, bool) else f"{typ} {'yes' if yes else 'no'}"
+    if isinstance(yes, bool):
+        return f"{typ} {'yes' if yes else 'no'}"
+    caption = None if isinstance(msg, dict) else getattr(msg, "caption", None)
+    return f"{typ} {caption}" if isinstance(caption, str) else typ
 
 
 def _node_ids(run_or_trace: Any, rows: list[tuple]) -> list[str]:
