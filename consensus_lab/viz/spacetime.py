@@ -373,6 +373,12 @@ def plot_spacetime(
                 ls=":", zorder=3)
         if xe >= ts + typical:  # the cross where it would have arrived (not past the window's edge)
             ax.plot([xe], [y1], marker="x", color=FAULT_COLORS["lost"], ms=6, mew=1.7, zorder=4)
+        if lit and y1 != y0:  # a lost message the text talks about is named, like a delivered one: between
+            k = abs(y1 - y0)  # two lanes, never on one
+            g = 0.5 if k % 2 else (min(y0, y1) + 0.5 - y0) / (y1 - y0)
+            g *= min(1.0, (xe - ts) / max(typical, 1e-12))
+            ax.text(ts + g * typical, y0 + g * (y1 - y0), f"{typ} lost", fontsize=7, color=colors[typ],
+                    ha="center", va="center", zorder=5, fontweight="bold", bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75))
     for t, n in crashes:
         if n in y_of and lo <= t <= hi:
             ax.plot([t], [y_of[n]], marker="X", color=FAULT_COLORS["crash"], ms=10, zorder=5)
