@@ -362,6 +362,13 @@ def _two_clients():
     return plot_two_clients(two_clients(lose_reply=True), highlight=["PutAck", "Replicate", "GetReply"])
 
 
+def _counterexample():
+    from consensus_lab.explore import explore
+    from consensus_lab.viz import plot_counterexample
+
+    return plot_counterexample(explore("twopc", variant="uncertain-abort", progress=False))
+
+
 def _tradeoffs():
     from consensus_lab.systems import commit_wait_grid, quorum_choices, read_modes
     from consensus_lab.viz.systems_plots import plot_tradeoffs
@@ -414,6 +421,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "locked-keys": _locked_keys,
     "commits-after-crash": _commits_after_crash,
     "two-clients": _two_clients,
+    "counterexample": _counterexample,
 }
 
 

@@ -323,8 +323,8 @@ def plot_spacetime(
     placed: list[tuple[float, float, float]] = []  # x, y, half width of each message label drawn
     char_w = span / 170  # rough width of one label character at this figure size
 
-    def free(x: float, y: float, half: float) -> bool:
-        return all(abs(y - py) > 0.3 or abs(x - px) > half + ph for px, py, ph in placed)
+    def free(x: float, y: float, half: float, dy: float = 0.3) -> bool:
+        return all(abs(y - py) > dy or abs(x - px) > half + ph for px, py, ph in placed)
 
     def col(typ: str, lit: bool) -> str:
         return colors[typ] if lit or not hl.msgs_active else DIM
@@ -351,6 +351,8 @@ def plot_spacetime(
             spots = [0.5] if k % 2 else [(min(y0, y1) + 0.5 - y0) / (y1 - y0), (max(y0, y1) - 0.5 - y0) / (y1 - y0)]
             half = char_w * (len(label) + 1) / 2
             f = next((g for g in spots if free(ts + g * (tr - ts), y0 + g * (y1 - y0), half)), None)
+            if f is None and lit and k == 1:  # a label the text points at moves along its arrow, off another
+                f = next((g for g in (0.25, 0.75) if free(ts + g * (tr - ts), y0 + g * (y1 - y0), half, 0.2)), None)
             if f is None and not lit:
                 continue  # no free spot: an unlabelled arrow reads better than two labels on top of each other
             f = spots[0] if f is None else f
