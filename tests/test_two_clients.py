@@ -80,9 +80,11 @@ def test_lab_runs_reports_and_redraws_only_a_new_story():
     lab.run()
     assert lab.w_picture.value != png and len(lab.stories) == 2 and lab.story.delay == 0.2
     lab.set(delay=7.5)
-    assert "cl-warn" in lab.w_status.value and "whole milliseconds" in lab.w_status.value
+    assert "cl-warn" in lab.w_status.value and "delay is a whole number from 0 to 300" in lab.w_status.value
     lab.set(colour="red")
     assert "set() takes delay" in lab.w_status.value
+    lab.set(lose_reply="yes")
+    assert "lose_reply is True or False" in lab.w_status.value and lab.w_lose.value is True  # unchanged
     lab.buttons["Run"].click()
     assert len(lab.stories) == 3
 

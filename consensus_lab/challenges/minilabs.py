@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .core import Challenge, Prediction, Verdict
@@ -28,10 +29,17 @@ _explorer_lab = _lazy("explorer_lab", "ExplorerLab")
 _lock_lab = _lazy("lock_lab", "LockLab")
 
 
-def _did_it_happen(lab: Any) -> Verdict:
-    s = lab.story
-    if s is None:
-        return Verdict(False, "press Run first")
+def _on_last_run(judge: Callable[[Any], Verdict]) -> Callable[[Any], Verdict]:
+    """A predicate over the two-clients lab's last run (none yet: press Run)."""
+
+    def check(lab: Any) -> Verdict:
+        return Verdict(False, "press Run first") if lab.story is None else judge(lab.story)
+
+    return check
+
+
+@_on_last_run
+def _did_it_happen(s: Any) -> Verdict:
     if not s.indeterminate:
         return Verdict(False, "A got its answer, so A knows: lose n1's answer to A")
     if s.concurrent:
@@ -43,10 +51,8 @@ def _did_it_happen(lab: Any) -> Verdict:
                          f"t={s.applied_at['n1']:.2f} s, and B read it at t={s.read.ret:.2f} s.")
 
 
-def _stale_after_ack(lab: Any) -> Verdict:
-    s = lab.story
-    if s is None:
-        return Verdict(False, "press Run first")
+@_on_last_run
+def _stale_after_ack(s: Any) -> Verdict:
     if not s.acknowledged_before_read:
         return Verdict(False, "no write was acknowledged before B's read began: let A get its answer")
     if not s.stale:

@@ -80,21 +80,8 @@ class TwoClientsLab(MiniLab):
 
     def set(self, **settings: Any) -> TwoClientsLab:
         """Move the knobs: ``delay`` (ms between the replicas), ``lose_reply`` and ``concurrent`` (bools)."""
-        def go() -> str:
-            widgets = {"delay": self.w_delay, "lose_reply": self.w_lose, "concurrent": self.w_concurrent}
-            bad = sorted(set(settings) - set(widgets))
-            if bad:
-                raise ValueError(f"set() takes {', '.join(widgets)}; not {', '.join(bad)}")
-            for k, v in settings.items():
-                w = widgets[k]
-                if k == "delay" and (isinstance(v, bool) or not isinstance(v, int) or not w.min <= v <= w.max):
-                    raise ValueError(f"delay is whole milliseconds from {w.min} to {w.max}, not {v!r}")
-                if k != "delay" and not isinstance(v, bool):
-                    raise ValueError(f"{k} is True or False, not {v!r}")
-                w.value = v
-            return ", ".join(f"{k}={v}" for k, v in settings.items())
-
-        return self._do("Settings", go)
+        return self._set_knobs(settings, {"delay": self.w_delay, "lose_reply": self.w_lose,
+                                          "concurrent": self.w_concurrent})
 
     def run(self) -> TwoClientsLab:
         """Press Run."""
