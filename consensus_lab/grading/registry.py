@@ -1,6 +1,6 @@
 """The exercises, in course order, and the instructor's hidden checks.
 
-``EXERCISE_IDS`` lists ``ex00`` ... ``ex13``; :func:`get` accepts an id, a
+``EXERCISE_IDS`` lists ``ex00`` ... ``ex13`` and ``ex16``; :func:`get` accepts an id, a
 number or a notebook file name.  Hidden checks live in a directory the
 grader is pointed at, one JSON file per exercise (any file name ending in
 ``.json``)::
@@ -27,7 +27,7 @@ from .checks import Check, ExerciseSpec
 
 __all__ = ["EXERCISE_IDS", "get", "all_specs", "load_hidden", "HiddenChecksError"]
 
-EXERCISE_IDS = tuple(f"ex{i:02d}" for i in range(0, 14))
+EXERCISE_IDS = tuple(f"ex{i:02d}" for i in range(0, 14)) + ("ex16",)
 
 _cache: dict[str, ExerciseSpec] = {}
 
