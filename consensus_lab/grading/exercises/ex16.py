@@ -40,8 +40,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .ex09 import AppendEntries, AppendEntriesReply, Entry, RequestVote, Vote
-from .ex12 import HEARTBEAT, Command, Node, Ok, Redirect, view as part_a_view
+from .ex12 import HEARTBEAT, Command, Node, Ok, Redirect
 from .ex12 import RaftNode as PartARaft
+from .ex12 import view as part_a_view
 
 __all__ = ["Snapshot", "InstallSnapshot", "InstallSnapshotReply", "Command", "Entry", "RaftNode", "HEARTBEAT",
            "SNAPSHOT_EVERY", "LOG_LIMIT", "Node", "Ok", "Redirect", "INTERFACE", "PREAMBLE"]

@@ -32,6 +32,7 @@ class SnapshotJudge(KVJudge):
         self.applied: dict[str, tuple[int, int, float]] = {}  # node -> (incarnation, last_applied, since)
         self.snapshots: dict[int, tuple] = {}  # index -> (the first snapshot stored at it, by whom, when)
         self.entries: dict[tuple, tuple] = {}  # (index, term) -> (the first entry stored there, by whom, when)
+        self.rebuilt: dict[str, str] = {}  # node -> how and when it last rebuilt its state from a snapshot
 
     def after_call(self, node, handler, before, effects, view_changed, now) -> None:
         nid = node.id
@@ -43,6 +44,11 @@ class SnapshotJudge(KVJudge):
             raise Violation("a bounded log", f"{nid} stores {len(log)} log entries after its snapshot at index "
                             f"{index} (the limit is {LOG_LIMIT}): the service must compact its log", now)
         old = before.get("snapshot", _ABSENT)
+        if handler == "on_start" and node.incarnation and index:
+            self.rebuilt[nid] = f"{nid} restarted from its snapshot at index {index} at t={now:.3f}"
+        elif index > getattr(old, "index", 0) and any(e[0] == "send" and type(e[2]).__name__ == "InstallSnapshotReply"
+                                                      for e in effects):
+            self.rebuilt[nid] = f"{nid} installed a snapshot at index {index} at t={now:.3f}"
         if old is not _ABSENT and getattr(old, "index", 0) > index:
             raise Violation("snapshots never go back", f"{nid} replaced its snapshot at index {old.index} by one "
                             f"at index {index}: a snapshot older than what it had must be ignored", now)
@@ -70,7 +76,12 @@ class SnapshotJudge(KVJudge):
                             f"(term {snap.term}) with state {_short(snap.state)}, but {who} stored one at that index "
                             f"at t={when:.3f} (term {other.term}) with state {_short(other.state)}: the state after "
                             f"entries 1..{snap.index} must be the same everywhere -- was an entry applied twice, "
-                            f"lost, or is the state not the one after entry {snap.index}?", now, nodes=(nid, who))
+                            f"lost, or is the state not the one after entry {snap.index}?{self.history_of(nid, who)}",
+                            now, nodes=(nid, who))
+
+    def history_of(self, *nodes: str) -> str:
+        told = [self.rebuilt[n] for n in dict.fromkeys(nodes) if n in self.rebuilt]
+        return f" ({'; '.join(told)})" if told else ""
 
     def log_matching(self, nid: str, base: int, log: tuple, now: float) -> None:
         """What a node stores must be a log: the snapshot, then the entries after its index (Log Matching:
@@ -108,11 +119,24 @@ LAGGARD = ("0.2 partition n1,n2|n3; 1.2 heal; 1.5 crash n3; 1.8 restart n3; 2.0 
            "2.5 crash n2; 2.9 restart n2")
 
 
+HINTS = {
+    "a bounded log": "In apply, once SNAPSHOT_EVERY entries have been applied since self.snapshot.index, call "
+    "self.compact(ctx, index, state).",
+    "snapshots never go back": "In install_snapshot, return at once when snapshot.index <= self.last_applied: "
+    "a late or duplicated InstallSnapshot is older than what this node has.",
+    "replicas agree on every snapshot": "The snapshot at index i is the state after running entry i -- the data "
+    "and the duplicate table -- and restore must rebuild both; then every replica's snapshot at i is the same.",
+    "the stored log matches the snapshot": "When you install a snapshot, store it and the log after it (the "
+    "matching suffix, or nothing) in the same handler: storage['snapshot'] and storage['log'] together.",
+}
+
+
 class Spec(PartA):
     id = "ex16"
     title = "capstone C: snapshots, a bounded log"
     notebook = "ex16_capstone_c_snapshots.ipynb"
     judge_class = SnapshotJudge
+    hints = HINTS
     checks = (
         Check("the log stays bounded, no faults", 2, hint="In apply, once SNAPSHOT_EVERY entries have been "
               "applied since self.snapshot.index, call self.compact(ctx, index, state) with the state after "
