@@ -5,11 +5,4 @@ class KVServer(KVServer):  # noqa: F821 - the class of the answer it extends
     def apply(self, ctx, index, command):
         if index - self.snapshot.index >= SNAPSHOT_EVERY:
             self.compact(ctx, index, self.dump())
-        waiting = self.pending.pop(index, None)
-        if command is not None:
-            last = self.sessions.get(command.client)
-            if last is None or command.seq > last[0]:
-                self.sessions[command.client] = (command.seq, self.execute(command))
-            seq, answer = self.sessions[command.client]
-            if waiting is not None and (waiting.client, waiting.seq) == (command.client, command.seq) and seq == command.seq:
-                ctx.reply(waiting, Ok(answer))
+        self.run_entry(ctx, index, command)

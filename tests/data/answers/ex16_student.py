@@ -33,6 +33,11 @@ class KVServer(RaftNode):
         return None
 
     def apply(self, ctx, index, command):
+        self.run_entry(ctx, index, command)
+        if index - self.snapshot.index >= SNAPSHOT_EVERY:
+            self.compact(ctx, index, self.dump())
+
+    def run_entry(self, ctx, index, command):
         waiting = self.pending.pop(index, None)
         if command is not None:
             last = self.sessions.get(command.client)
@@ -41,8 +46,6 @@ class KVServer(RaftNode):
             seq, answer = self.sessions[command.client]
             if waiting is not None and (waiting.client, waiting.seq) == (command.client, command.seq) and seq == command.seq:
                 ctx.reply(waiting, Ok(answer))
-        if index - self.snapshot.index >= SNAPSHOT_EVERY:
-            self.compact(ctx, index, self.dump())
 
     def install_snapshot(self, ctx, snapshot):
         if snapshot.index <= self.last_applied:
