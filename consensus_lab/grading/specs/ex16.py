@@ -7,7 +7,14 @@ every handler:
   (a service that never compacts fails within a second);
 * **snapshots never go back** -- a node's stored snapshot index never
   decreases, and within one incarnation its ``last_applied`` never does (a
-  stale ``InstallSnapshot``, late or duplicated, must not roll the state back).
+  stale ``InstallSnapshot``, late or duplicated, must not roll the state back);
+* **replicas agree on every snapshot** -- two snapshots stored at one index
+  hold the same state (an entry run twice or lost shows here, at the moment);
+* **the stored log matches the snapshot** -- a stored entry at an index and
+  term is the entry every other node stored there (Log Matching), so the
+  snapshot and the log after it are stored together;
+* **acknowledged entries stay stored** -- within one term a follower's log
+  never shrinks below what it acknowledged to the leader.
 
 With ``expect.caught_up``, at the end every live node has applied as far as the
 most advanced one: a follower cut off while the others compacted must have
@@ -33,6 +40,7 @@ class SnapshotJudge(KVJudge):
         self.snapshots: dict[int, tuple] = {}  # index -> (the first snapshot stored at it, by whom, when)
         self.entries: dict[tuple, tuple] = {}  # (index, term) -> (the first entry stored there, by whom, when)
         self.rebuilt: dict[str, str] = {}  # node -> how and when it last rebuilt its state from a snapshot
+        self.acked: dict[str, tuple[int, int, float]] = {}  # node -> (term, the highest index it acknowledged, when)
 
     def after_call(self, node, handler, before, effects, view_changed, now) -> None:
         nid = node.id
@@ -56,6 +64,15 @@ class SnapshotJudge(KVJudge):
             self.same_state(nid, snap, now)
         if ("log" in before or "snapshot" in before) and type(log) is tuple:
             self.log_matching(nid, index, log, now)
+            self.keeps_what_it_acknowledged(nid, st.get("term"), index + len(log), now)
+        for eff in effects:
+            msg = eff[2] if eff[0] == "send" else None
+            name = type(msg).__name__
+            if (name == "AppendEntriesReply" and msg.success) or name == "InstallSnapshotReply":
+                m = msg.match_index if name == "AppendEntriesReply" else msg.index
+                was = self.acked.get(nid)
+                if was is None or was[0] != msg.term or was[1] < m:
+                    self.acked[nid] = (msg.term, m, now)
         applied = node.hosted_view.get("last_applied")
         if type(applied) is int:
             was = self.applied.get(nid)
@@ -95,6 +112,15 @@ class SnapshotJudge(KVJudge):
                                 f"it would read a log that is not the cluster's -- store the snapshot and the log "
                                 f"after it together", now, nodes=(nid, first[1]))
 
+    def keeps_what_it_acknowledged(self, nid: str, term, last: int, now: float) -> None:
+        """Within one term a follower's log only grows: the leader counts its acknowledgement towards a commit."""
+        acked = self.acked.get(nid)
+        if acked is not None and acked[0] == term and last < acked[1]:
+            raise Violation("acknowledged entries stay stored", f"{nid} told the leader of term {term} at "
+                            f"t={acked[2]:.3f} that its log holds entries up to {acked[1]}, and now stores only up "
+                            f"to {last}: the leader may have counted them towards a commit -- when you install a "
+                            f"snapshot, keep the entries after it if your log matches at its index", now)
+
     def final(self) -> str | None:
         problem = super().final()
         if problem or not self.params.get("expect", {}).get("caught_up"):
@@ -126,6 +152,8 @@ HINTS = {
     "a late or duplicated InstallSnapshot is older than what this node has.",
     "replicas agree on every snapshot": "The snapshot at index i is the state after running entry i -- the data "
     "and the duplicate table -- and restore must rebuild both; then every replica's snapshot at i is the same.",
+    "acknowledged entries stay stored": "An InstallSnapshot may reach a follower whose log already goes further: "
+    "if its log holds the snapshot's entry with the snapshot's term, keep the entries after it.",
     "the stored log matches the snapshot": "When you install a snapshot, store it and the log after it (the "
     "matching suffix, or nothing) in the same handler: storage['snapshot'] and storage['log'] together.",
 }
