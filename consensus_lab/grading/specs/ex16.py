@@ -60,6 +60,15 @@ class SnapshotJudge(KVJudge):
         if old is not _ABSENT and getattr(old, "index", 0) > index:
             raise Violation("snapshots never go back", f"{nid} replaced its snapshot at index {old.index} by one "
                             f"at index {index}: a snapshot older than what it had must be ignored", now)
+        applied = node.hosted_view.get("last_applied")
+        if type(applied) is int:
+            was = self.applied.get(nid)
+            if was is not None and was[0] == node.incarnation and applied < was[1]:
+                raise Violation("snapshots never go back", f"{nid} had applied up to index {was[1]} (since "
+                                f"t={was[2]:.3f}) and went back to {applied} in {handler}: a stale snapshot "
+                                f"(late or duplicated) must not roll the state back", now)
+            if was is None or was[0] != node.incarnation or applied != was[1]:
+                self.applied[nid] = (node.incarnation, applied, now)
         if "snapshot" in before and snap is not None and snap != old:
             self.same_state(nid, snap, now)
         if ("log" in before or "snapshot" in before) and type(log) is tuple:
@@ -73,15 +82,6 @@ class SnapshotJudge(KVJudge):
                 was = self.acked.get(nid)
                 if was is None or was[0] != msg.term or was[1] < m:
                     self.acked[nid] = (msg.term, m, now)
-        applied = node.hosted_view.get("last_applied")
-        if type(applied) is int:
-            was = self.applied.get(nid)
-            if was is not None and was[0] == node.incarnation and applied < was[1]:
-                raise Violation("snapshots never go back", f"{nid} had applied up to index {was[1]} (since "
-                                f"t={was[2]:.3f}) and went back to {applied} in {handler}: a stale snapshot "
-                                f"(late or duplicated) must not roll the state back", now)
-            if was is None or was[0] != node.incarnation or applied != was[1]:
-                self.applied[nid] = (node.incarnation, applied, now)
         super().after_call(node, handler, before, effects, view_changed, now)
 
     def same_state(self, nid: str, snap, now: float) -> None:
@@ -118,8 +118,9 @@ class SnapshotJudge(KVJudge):
         if acked is not None and acked[0] == term and last < acked[1]:
             raise Violation("acknowledged entries stay stored", f"{nid} told the leader of term {term} at "
                             f"t={acked[2]:.3f} that its log holds entries up to {acked[1]}, and now stores only up "
-                            f"to {last}: the leader may have counted them towards a commit -- when you install a "
-                            f"snapshot, keep the entries after it if your log matches at its index", now)
+                            f"to {last}: the leader may have counted them towards a commit -- ignore a snapshot that is "
+                            f"not newer than what you applied, and when you install one, keep the entries after it "
+                            f"if your log matches at its index", now)
 
     def final(self) -> str | None:
         problem = super().final()
