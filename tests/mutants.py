@@ -292,6 +292,34 @@ MUTANTS: list[Mutant] = [
     M("ex15", "path-not-reversed", "the schedule is returned backwards", ("return path[::-1]", "return path")),
     M("ex15", "bound-unchecked", "a bad state exactly at the bound is not checked",
       ("if model.violation(nxt) is not None:", "if model.violation(nxt) is not None and distance + 1 < depth:")),
+    M("ex16", "no-dedup-in-snapshot", "the snapshot leaves the duplicate table out: a node rebuilt from it runs "
+      "a retry again", ("tuple(sorted(self.last.items()))", "()")),
+    M("ex16", "stale-install", "a late or duplicated InstallSnapshot rolls the state back",
+      ("        if snapshot.index <= self.last_applied:\n            return", "        pass")),
+    M("ex16", "never-compacts", "the log grows without bound",
+      ("if index - self.snapshot.index >= SNAPSHOT_EVERY:", "if False:")),
+    M("ex16", "snapshot-before-apply", "the snapshot at index i holds the state after entry i - 1",
+      ("        request = self.waiting.pop(index, None)\n",
+       "        request = self.waiting.pop(index, None)\n        if index - self.snapshot.index >= SNAPSHOT_EVERY:\n"
+       "            self.compact(ctx, index, (tuple(sorted(self.data.items())), tuple(sorted(self.last.items()))))\n"),
+      ("if index - self.snapshot.index >= SNAPSHOT_EVERY:\n            # the", "if False:\n            # the")),
+    M("ex16", "install-no-restore", "an installed snapshot is stored but the service keeps its old state",
+      ("        self.restore(snapshot.state)\n        self.commit_index", "        self.commit_index")),
+    M("ex16", "install-no-last-applied", "after an install, Raft applies entries the snapshot already covers",
+      ("        self.last_applied = snapshot.index\n", "")),
+    M("ex16", "start-empty", "a restarted node ignores its snapshot and rebuilds from the log after it only",
+      ("self.restore(self.snapshot.state)  # None", "self.restore(None)  # None")),
+    M("ex16", "compact-at-commit", "the snapshot claims the commit index, past what was applied",
+      ("self.compact(ctx, index,", "self.compact(ctx, self.commit_index,")),
+    M("ex16", "install-not-stored", "an installed snapshot is not stored: after a restart the log is read from "
+      "the wrong index", ("        ctx.storage[\"snapshot\"] = snapshot\n", "")),
+    M("ex16", "install-log-not-stored", "after an install the old log stays on disk behind the new snapshot",
+      ("        ctx.storage[\"log\"] = self.log\n", "")),
+    M("ex16", "no-dedup", "a retried request runs again",
+      ("if seen is not None and seen[0] >= command.seq:", "if False:")),
+    M("ex16", "install-drops-log", "an install drops the log entries after the snapshot even when they match: "
+      "entries this follower acknowledged to the leader are gone from its disk",
+      ("if snapshot.index <= self.last_index() and self.term_at(snapshot.index) == snapshot.term:", "if False:")),
 ]
 
 # Real bugs the checks do not kill yet (reported as survivors in the score, not asserted):

@@ -1,4 +1,4 @@
-"""The exercises added for lessons 00, 08 and 10 (issue 18): each one's answers, bugs and mutants.
+"""The exercises added for lessons 00, 08, 10 and 11 (issue 18): each one's answers, bugs and mutants.
 
 For every new exercise, ``tests/data/answers/`` holds
 
@@ -28,7 +28,7 @@ from consensus_lab.grading.selfcheck import format_report, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ROOT / "tests" / "data" / "answers"
-NEW = ("ex00", "ex10", "ex11", "ex12", "ex13", "ex14", "ex15")
+NEW = ("ex00", "ex10", "ex11", "ex12", "ex13", "ex14", "ex15", "ex16")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
@@ -51,6 +51,10 @@ BUGS = {
     "ex15_bug_one_level_too_far.py": ("beyond the bound depth=", "off by one at the bound"),
     "ex15_bug_schedules_not_states.py": ("counted twice",),
     "ex14_bug_verdicts_in_memory.py": ("exactly once", "a second time", "verdicts are final", "t="),
+    "ex16_bug_data_only_snapshot.py": ("replicas agree on every snapshot", "installed a snapshot at index", "t="),
+    "ex16_bug_installs_stale_snapshot.py": ("snapshots never go back", "older than what it had", "t="),
+    "ex16_bug_snapshot_before_apply.py": ("replicas agree on every snapshot", "is the state not the one after entry",
+                                          "t="),
 }
 
 #: single edits of the reference that are real bugs: the new exercises' rows of tests/mutants.py
@@ -63,7 +67,7 @@ def _present(exercise: str) -> bool:
 
 #: a buggy answer that replaces or extends one class of a whole answer is graded behind that answer
 BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py",
-          "ex13_bug_": "ex13_student.py", "ex14_bug_": "ex14_student.py"}
+          "ex13_bug_": "ex13_student.py", "ex14_bug_": "ex14_student.py", "ex16_bug_": "ex16_student.py"}
 
 
 def source_of(path: Path) -> str:
@@ -123,7 +127,8 @@ def test_new_exercises_in_the_grader(tmp_path):
         submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
         expect_full += [("ref", exercise), ("student", exercise)]
     bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust",
-                                                                 "ex10_bug_product", "ex14_bug_timeout"))]
+                                                                 "ex10_bug_product", "ex14_bug_timeout",
+                                                                 "ex16_bug_installs"))]
     for name in bugs:
         submit(subs, name[:-3].replace("_", "-"), name[:4], source_of(ANSWERS / name))
     submit(subs, "colluder", "ex00", COLLUDER)
