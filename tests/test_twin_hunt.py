@@ -127,3 +127,70 @@ def test_stress_catch_rates_reach_one_percent(hunt):
         if c.rate < BELOW_TARGET.get((hunt, proto, twin), (0.01,))[0]:
             short.append(f"{proto} {twin}: {len(c.found)}/{c.seeds}")
     assert not short, "twins caught in under 1% of seeds: " + ", ".join(short)
+
+
+#: rules of a protocol with no broken twin of their own, and why no run can tell them apart
+EQUIVALENT_RULES = {
+    ("raft", "follower commit bound"): (
+        "commitIndex = min(leaderCommit, index of last new entry): a twin using the end of its log "
+        "instead commits the same entries.  The two bounds differ only for entries past the last new "
+        "one, and those are always the leader's own: a leader's nextIndex for a follower never drops "
+        "below the first index where their logs disagree (it starts past the leader's log, and the "
+        "conflict hint -- the first index of the follower's conflicting term, or the leader's last "
+        "entry of that term plus one -- lands exactly there), so an AppendEntries the follower accepts "
+        "either begins at that index and truncates the stale tail, or finds no stale tail at all; and "
+        "leaders never change their own log.  test_the_follower_commit_bound_matters_only_for_the_leaders_entries "
+        "checks this in runs with one entry per AppendEntries (max_entries=1), where the two bounds "
+        "differ often."
+    ),
+}
+
+
+def test_the_follower_commit_bound_matters_only_for_the_leaders_entries(monkeypatch):
+    """Why the follower commit bound has no twin (EQUIVALENT_RULES): in runs with one entry per
+    AppendEntries the bound often matters (the follower holds more than the message carried), but
+    every entry a log-end bound would commit beyond the new ones is the leader's own entry."""
+    from consensus_lab.protocols import raft
+    from consensus_lab.protocols._raft_messages import AppendEntries, AppendEntriesReply
+    from consensus_lab.sim import Scenario
+    from consensus_lab.twin_hunt import _run
+
+    sent: dict[tuple, tuple] = {}  # (leader, term, prev, round, n entries) -> the leader's terms when it sent
+    counts = {"bound matters": 0, "stale entry under the bound": 0}
+    send, handle = raft.RaftNode._send_append_entries, raft.RaftNode.handle_append_entries
+
+    def key(m):
+        return (m.leader_id, m.term, m.prev_log_index, m.round, len(m.entries))
+
+    def spy_send(self, ctx, peer):
+        send(self, ctx, peer)
+        m = ctx.outbox[-1].msg
+        if isinstance(m, AppendEntries):
+            sent[key(m)] = self.log.terms()
+
+    def spy_handle(self, ctx, src, m):
+        handle(self, ctx, src, m)
+        reply = ctx.outbox[-1].msg
+        if not (isinstance(reply, AppendEntriesReply) and reply.success):
+            return
+        last_new, log = reply.match_index, self.log
+        if m.leader_commit <= last_new or log.last_index <= last_new:
+            return
+        counts["bound matters"] += 1
+        leader = sent[key(m)]
+        for i in range(last_new + 1, min(m.leader_commit, log.last_index) + 1):
+            mine = log.term_at(i)
+            theirs = leader[i - 1] if i <= len(leader) else "absent"
+            if mine is not None and theirs is not None and mine != theirs:
+                counts["stale entry under the bound"] += 1
+
+    monkeypatch.setattr(raft.RaftNode, "_send_append_entries", spy_send)
+    monkeypatch.setattr(raft.RaftNode, "handle_append_entries", spy_handle)
+    small = {"max_entries": 1}
+    for seed in range(6):
+        _run(Scenario(protocol="raft", seed=seed, nemesis="random", options=small))
+    for name in ("figure-8-unreliable", "rejoin", "snapshots"):
+        for seed in range(2):
+            run_scenario(name, seed, options=small, check=False)
+    assert counts["bound matters"] >= 5, counts  # the situation arises ...
+    assert counts["stale entry under the bound"] == 0, counts  # ... and the log's end is always the leader's
