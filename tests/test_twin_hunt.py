@@ -15,7 +15,13 @@ from consensus_lab import protocols
 from consensus_lab.protocols.raft_scenarios import KEPT_SEEDS as RAFT_KEPT
 from consensus_lab.protocols.raft_scenarios import run_scenario
 from consensus_lab.testing import stress_mode
-from consensus_lab.twin_hunt import BATTERY_SEEDS, catch_rate, caught_by_battery, caught_by_cli
+from consensus_lab.twin_hunt import (
+    BATTERY_SEEDS,
+    EQUIVALENT_RULES,
+    catch_rate,
+    caught_by_battery,
+    caught_by_cli,
+)
 
 #: (protocol, twin) -> the first seed at which ``consensus-lab run P --variant V --nemesis random``
 #: catches it (None: not within CLI_SEEDS, see CLI_GAPS)
@@ -125,25 +131,8 @@ def test_stress_catch_rates_reach_one_percent(hunt):
     assert not short, "twins caught in under 1% of seeds: " + ", ".join(short)
 
 
-#: rules of a protocol with no broken twin of their own, and why no run can tell them apart
-EQUIVALENT_RULES = {
-    ("raft", "follower commit bound"): (
-        "commitIndex = min(leaderCommit, index of last new entry): a twin using the end of its log "
-        "instead commits the same entries.  The two bounds differ only for entries past the last new "
-        "one, and those are always the leader's own: a leader's nextIndex for a follower never drops "
-        "below the first index where their logs disagree (it starts past the leader's log, and the "
-        "conflict hint -- the first index of the follower's conflicting term, or the leader's last "
-        "entry of that term plus one -- lands exactly there), so an AppendEntries the follower accepts "
-        "either begins at that index and truncates the stale tail, or finds no stale tail at all; and "
-        "leaders never change their own log.  test_the_follower_commit_bound_matters_only_for_the_leaders_entries "
-        "checks this in runs with one entry per AppendEntries (max_entries=1), where the two bounds "
-        "differ often."
-    ),
-}
-
-
 def test_the_follower_commit_bound_matters_only_for_the_leaders_entries(monkeypatch):
-    """Why the follower commit bound has no twin (EQUIVALENT_RULES): in runs with one entry per
+    """Why the follower commit bound has no twin (``twin_hunt.EQUIVALENT_RULES``): in runs with one entry per
     AppendEntries the bound often matters (the follower holds more than the message carried), but
     every entry a log-end bound would commit beyond the new ones is the leader's own entry."""
     from consensus_lab.protocols import raft
@@ -190,3 +179,4 @@ def test_the_follower_commit_bound_matters_only_for_the_leaders_entries(monkeypa
             run_scenario(name, seed, options=small, check=False)
     assert counts["bound matters"] >= 5, counts  # the situation arises ...
     assert counts["stale entry under the bound"] == 0, counts  # ... and the log's end is always the leader's
+    assert ("raft", "follower commit bound") in EQUIVALENT_RULES
