@@ -12,7 +12,11 @@ Two hunts per protocol, over plain seeds ``0 .. N-1``:
 A twin is *caught* on a seed when an invariant is violated (or, for twins
 that only a history check can see, when that check fails).  ``catch_rate``
 returns the fraction of seeds and the first catching seed; the script
-``benchmarks/twin_catch_rates.py`` prints the table.
+``benchmarks/twin_catch_rates.py`` prints the table.  A rule with no twin because
+no run can tell its breaking apart from the rule is in ``EQUIVALENT_RULES``, with
+the reason.  What makes the command line's hunt find the twins is each protocol's
+``random_faults`` and ``random_tuning`` (for Raft the ``snipe`` fault kind, for
+Paxos and Raft a pair split during the opening blips), never pinned seeds.
 """
 
 from __future__ import annotations
