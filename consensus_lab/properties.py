@@ -491,7 +491,7 @@ def _simulation(scenario: Scenario, spec: ProtocolSpec, schedule: list | None) -
         raise ScenarioError(f"{spec.name} has no variant {sc.variant!r}")
     nodes = node_names(n)
     if schedule is None:
-        schedule = make_schedule(sc, nodes, spec.random_faults)
+        schedule = make_schedule(sc, nodes, spec.random_faults, spec.random_tuning)
     workload = dataclasses.replace(sc.workload if sc.workload is not None else spec.workload, stop=sc.duration)
     variant = sc.variant
 

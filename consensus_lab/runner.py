@@ -9,7 +9,7 @@ True
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,16 @@ def resolve_spec(protocol: Any) -> ProtocolSpec:
 
 
 def make_schedule(
-    scenario: Scenario, nodes: tuple[str, ...], random_kinds: tuple[str, ...] = ("partition", "crash")
+    scenario: Scenario,
+    nodes: tuple[str, ...],
+    random_kinds: tuple[str, ...] = ("partition", "crash"),
+    tuning: Mapping[str, Any] | None = None,
 ) -> list[tuple[float, Action]]:
     """Turn the scenario's nemesis setting into a fault timeline.
 
     ``none``; ``random`` (``random_kinds``: the protocol's ``random_faults``,
-    partitions and crashes unless it says more); one or more fault kinds
+    partitions and crashes unless it says more, drawn with the protocol's
+    ``random_tuning``); one or more fault kinds
     joined by commas (``crash``, ``partition,loss``); or a script such as
     ``"1 crash n1; 3 restart n1"``.
     """
@@ -61,8 +65,10 @@ def make_schedule(
         return []
     rng = random.Random(f"consensus_lab:{scenario.seed}:nemesis")
     base_loss = scenario.network.loss
+    extra: Mapping[str, Any] = {}
     if spec == "random":
         kinds: tuple[str, ...] = tuple(random_kinds)
+        extra = tuning or {}
     elif all(k.strip() in FAULT_KINDS for k in spec.split(",")):
         kinds = tuple(k.strip() for k in spec.split(","))
     elif any(ch.isdigit() for ch in spec.split()[0] if spec.split()):
@@ -72,7 +78,9 @@ def make_schedule(
             f"unknown nemesis {spec!r}: use none, random, a fault kind ({', '.join(FAULT_KINDS)}), "
             "or a script like '1 crash n1; 2 restart n1'"
         )
-    return random_schedule(nodes, scenario.duration, rng, kinds, interval=scenario.nemesis_interval, base_loss=base_loss)
+    return random_schedule(
+        nodes, scenario.duration, rng, kinds, interval=scenario.nemesis_interval, base_loss=base_loss, **extra
+    )
 
 
 def build(scenario: Scenario) -> tuple[Simulation, ProtocolSpec, list[tuple[float, Action]]]:
@@ -88,7 +96,7 @@ def build(scenario: Scenario) -> tuple[Simulation, ProtocolSpec, list[tuple[floa
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     nodes = node_names(n)
-    schedule = make_schedule(scenario, nodes, spec.random_faults)
+    schedule = make_schedule(scenario, nodes, spec.random_faults, spec.random_tuning)
     variant = scenario.variant
 
     def make_node(nid: str, cluster: tuple[str, ...]):

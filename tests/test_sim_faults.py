@@ -9,6 +9,8 @@ from consensus_lab import Latency, NetworkConfig, Scenario, run
 from consensus_lab.history import pair_operations
 from consensus_lab.sim import (
     Crash,
+    Cut,
+    Heal,
     NemesisError,
     Node,
     Ok,
@@ -17,6 +19,7 @@ from consensus_lab.sim import (
     Redirect,
     Restart,
     Simulation,
+    Snipe,
     Storage,
     Strike,
     Workload,
@@ -134,6 +137,9 @@ def test_parse_script_round_trip():
     strikes = parse_script("0 strike 0.25 0.01; 1 strike 0")
     assert strikes == [(0.0, Strike(0.25, 0.01)), (1.0, Strike(0.0))]
     assert parse_script(schedule_to_script(strikes)) == strikes
+    snipes = parse_script("0.5 snipe 0.8 0.3; 2 snipe 0")
+    assert snipes == [(0.5, Snipe(0.8, 0.3)), (2.0, Snipe(0.0))]
+    assert parse_script(schedule_to_script(snipes)) == snipes
 
 
 @pytest.mark.parametrize(
@@ -155,6 +161,8 @@ def test_parse_script_round_trip():
         ("1 strike", "P \\[DOWN\\]"),
         ("1 strike 2 0.1", "P in \\[0, 1\\]"),
         ("1 strike 0.5 -1", "DOWN >= 0"),
+        ("1 snipe", "P \\[DOWN\\]"),
+        ("1 snipe 1.5 0.1", "P in \\[0, 1\\]"),
     ],
 )
 def test_bad_scripts_name_the_problem(text, fragment):
@@ -199,6 +207,50 @@ def test_blip_phases_strike_from_the_start_and_stop():
         assert strikes[0][0] == 0 and strikes[0][1].p > 0  # the first moments are struck
         assert strikes[-1][1].p == 0 and strikes[-1][0] <= 8.0 + 1e-9  # and the quiet end is not
         assert all(0 < a.down <= 0.01 for _, a in strikes if a.p)
+
+
+def test_blip_tuning_sets_the_strike_range_and_splits_a_pair_at_the_start():
+    import random
+
+    nodes = ["n1", "n2", "n3"]
+    for seed in range(30):
+        sched = random_schedule(nodes, 10, random.Random(seed), ("crash", "blip"), blip_p=(0.3, 0.6), blip_split=True)
+        assert all(0.3 <= a.p <= 0.6 for _, a in sched if isinstance(a, Strike) and a.p)
+        cuts = [a for t, a in sched if isinstance(a, Cut)]
+        assert [t for t, a in sched if isinstance(a, Cut)] == [0.0, 0.0]
+        assert (cuts[0].src, cuts[0].dst) == (cuts[1].dst, cuts[1].src)  # one pair, both ways
+        first_stop = next(t for t, a in sched if isinstance(a, Strike) and not a.p)
+        assert (first_stop, Heal()) in sched  # healed when the opening blips stop
+        plain = random_schedule(nodes, 10, random.Random(seed), ("crash", "blip"))
+        assert not any(isinstance(a, Cut) for _, a in plain)
+
+
+def test_a_snipe_cuts_a_leader_off_right_after_it_takes_a_command():
+    """``snipe``: right after a node takes a client request it does not answer at once (a Raft
+    leader appending a command), it is cut off, so what it sent in that step is lost; followers
+    that redirect are never sniped, and at most a minority is cut off at once."""
+    sc = Scenario(protocol="raft", nodes=5, seed=2, duration=4.0, nemesis="0.5 snipe 0.9 0.3; 3 snipe 0")
+    r = run(sc)
+    rows = list(r.trace)
+    snipes = [i for i, e in enumerate(rows) if e.kind == "partition"]
+    assert len(snipes) >= 3
+    cut_short = 0
+    for i in snipes:
+        alone = [g[0] for g in rows[i].info if len(g) == 1]
+        assert 1 <= len(alone) <= 2  # a minority of five
+        j = next(j for j in range(i - 1, -1, -1) if rows[j].kind in ("request", "reply", "deliver", "timer"))
+        step = rows[j]
+        assert step.kind == "request" and step.time == rows[i].time and step.node in alone
+        sent = [e for e in rows[j:i] if e.kind == "send"]
+        assert all(
+            any(d.kind == "drop" and d.msg_id == s.msg_id and d.info == "partition" for d in rows[i:]) for s in sent
+        )  # what it sent in that step (its AppendEntries) never arrives
+        cut_short += bool(sent)
+    assert cut_short >= 2
+    heals = [e.time for e in rows if e.kind == "heal"]
+    assert heals and max(heals) <= 3.0 + 0.3 + 1e-9 and not r.violations
+    assert run(sc).trace_hash == r.trace_hash  # the snipes are drawn from the seed
+    assert not any(e.kind == "partition" for e in run(sc.replace(nemesis="0.5 snipe 0 0.3")).trace)
 
 
 def test_a_strike_crashes_a_node_right_after_a_step_and_restarts_it_soon():

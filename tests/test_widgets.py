@@ -95,9 +95,9 @@ def test_every_protocol_can_be_acted_on(protocol):
     assert lab.session.now == pytest.approx(0.3) and not lab.session.manual
 
 
-# seeds at which n2 is up when the reader crashes it (raft's random nemesis blips: at seed 4
+# seeds at which n2 is up when the reader crashes it (raft's random nemesis blips: at seed 5
 # a blip has just taken n2 down, and crashing a crashed node does nothing)
-@pytest.mark.parametrize("protocol, seed", [("broadcast", 4), ("raft", 5), ("twopc", 4)])
+@pytest.mark.parametrize("protocol, seed", [("broadcast", 4), ("raft", 0), ("twopc", 4)])
 def test_faults_by_hand_replay_exactly(protocol, seed):
     lab = ScenarioLab(protocol, seed=seed, duration=3.0, nemesis="random")
     for _ in range(5):

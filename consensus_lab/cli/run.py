@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=str, default="0", help="random seed (same seed, same run)")
     p.add_argument("--duration", type=str, default=None, help="simulated seconds (default 10)")
     p.add_argument("--nemesis", default="none",
-                   help="none, random, a fault kind (partition, crash, loss, cut, clock-skew, blip; comma-separated), "
+                   help="none, random, a fault kind (partition, crash, loss, cut, clock-skew, blip, snipe; comma-separated), "
                         "or a script like '1 crash n1; 2 restart n1'")
     p.add_argument("--loss", type=str, default=None, help="message loss probability in [0, 1]")
     p.add_argument("--duplicate", type=str, default=None, help="message duplication probability in [0, 1]")

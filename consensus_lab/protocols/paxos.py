@@ -491,6 +491,10 @@ SPECS = [
         min_nodes=1,
         history_model=None,
         random_faults=("partition", "crash", "blip"),
+        # harder blips, and at the start a pair of nodes that cannot hear each other: an
+        # acceptor promises a higher ballot, crashes and comes back while its promise to
+        # the lower ballot is on its way (what catches forget-promise)
+        random_tuning={"blip_p": (0.3, 0.6), "blip_split": True},
     )
 ]
 SPEC = SPECS[0]

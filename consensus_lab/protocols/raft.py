@@ -665,7 +665,11 @@ SPECS = [
         default_nodes=5,
         min_nodes=1,
         history_model="kv",
-        random_faults=("partition", "crash", "blip"),
+        # snipe: leaders cut off right after they take a command, again and again (figure 8)
+        random_faults=("partition", "crash", "blip", "snipe"),
+        # a pair that cannot hear each other during the opening blips: split votes in one
+        # term, a voter that crashes and comes back (what catches volatile-vote)
+        random_tuning={"blip_split": True},
         replica_state=lambda node: node.kv_items(),
     )
 ]

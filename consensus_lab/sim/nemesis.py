@@ -20,12 +20,22 @@ fault kinds.  Actions:
                    timer, a request) it crashes with probability P and restarts up
                    to D seconds later: a crash at the moment a step's effects went
                    out (``strike 0`` stops)
+``snipe P D``      from now on, right after a node takes a client request without
+                   answering it at once (a leader that just appended a command),
+                   cut it off from every other node with probability P, for up
+                   to D seconds: what it sent in that step never arrives
+                   (``snipe 0`` stops; at most a minority is cut off at once)
 =================  ==============================================================
 
 The fault kind ``blip`` (``--nemesis crash,blip``) draws ``strike`` phases: quick
 crash-restarts right after a step, the moments where what a node keeps on disk
 matters.  With ``blip`` among the kinds the run starts with such a phase, since a
 cluster's first moments (the first election, the first ballots) are the most fragile.
+A protocol can ask for harder blips (``blip_p``, the range of the strike
+probability) and for an opening blip phase that also cuts one pair of nodes off
+from each other (``blip_split``: some nodes then miss the ballots others see).
+The fault kind ``snipe`` draws ``snipe`` phases: leaders cut off right after
+they take a command, again and again -- the logs of Raft's figure 8.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ __all__ = [
     "SetLoss",
     "ClockSkew",
     "Strike",
+    "Snipe",
     "Action",
     "FAULT_KINDS",
     "NemesisError",
@@ -124,10 +135,22 @@ class Strike:
         return f"strike {_num(self.p)} {_num(self.down)}"
 
 
-Action = Crash | Restart | Partition | Cut | Heal | SetLoss | ClockSkew | Strike
+@dataclass(frozen=True)
+class Snipe:
+    """Cut a node off right after it takes a client request it does not answer at once,
+    with probability ``p``; its links come back within ``down`` s."""
+
+    p: float
+    down: float = 0.0
+
+    def script(self) -> str:
+        return f"snipe {_num(self.p)} {_num(self.down)}"
+
+
+Action = Crash | Restart | Partition | Cut | Heal | SetLoss | ClockSkew | Strike | Snipe
 
 #: fault kinds a random nemesis can mix (``--nemesis KIND``)
-FAULT_KINDS = ("partition", "crash", "loss", "cut", "clock-skew", "blip")
+FAULT_KINDS = ("partition", "crash", "loss", "cut", "clock-skew", "blip", "snipe")
 
 
 def _float(text: str, what: str, entry: str) -> float:
@@ -197,14 +220,14 @@ def parse_script(text: str, nodes: Sequence[str] | None = None) -> list[tuple[fl
             if not 0 <= p <= 1:
                 raise NemesisError(f"loss probability must be in [0, 1] in nemesis entry {entry!r}")
             action = SetLoss(p)
-        elif kind == "strike":
+        elif kind in ("strike", "snipe"):
             if len(args) not in (1, 2):
-                raise NemesisError(f"strike takes P [DOWN] in nemesis entry {entry!r}")
+                raise NemesisError(f"{kind} takes P [DOWN] in nemesis entry {entry!r}")
             p = _float(args[0], "probability", entry)
             down = _float(args[1], "down time", entry) if len(args) == 2 else 0.0
             if not 0 <= p <= 1 or down < 0:
-                raise NemesisError(f"strike needs P in [0, 1] and DOWN >= 0 in nemesis entry {entry!r}")
-            action = Strike(p, down)
+                raise NemesisError(f"{kind} needs P in [0, 1] and DOWN >= 0 in nemesis entry {entry!r}")
+            action = Strike(p, down) if kind == "strike" else Snipe(p, down)
         elif kind == "skew":
             if len(args) not in (2, 3):
                 raise NemesisError(f"skew takes NODE OFFSET [DRIFT] in nemesis entry {entry!r}")
@@ -213,7 +236,7 @@ def parse_script(text: str, nodes: Sequence[str] | None = None) -> list[tuple[fl
         else:
             raise NemesisError(
                 f"unknown nemesis action {kind!r} in entry {entry!r} "
-                "(use crash, restart, partition, cut, heal, loss, skew, strike)"
+                "(use crash, restart, partition, cut, heal, loss, skew, strike, snipe)"
             )
         out.append((t, action))
     out = [(round(t, 4), a) for t, a in out]  # millisecond-ish times read better and paste back exactly
@@ -241,6 +264,8 @@ def random_schedule(
     base_loss: float = 0.0,
     max_crashed: int | None = None,
     quiet: float = 0.2,
+    blip_p: tuple[float, float] = (0.05, 0.3),
+    blip_split: bool = False,
 ) -> list[tuple[float, Action]]:
     """Draw a fault timeline from ``rng``.
 
@@ -248,7 +273,9 @@ def random_schedule(
     ``interval``), holds for a while, then is repaired.  At most ``max_crashed``
     nodes are down at once (default: a minority).  The last ``quiet`` fraction of
     the run is fault-free -- every link healed, every node restarted -- so that
-    a correct system can show it recovers.
+    a correct system can show it recovers.  ``blip_p`` is the range of a blip
+    phase's strike probability; with ``blip_split`` the opening blip phase also
+    cuts a random pair of nodes off from each other.
     """
     for k in kinds:
         if k not in FAULT_KINDS:
@@ -263,7 +290,10 @@ def random_schedule(
     skewed: set[str] = set()
     if "blip" in kinds and end > 0:  # the first moments are the most fragile: start striking at once
         stop = min(rng.uniform(0.3, 1.5) * interval, end)
-        out += _blips(0.0, stop, rng)
+        out += _blips(0.0, stop, rng, blip_p)
+        if blip_split and n > 2:
+            a, b = rng.sample(nodes, 2)
+            out += [(0.0, Cut(a, b)), (0.0, Cut(b, a)), (stop, Heal())]
         t = max(t, stop + rng.expovariate(1.0 / interval))
     while t < end and kinds:
         kind = kinds[rng.randrange(len(kinds))]
@@ -285,7 +315,10 @@ def random_schedule(
         elif kind == "loss":
             out += [(t, SetLoss(round(rng.uniform(0.2, 0.6), 3))), (stop, SetLoss(base_loss))]
         elif kind == "blip":
-            out += _blips(t, stop, rng)
+            out += _blips(t, stop, rng, blip_p)
+        elif kind == "snipe":
+            p, down = round(rng.uniform(0.5, 0.9), 3), round(rng.uniform(0.1, 0.5), 3)
+            out += [(t, Snipe(p, down)), (stop, Snipe(0.0))]
         elif kind == "clock-skew":
             v = nodes[rng.randrange(n)]
             skewed.add(v)
@@ -314,8 +347,8 @@ def random_schedule(
     return out
 
 
-def _blips(start: float, stop: float, rng: random.Random) -> list[tuple[float, Action]]:
+def _blips(start: float, stop: float, rng: random.Random, p_range: tuple[float, float]) -> list[tuple[float, Action]]:
     """A phase of quick crash-restarts right after steps (``strike``) from ``start`` to ``stop``."""
-    p = round(rng.uniform(0.05, 0.3), 3)
+    p = round(rng.uniform(*p_range), 3)
     down = round(rng.uniform(0.001, 0.01), 4)
     return [(start, Strike(p, down)), (stop, Strike(0.0))]

@@ -49,6 +49,9 @@ class ProtocolSpec:
     #: the fault kinds of this protocol's ``random`` nemesis (``blip`` adds quick
     #: crash-restarts right after steps, where a protocol's durability rules bite)
     random_faults: tuple[str, ...] = ("partition", "crash")
+    #: settings of that nemesis (keywords of ``nemesis.random_schedule``: ``blip_p``,
+    #: ``blip_split``), tuned so that it finds the protocol's broken twins
+    random_tuning: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = list(self.variants)

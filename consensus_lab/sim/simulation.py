@@ -29,7 +29,7 @@ from .clients import (
     is_read,
 )
 from .invariants import Invariant, Violation, World
-from .nemesis import Action, ClockSkew, Crash, Cut, Heal, Partition, Restart, SetLoss, Strike
+from .nemesis import Action, ClockSkew, Crash, Cut, Heal, Partition, Restart, SetLoss, Snipe, Strike
 from .network import Links, NetworkConfig
 from .node import CancelTimer, Context, Node, Reply, Send, SetTimer, Storage
 from .trace import Trace, TraceEvent
@@ -40,6 +40,13 @@ __all__ = ["Simulation", "SimulationError", "NodeError"]
 _DELIVER, _TIMER, _ARRIVE, _REPLY, _CLIENT_NEXT, _CLIENT_TIMEOUT, _NEMESIS = range(7)
 
 _VIOLATION_CONTEXT = 30  # how many events before a violation are kept with it
+
+
+@dataclass(frozen=True)
+class _Rejoin:
+    """Internal: give a sniped node its links back."""
+
+    node: str
 
 
 class SimulationError(RuntimeError):
@@ -145,6 +152,11 @@ class Simulation:
         self._strike_p = 0.0
         self._strike_down = 0.0
         self._strike_rng = random.Random(f"consensus_lab:{seed}:strike")
+        # snipe: cut a node off right after it took a client request (the nemesis's ``snipe P D``)
+        self._snipe_p = 0.0
+        self._snipe_down = 0.0
+        self._snipe_rng = random.Random(f"consensus_lab:{seed}:snipe")
+        self._sniped: dict[str, set[tuple[str, str]]] = {}  # node -> the links its snipe cut
         for t, action in schedule:
             self._push(float(t), _NEMESIS, action, None, None, None, None)
 
@@ -322,6 +334,30 @@ class Simulation:
             self._push(self.now, _NEMESIS, Crash(n), None, None, None, None)
             self._push(self.now + self._strike_down * rng.uniform(0.2, 1.0), _NEMESIS, Restart(n), None, None, None, None)
 
+    def _snipe(self, n: str) -> None:
+        """After ``n`` took a client request it did not answer at once: with the snipe
+        probability, cut it off from every other node (what it just sent never arrives)
+        and give its links back a little later.  At most a minority is cut off at once."""
+        rng = self._snipe_rng
+        if rng.random() >= self._snipe_p or n in self._sniped:
+            return
+        if len(self._sniped) >= (len(self.node_ids) - 1) // 2:
+            return
+        blocked = self.links.blocked
+        mine = {(a, b) for x in self.node_ids if x != n for a, b in ((n, x), (x, n))} - blocked
+        blocked.update(mine)
+        self._sniped[n] = mine
+        self._rec_isolation()
+        self._push(self.now + self._snipe_down * rng.uniform(0.2, 1.0), _NEMESIS, _Rejoin(n), None, None, None, None)
+
+    def _rec_isolation(self) -> None:
+        """Record the links the snipes hold cut: the cut-off nodes alone, the rest together."""
+        alone = sorted(self._sniped)
+        if not self.links.blocked:
+            self._rec("heal")
+        elif alone:
+            self._rec("partition", info=[[a] for a in alone] + [[x for x in self.node_ids if x not in alone]])
+
     def _dispatch(self, ev: tuple) -> None:
         self.now = now = ev[0]
         kind = ev[2]
@@ -355,7 +391,10 @@ class Simulation:
                 self._rec("request", nid, req.client, None, req, None)
                 ctx = self._ctx[nid]
                 ctx._now = now
+                mark = len(self._rows)
                 self._call(node, "on_client_request", ctx, req)
+                if self._snipe_p and not any(r[1] == "reply" and r[2] == nid for r in self._rows[mark:]):
+                    self._snipe(nid)
                 if self._strike_p:
                     self._strike(nid)
         elif kind == _REPLY:
@@ -425,6 +464,11 @@ class Simulation:
             self._rec("loss", info=action.p)
         elif t is Strike:
             self._strike_p, self._strike_down = action.p, action.down
+        elif t is Snipe:
+            self._snipe_p, self._snipe_down = action.p, action.down
+        elif t is _Rejoin:
+            self.links.blocked.difference_update(self._sniped.pop(action.node, ()))
+            self._rec_isolation()
         elif t is ClockSkew:
             ctx = self._ctx[self._known(action.node)]
             ctx._clock_offset = action.offset
