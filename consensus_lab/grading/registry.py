@@ -1,6 +1,7 @@
 """The exercises, in course order, and the instructor's hidden checks.
 
-``EXERCISE_IDS`` lists ``ex00`` ... ``ex13``; :func:`get` accepts an id, a
+``EXERCISE_IDS`` lists the exercises (``ex00``, ``ex01``, ...: every ``exNN`` module
+of :mod:`consensus_lab.grading.specs`); :func:`get` accepts an id, a
 number or a notebook file name.  Hidden checks live in a directory the
 grader is pointed at, one JSON file per exercise (any file name ending in
 ``.json``)::
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,8 @@ from .checks import Check, ExerciseSpec
 
 __all__ = ["EXERCISE_IDS", "get", "all_specs", "load_hidden", "HiddenChecksError"]
 
-EXERCISE_IDS = tuple(f"ex{i:02d}" for i in range(0, 14))
+EXERCISE_IDS = tuple(sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).with_name("specs"))])
+                            if re.fullmatch(r"ex\d\d", m.name)))
 
 _cache: dict[str, ExerciseSpec] = {}
 
