@@ -1,4 +1,4 @@
-"""The exercises added for lessons 00, 08 and 10 (issue 18): each one's answers, bugs and mutants.
+"""The exercises added for lessons 00, 08, 10 and the capstone (issue 18): each one's answers, bugs and mutants.
 
 For every new exercise, ``tests/data/answers/`` holds
 
@@ -28,7 +28,7 @@ from consensus_lab.grading.selfcheck import format_report, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ROOT / "tests" / "data" / "answers"
-NEW = ("ex00", "ex10", "ex11", "ex12", "ex13")
+NEW = ("ex00", "ex10", "ex11", "ex12", "ex13", "ex17")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
@@ -45,6 +45,9 @@ BUGS = {
     "ex12_bug_leader_only_dedup.py": ("exactly once", "not linearizable"),
     "ex13_bug_leader_reads_locally.py": ("linearizability", "not linearizable"),
     "ex13_bug_no_noop_wait.py": ("linearizability", "not linearizable"),
+    "ex17_bug_commit_on_votes.py": ("act only on a logged decision", "answered the client", "t="),
+    "ex17_bug_vote_on_receipt.py": ("a vote is a logged promise", "voted yes on", "t="),
+    "ex17_bug_read_uncommitted.py": ("strict serializability", "not linearizable"),
 }
 
 #: single edits of the reference that are real bugs: the new exercises' rows of tests/mutants.py
@@ -57,7 +60,7 @@ def _present(exercise: str) -> bool:
 
 #: a buggy answer that replaces or extends one class of a whole answer is graded behind that answer
 BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py",
-          "ex13_bug_": "ex13_student.py"}
+          "ex13_bug_": "ex13_student.py", "ex17_bug_": "ex17_student.py"}
 
 
 def source_of(path: Path) -> str:
@@ -117,7 +120,7 @@ def test_new_exercises_in_the_grader(tmp_path):
         submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
         expect_full += [("ref", exercise), ("student", exercise)]
     bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust",
-                                                                 "ex10_bug_product"))]
+                                                                 "ex10_bug_product", "ex17_bug_commit"))]
     for name in bugs:
         submit(subs, name[:-3].replace("_", "-"), name[:4], source_of(ANSWERS / name))
     submit(subs, "colluder", "ex00", COLLUDER)
