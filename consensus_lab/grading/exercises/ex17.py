@@ -66,6 +66,8 @@ DEPENDS = ("ex09", "ex12")
 
 
 # --- messages between groups ---------------------------------------------------------------
+# Prepare, Decision and DecisionRequest have the shape of consensus_lab.protocols.sharded_txn's, declared
+# again on purpose: graded code runs where only consensus_lab.sim, .history and the exercise modules exist.
 
 
 @dataclass(frozen=True, slots=True)
