@@ -13,9 +13,10 @@ After every handler, from what a node sends and what its durable log holds:
 
 At the end (every fault healed): **atomicity** on the groups' committed logs
 (a committed transaction is finished as a commit by every shard it wrote to,
-after its prepare; an aborted one by none), **no blocking** (no replica still
+after its prepare; an aborted one by none), **isolation** on the same logs (no
+two committed transactions held one key's lock at once), **no blocking** (no replica still
 holds a transaction in doubt), enough transactions committed across shards,
-and the clients' history is **strictly serializable**: the library's ``txn-kv``
+and the clients' history is linearizable per key and **strictly serializable**: the library's ``txn-kv``
 model checks it as linearizability of the whole store, in which every
 transaction's writes take effect at one instant (so no read sees a transaction
 on one shard and misses it on another, or sees writes that were never
@@ -151,6 +152,35 @@ class TxnJudge(Judge):
                             f"{outcome or 'missing'}")
         return None
 
+    def _isolation(self) -> str | None:
+        """Two committed transactions that held a key's lock at once, read off a group's committed log."""
+        for g, (log, ci, nid) in enumerate(self._group_logs()):
+            prepared: dict[str, tuple[int, set]] = {}  # txid -> (index of its first prepare, its keys)
+            finished: dict[str, tuple[int, Any]] = {}  # txid -> (index, outcome) of its first finish
+            for i, entry in enumerate(log[:ci] if type(log) is tuple else (), start=1):
+                c = getattr(entry, "command", None)
+                if type(c).__name__ != "Step":
+                    continue
+                if c.kind == "prepare" and c.txid not in prepared:
+                    try:
+                        keys = {k for k, _ in c.value[0]}
+                    except (TypeError, ValueError, IndexError):
+                        keys = set()
+                    prepared[c.txid] = (i, keys)
+                elif c.kind == "finish" and c.txid not in finished:
+                    finished[c.txid] = (i, c.value)
+            done = sorted((t for t in prepared if finished.get(t, (0, None))[1] == COMMIT), key=lambda t: prepared[t][0])
+            for a in done:
+                start, keys = prepared[a]
+                end = finished[a][0]
+                for b in done:
+                    shared = keys & prepared[b][1]
+                    if b != a and start < prepared[b][0] < end and shared:
+                        return (f"isolation: shard {g} ({nid}) prepared {b} while {a} held the lock on "
+                                f"{sorted(shared, key=repr)[0]!r} (log entries {start}..{end}), and both committed: "
+                                f"a prepare must lock its keys, and one that finds a key locked must vote no")
+        return None
+
     def final(self) -> str | None:
         assert self.sim is not None
         expect = self.params.get("expect", {})
@@ -162,7 +192,7 @@ class TxnJudge(Judge):
         if commits < int(expect.get("min_commits", 0)):
             return (f"only {commits} transactions committed; expected at least {expect['min_commits']} -- are "
                     f"lost Prepare messages re-sent while votes are missing?")
-        problem = self._atomicity()
+        problem = self._atomicity() or self._isolation()
         if problem:
             return problem
         for nid, v in sorted(self.live_views().items()):
@@ -174,8 +204,13 @@ class TxnJudge(Judge):
                      and len({self._shard(k) for k, _ in op.value}) > 1)
         if across < int(expect.get("min_across", 0)):
             return f"only {across} transactions over two shards committed; expected at least {expect['min_across']}"
-        from ...protocols._sharded_txn_analysis import register_model
+        from ...protocols._sharded_txn_analysis import per_key_operations, register_model
 
+        # every key on its own first: quick, and it names the key when a read saw what never committed
+        problem = linearizability_problem(per_key_operations(history), "kv", says="per-key linearizability: the "
+                                          "clients' history is", more=" -- a read that saw uncommitted writes?")
+        if problem:
+            return problem
         register_model()  # the whole store as one object, transactions atomic: the capstone's model
         return linearizability_problem(history, "txn-kv", says="strict serializability: the clients' history is",
                                        more=" -- a read that saw uncommitted writes, or a transaction torn "
