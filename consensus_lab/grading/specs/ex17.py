@@ -254,7 +254,7 @@ class Spec(NodeSpec):
               "VOTE_TIMEOUT, and answer a DecisionRequest with no decision in the log by logging an abort (only a "
               "coordinator leader that is not running the transaction).",
               params={"seeds": [6, 8], "nemesis": "partition", "nemesis_interval": 0.6, "network": {"loss": 0.2},
-                      "expect": {"min_ok": 10, "min_across": 1, "min_commits": 10}}),
+                      "expect": {"min_ok": 10, "min_across": 1, "min_commits": 6}}),
     )
 
 
