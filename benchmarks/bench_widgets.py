@@ -16,8 +16,8 @@ Actions, on a 5-node, 10-simulated-second scenario of each protocol:
   ``sim only``, the same scenario through ``consensus_lab.run`` with no widget
   (the ratio is the lab's overhead on top of the simulation itself).
 
-Then the small labs and the challenge strip (lessons 02, 04, 08, 09, 10 and
-a scenario lab carrying a challenge): every button of each, timed the same
+Then the small labs and the challenge strip (lessons 01, 02, 04, 08, 09, 10
+and a scenario lab carrying a challenge): every button of each, timed the same
 way (``search`` and ``simulate`` run a search / a Monte Carlo estimate and
 are reported, not held to the target).
 
@@ -116,6 +116,7 @@ def bench_small_labs(repeat: int) -> dict[str, dict[str, float]]:
     from consensus_lab.widgets.lock_lab import LockLab
     from consensus_lab.widgets.model_lab import ModelLab
     from consensus_lab.widgets.placement_lab import PlacementLab
+    from consensus_lab.widgets.two_clients_lab import TwoClientsLab
 
     samples: dict[str, list[tuple[float, float]]] = {}
 
@@ -128,6 +129,11 @@ def bench_small_labs(repeat: int) -> dict[str, dict[str, float]]:
         lab.w_amount.value = 0.1
         record("challenge lab: run", lab.buttons["Run"].click)
         record("challenge lab: check", lab.challenge_box.w_check.click)
+        tc = TwoClientsLab()
+        tc.w_delay.value = 10 * (i % 30)
+        tc.w_lose.value = bool(i % 2)
+        record("two clients: run", tc.buttons["Run"].click)
+        record("two clients: knob", lambda tc=tc: setattr(tc.w_concurrent, "value", True))
         h = HistoryLab()
         h.w_process.value, h.w_f.value, h.w_value.value = i % 3, "write", str(i)
         record("history: invoke", h.buttons["Invoke"].click)

@@ -355,6 +355,20 @@ def _lock_story():
     return plot_lock_story(lock_story(session_timeout=2.0, pause=(1.0, 4.5), fencing=True))
 
 
+def _two_clients():
+    from consensus_lab.two_clients import two_clients
+    from consensus_lab.viz.two_clients_plot import plot_two_clients
+
+    return plot_two_clients(two_clients(lose_reply=True), highlight=["PutAck", "Replicate", "GetReply"])
+
+
+def _counterexample():
+    from consensus_lab.explore import explore
+    from consensus_lab.viz import plot_counterexample
+
+    return plot_counterexample(explore("twopc", variant="uncertain-abort", progress=False))
+
+
 def _tradeoffs():
     from consensus_lab.systems import commit_wait_grid, quorum_choices, read_modes
     from consensus_lab.viz.systems_plots import plot_tradeoffs
@@ -406,6 +420,8 @@ CASES: dict[str, Callable[[], Any]] = {
     "tradeoffs": _tradeoffs,
     "locked-keys": _locked_keys,
     "commits-after-crash": _commits_after_crash,
+    "two-clients": _two_clients,
+    "counterexample": _counterexample,
 }
 
 

@@ -1,7 +1,7 @@
 """Challenges solved in a real browser by clicking, as a student would.
 
 A small notebook written for this test (in a temporary directory, so it
-does not depend on the lessons' prose) opens five challenge labs.  For each,
+does not depend on the lessons' prose) opens seven challenge labs.  For each,
 the test answers the prediction, presses Check once without acting (a hint
 must appear, the banner must not), then does what the challenge's script
 does -- by clicking buttons and picking from drop-downs -- and waits for the
@@ -31,7 +31,7 @@ from test_browser import (
 pytestmark = pytest.mark.browser
 
 LABS = ["05-block-participant", "07-split-no-leader", "04-eventual-only", "02-sequential-not-linearizable",
-        "09-shortest-counterexample"]
+        "09-shortest-counterexample", "01-did-it-happen", "06-livelock-and-stop"]
 
 
 def _notebook(path: Path) -> None:
@@ -182,5 +182,33 @@ def test_solve_challenges_by_clicking(page, server):
         assert "shortest counterexample" in _solved(page, lab)
         assert lab.locator(".cl-steps li").count() >= 2
         lab.screenshot(path=str(SHOTS / "challenge-09.png"))
+
+        # 01: lose n1's answer to A; B's read shows the write happened
+        lab = hosts[5]
+        lab.scroll_into_view_if_needed()
+        _act(page, lab, "Run")
+        assert lab.locator(".cl-solved").count() == 0  # A got its answer
+        lab.locator(".cl-lose-reply input").first.check()
+        page.wait_for_timeout(300)
+        _act(page, lab, "Run")
+        assert "A gave up" in _solved(page, lab)
+        assert lab.locator(".cl-conclusions tr").count() == 2
+        lab.screenshot(path=str(SHOTS / "challenge-01.png"))
+
+        # 06: turn backoff off (the options box), Reset, watch the duel; then silence n2
+        lab = hosts[6]
+        lab.scroll_into_view_if_needed()
+        lab.locator(".cl-options input").first.fill("backoff=off")
+        page.wait_for_timeout(300)
+        _act(page, lab, "Reset")
+        _select(page, lab, ".cl-amount", "+1 s")
+        _act(page, lab, "Run")
+        assert lab.locator(".cl-solved").count() == 0
+        _select(page, lab, ".cl-node", "n2")
+        _act(page, lab, "Crash")
+        _select(page, lab, ".cl-amount", "+0.5 s")
+        _act(page, lab, "Run")
+        assert "n2 silenced" in _solved(page, lab)
+        lab.screenshot(path=str(SHOTS / "challenge-06.png"))
     finally:
         page.evaluate(_CLOSE)

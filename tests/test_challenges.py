@@ -168,3 +168,33 @@ def test_scenario_lab_for_challenge_is_the_challenge_lab():
     lab = ScenarioLab.for_challenge("06-stop-livelock")
     assert isinstance(lab, ScenarioLab) and lab.challenge is challenges.get("06-stop-livelock")
     assert "Challenge 06-stop-livelock" in lab._repr_mimebundle_()["text/plain"]
+
+
+@pytest.mark.parametrize("script, solved, says", [
+    ((("run", 0.1), ("crash", "n1"), ("run", 0.4)), False, "already knew the outcome"),
+    ((("run", 0.005), ("crash", "n1"), ("run", 0.4)), False, "no participant had voted yes"),
+    ((("run", 0.03), ("crash", "n1"), ("run", 0.1)), False, "has not asked"),
+    ((("run", 0.03), ("crash", "n1"), ("run", 0.4), ("restart", "n1")), False, "n1 is back"),
+])
+def test_termination_challenge_needs_the_right_moment_and_the_asking(script, solved, says):
+    c = challenges.get("05-termination-cannot-help")
+    lab = c.lab()
+    challenges.run_script(lab, script)
+    v = c.evaluate(lab)
+    assert v.solved == solved and says in v.detail
+
+
+@pytest.mark.parametrize("fix, how", [
+    (("reset", {"options": {"backoff": True}}), "randomized backoff"),
+    (("reset", {"options": {"backoff": False, "proposers": 1}}), "distinguished proposer"),
+    (("crash", "n1"), "n1 silenced"),
+])
+def test_livelock_challenge_is_solved_by_any_fix_but_only_after_a_livelock(fix, how):
+    c = challenges.get("06-livelock-and-stop")
+    lab = c.lab()
+    challenges.run_script(lab, (fix, ("run", 1.0)))
+    assert not c.evaluate(lab).solved  # a value chosen without a duel first proves nothing
+    lab = c.lab()
+    challenges.run_script(lab, (("reset", {"options": {"backoff": False}}), ("run", 1.0), fix, ("run", 0.5)))
+    v = c.evaluate(lab)
+    assert v.solved and how in v.detail, v.detail

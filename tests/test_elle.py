@@ -221,3 +221,152 @@ def test_plot_anomaly_draws_the_cycle() -> None:
     assert "G-single" in ax.get_title()
     ok = check_isolation(load_history(ELLE / "paper-example.edn"), "read-committed")
     assert plot_anomaly(ok).get_title() == "read-committed"
+
+
+# --- a known version order (rw-register with blind writes) -------------------------------
+
+
+def test_blind_writes_need_a_known_version_order_to_show_a_write_cycle() -> None:
+    # two transactions write x and y without reading: nothing in the history orders them
+    h = txns((0, "ok", [("w", "x", 1), ("w", "y", 1)]), (1, "ok", [("w", "x", 2), ("w", "y", 2)]))
+    assert check_isolation(h, "read-committed").holds
+    assert check_isolation(h, "serializable", versions={"x": (1, 2), "y": (1, 2)}).holds
+    r = check_isolation(h, "read-committed", versions={"x": (1, 2), "y": (2, 1)})
+    assert not r.holds and r.witness.name == "G0"
+    assert {(a, k, b) for a, k, b in r.witness.cycle} == {(0, "ww", 1), (1, "ww", 0)}
+    assert not brute_force_serializable(h, versions={"x": (1, 2), "y": (2, 1)})
+
+
+def test_a_known_order_is_checked_against_the_reads_and_real_time() -> None:
+    # T1 reads x = 1 and completes before T2 writes x = 2 ... yet the order puts 2 first
+    h = txns((0, "ok", [("w", "x", 1)]), (1, "ok", [("r", "x", 1)]), (2, "ok", [("w", "x", 2)]))
+    assert check_isolation(h, "strict-serializable", versions={"x": (1, 2)}).holds
+    lie = check_isolation(h, "strict-serializable", versions={"x": (2, 1)})
+    assert not lie.holds and "rt" in {k for _, k, _ in lie.witness.cycle}
+    # a read of the initial value anti-depends on the first version
+    h0 = txns((0, "ok", [("r", "x", None), ("w", "y", 1)]), (1, "ok", [("r", "y", None), ("w", "x", 1)]))
+    r = check_isolation(h0, "serializable", versions={"x": (1,), "y": (1,)})
+    assert r.witness.name == "G2" and [k for _, k, _ in r.witness.cycle] == ["rw", "rw"]
+
+
+def test_a_known_order_must_name_written_values_once() -> None:
+    import pytest
+
+    h = txns((0, "ok", [("w", "x", 1)]), (1, "fail", [("w", "x", 9)]))
+    assert check_isolation(h, versions={"x": (9, 1)}).holds  # a failed write is dropped from the order
+    with pytest.raises(ValueError, match="no transaction wrote"):
+        check_isolation(h, versions={"x": (1, 5)})
+    with pytest.raises(ValueError, match="twice"):
+        check_isolation(h, versions={"x": (1, 1)})
+    lists = txns((0, "ok", [("append", "x", 1)]))
+    with pytest.raises(ValueError, match="list-append"):
+        check_isolation(lists, versions={"x": (1,)})
+
+
+@st.composite
+def register_executions(draw: st.DrawFn) -> tuple[list[Op], dict[str, tuple[int, ...]]]:
+    """2-5 rw-register transactions over x, y (each key written at most once per
+    transaction), run serially in some order or interleaved with no isolation;
+    returns the history and the order in which the database installed each key."""
+    n = draw(st.integers(2, 5))
+    plans, counter = [], 1
+    for _ in range(n):
+        mops, written = [], set()
+        for _ in range(draw(st.integers(1, 3))):
+            k = draw(st.sampled_from(["x", "y"]))
+            if k not in written and draw(st.booleans()):
+                mops.append(["w", k, counter])
+                written.add(k)
+                counter += 1
+            else:
+                mops.append(["r", k, None])
+        plans.append(mops)
+    state: dict[str, int | None] = {"x": None, "y": None}
+    order: dict[str, list[int]] = {"x": [], "y": []}
+    cursor = [0] * n
+    serial = draw(st.booleans())
+    perm = draw(st.permutations(range(n)))
+    steps = [i for i in perm for _ in plans[i]] if serial else None
+    while any(c < len(p) for c, p in zip(cursor, plans, strict=True)):
+        if steps is not None:
+            i = steps.pop(0)
+        else:
+            i = draw(st.sampled_from([i for i in range(n) if cursor[i] < len(plans[i])]))
+        m = plans[i][cursor[i]]
+        cursor[i] += 1
+        if m[0] == "w":
+            state[m[1]] = m[2]
+            order[m[1]].append(m[2])
+        else:
+            m[2] = state[m[1]]
+    ops = [Op(p, "invoke", "txn", None, tuple((f, k, None if f == "r" else v) for f, k, v in mops))
+           for p, mops in enumerate(plans)]
+    ops += [Op(p, "ok", "txn", None, tuple(tuple(m) for m in mops)) for p, mops in enumerate(plans)]
+    return ops, {k: tuple(v) for k, v in order.items()}
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(register_executions())
+def test_serializable_with_a_known_order_agrees_with_brute_force(case) -> None:  # noqa: ANN001
+    history, order = case
+    assert (check_isolation(history, "serializable", versions=order).holds
+            == brute_force_serializable(history, versions=order))
+
+
+# --- G-nonadjacent: snapshot isolation's cycles with more than one rw edge -------------------
+
+
+def test_long_fork_is_g_nonadjacent_not_g_single() -> None:
+    # T0 and T2 write concurrently; T1 sees T2's write and not T0's, T3 the other way round:
+    # T1 -rw-> T0 -wr-> T3 -rw-> T2 -wr-> T1, two rw edges, never adjacent
+    h = txns((0, "ok", [("append", "x", 1), ("append", "y", 1)]),
+             (1, "ok", [("r", "x", ()), ("r", "w", (1,))]),
+             (2, "ok", [("append", "z", 1), ("append", "w", 1)]),
+             (3, "ok", [("r", "y", (1,)), ("r", "z", ())]),
+             (4, "ok", [("r", "x", (1,)), ("r", "y", (1,)), ("r", "z", (1,)), ("r", "w", (1,))]))
+    r = check_isolation(h, "snapshot-isolation")
+    assert not r.holds and r.witness.name == "G-nonadjacent"
+    assert "G-single" not in names(r)
+    kinds = [k for _, k, _ in r.witness.cycle]
+    assert kinds.count("rw") == 2 and all(not (kinds[i] == kinds[i - 1] == "rw") for i in range(len(kinds)))
+    assert len({a for a, _, _ in r.witness.cycle}) == len(r.witness.cycle)  # a simple cycle
+    assert check_isolation(h, "read-committed").holds
+    assert not brute_force_serializable(h)
+
+
+def _simple_cycles(edges: dict[tuple[int, int], set[str]]):  # noqa: ANN202
+    """Every simple cycle as a list of (a, kind, b), by brute force over node sequences."""
+    from itertools import permutations, product
+
+    nodes = sorted({x for e in edges for x in e})
+    for n in range(2, len(nodes) + 1):
+        for seq in permutations(nodes, n):
+            if seq[0] != min(seq):
+                continue
+            hops = [(seq[i], seq[(i + 1) % n]) for i in range(n)]
+            if all(h in edges for h in hops):
+                for kinds in product(*(sorted(edges[h]) for h in hops)):
+                    yield [(a, k, b) for (a, b), k in zip(hops, kinds, strict=True)]
+
+
+def _nonadjacent(cycle) -> bool:  # noqa: ANN001
+    kinds = [k for _, k, _ in cycle]
+    return "rw" in kinds and not any(kinds[i] == kinds[i - 1] == "rw" for i in range(len(kinds)))
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(st.dictionaries(st.tuples(st.integers(0, 4), st.integers(0, 4)).filter(lambda e: e[0] != e[1]),
+                       st.sets(st.sampled_from(["ww", "wr", "rw"]), min_size=1), max_size=12))
+def test_g_nonadjacent_search_agrees_with_brute_force(edges) -> None:  # noqa: ANN001
+    from consensus_lab.checkers.elle import _Graph
+
+    g = _Graph()
+    for (a, b), ks in edges.items():
+        for k in ks:
+            g.add(a, b, k)
+    found = g.nonadjacent_cycle({"ww", "wr", "rw"})
+    assert (found is not None) == any(_nonadjacent(c) for c in _simple_cycles(edges))
+    if found is not None:
+        assert _nonadjacent(found) and len({a for a, _, _ in found}) == len(found)
+        assert all(k in edges[(a, b)] for a, k, b in found)
+        assert all(found[i][2] == found[(i + 1) % len(found)][0] for i in range(len(found)))

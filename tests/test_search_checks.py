@@ -15,7 +15,7 @@ from consensus_lab.grading.worker import Runtime
 
 HIDDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "hidden"
 MUTANT = {m.id: m for m in MUTANTS}
-PROTOCOLS = ("ex06", "ex07", "ex08", "ex09")
+PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09")
 
 
 def search_check(exercise: str):
@@ -66,7 +66,8 @@ def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
 
 @pytest.mark.parametrize("mutant", ["ex08-vote-term-unchecked", "ex08-vote-twice", "ex06-commit-on-first-yes",
                                     "ex06-presumed-commit", "ex06-timeout-commits", "ex07-own-value",
-                                    "ex09-no-consistency-check", "ex09-conflicts-kept"])
+                                    "ex09-no-consistency-check", "ex09-conflicts-kept", "ex00-no-dedup",
+                                    "ex00-delivered-not-stored"])
 def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)

@@ -115,6 +115,9 @@ class Progress:
         self.solved = False
         self.detail = ""
         self.guess: int | None = None
+        #: what a predicate noticed on the way, for a challenge that spans several runs (a Reset starts a
+        #: new run, the attempt goes on)
+        self.notes: dict[str, Any] = {}
 
     def predict(self, choice: int) -> None:
         p = self.challenge.prediction

@@ -1,7 +1,8 @@
-"""Challenges played in the small labs of lessons 02, 04, 08, 09 and 10."""
+"""Challenges played in the small labs of lessons 01, 02, 04, 08, 09 and 10."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .core import Challenge, Prediction, Verdict
@@ -20,11 +21,46 @@ def _lazy(module: str, cls: str):
     return make
 
 
+_two_clients_lab = _lazy("two_clients_lab", "TwoClientsLab")
 _history_lab = _lazy("history_lab", "HistoryLab")
 _placement_lab = _lazy("placement_lab", "PlacementLab")
 _model_lab = _lazy("model_lab", "ModelLab")
 _explorer_lab = _lazy("explorer_lab", "ExplorerLab")
 _lock_lab = _lazy("lock_lab", "LockLab")
+
+
+def _on_last_run(judge: Callable[[Any], Verdict]) -> Callable[[Any], Verdict]:
+    """A predicate over the two-clients lab's last run (none yet: press Run)."""
+
+    def check(lab: Any) -> Verdict:
+        return Verdict(False, "press Run first") if lab.story is None else judge(lab.story)
+
+    return check
+
+
+@_on_last_run
+def _did_it_happen(s: Any) -> Verdict:
+    if not s.indeterminate:
+        return Verdict(False, "A got its answer, so A knows: lose n1's answer to A")
+    if s.concurrent:
+        return Verdict(False, "B writes x=2 too, so B's read cannot speak for A's write: let B only read")
+    if s.read.value != 1:
+        return Verdict(False, f"A gave up, but B read x={'nil' if s.read.value is None else s.read.value}: "
+                              "B cannot tell either. Let B's read see A's write")
+    return Verdict(True, f"A gave up at t={s.write.ret:.2f} s not knowing; n1 had applied x=1 at "
+                         f"t={s.applied_at['n1']:.2f} s, and B read it at t={s.read.ret:.2f} s.")
+
+
+@_on_last_run
+def _stale_after_ack(s: Any) -> Verdict:
+    if not s.acknowledged_before_read:
+        return Verdict(False, "no write was acknowledged before B's read began: let A get its answer")
+    if not s.stale:
+        return Verdict(False, f"B read x={'nil' if s.read.value is None else s.read.value}, which is fresh: "
+                              "move the replicas further apart")
+    return Verdict(True, f"A's write was acknowledged at t={s.write.ret:.2f} s; B's read began at "
+                         f"t={s.read.call:.2f} s and returned nil, because x=1 reached n2 only at "
+                         f"t={s.applied_at['n2']:.2f} s.")
 
 
 def _sequential_not_linearizable(lab: Any) -> Verdict:
@@ -97,6 +133,42 @@ def _fenced(lab: Any) -> Verdict:
 
 
 CHALLENGES: list[Challenge] = [
+    Challenge(
+        id="01-did-it-happen",
+        title="did my write happen?",
+        goal="Make client A give up on a write that did take effect, and let B's read show that it did.",
+        make=_two_clients_lab,
+        check=_did_it_happen,
+        script=(("set", {"lose_reply": True}), ("run",)),
+        demonstrated="Partial failure: a client that hears nothing cannot tell a lost request from a lost "
+                     "answer or a dead replica; its write may have happened, and only someone else can find "
+                     "out.",
+        hints=("Tick 'lose n1's answer to A' and press Run.",
+               "If B reads nil, the replicas are too far apart for B to see A's write: bring them closer."),
+        prediction=Prediction("n1's answer to A is lost on the way, and A gives up. What can A conclude?",
+                              ("its write did not happen", "its write happened",
+                               "nothing: it may or may not have happened"), 2,
+                              "A's silence looks the same whether the request, the answer or n1 itself was "
+                              "lost; here n1 had applied x=1, and B's read shows it."),
+    ),
+    Challenge(
+        id="01-stale-after-ack",
+        title="a read that comes too soon",
+        goal="Move the replicas apart until B's read, begun after A's write was acknowledged, returns the old "
+             "value.",
+        make=_two_clients_lab,
+        check=_stale_after_ack,
+        script=(("set", {"delay": 150}), ("run",)),
+        demonstrated="Latency: a replica that answers at once and passes writes on later lets a reader see the "
+                     "past, even though nothing failed; only waiting (which costs time) prevents it.",
+        hints=("A's write reaches n1 at t=0.14 s; B's read reaches n2 at t=0.24 s.",
+               "Set 'replicas apart' above 100 ms and press Run."),
+        prediction=Prediction("A's write is acknowledged at t=0.18 s and B reads at n2 at t=0.2 s. Can B's "
+                              "read miss it?", ("no: it came later", "yes, if the replicas are far enough apart",
+                                                "only if something fails"), 1,
+                              "n1 applies x=1 at 0.14 s and passes it on; B's read reaches n2 at 0.24 s, so a "
+                              "Replicate slower than 100 ms arrives after it."),
+    ),
     Challenge(
         id="02-sequential-not-linearizable",
         title="sequential but not linearizable",

@@ -204,7 +204,90 @@ def _blocked(lab: Any) -> Verdict:
                          "neither commit nor abort until n1 comes back.")
 
 
+def _termination_useless(lab: Any) -> Verdict:
+    s = lab.session
+    crashes = [t for t, a in _by_hand(lab, Crash) if a.node == "n1"]
+    if not crashes:
+        return Verdict(False, "the coordinator n1 has not crashed")
+    at = crashes[-1]
+    if s.is_up("n1"):
+        return Verdict(False, "n1 is back: keep it down while the participants try to finish without it")
+    parts = [n for n in s.node_ids if n != "n1"]
+    then = _views(lab, at)
+    uncertain = [n for n in parts if then.get(n) is not None and "prepared" in then[n].get("state", {}).values()]
+    if not uncertain:
+        knew = [n for n in parts if then.get(n) is not None
+                and {"committed", "aborted"} & set(then[n].get("state", {}).values())]
+        if knew:
+            return Verdict(False, f"when n1 crashed, {', '.join(knew)} already knew the outcome: crash n1 after "
+                                  "the votes and before its decision goes out")
+        return Verdict(False, "when n1 crashed no participant had voted yes, so each may abort alone: crash n1 "
+                              "after the votes")
+    now = _views(lab)
+    decided = sorted(n for n in parts if now.get(n) is not None
+                     and {"committed", "aborted"} & set(now[n].get("state", {}).values()))
+    if decided:
+        return Verdict(False, f"{', '.join(decided)} decided: someone knew the outcome and the termination "
+                              "protocol helped. Crash n1 before its decision reaches anyone")
+    asked = {(e.peer, e.node) for e in s.sim.trace if e.kind == "deliver" and e.time > at
+             and e.msg_type == "DecisionRequest" and e.peer in parts and e.node in parts}
+    missing = [(a, b) for a in uncertain for b in parts if a != b and (a, b) not in asked]
+    if missing:
+        a, b = missing[0]
+        return Verdict(False, f"{a} has not asked {b} yet: Run on (an uncertain participant asks every "
+                              f"{dict(s.scenario.options).get('ask_timeout', 0.15)} s)")
+    n = sum(1 for e in s.sim.trace if e.kind == "deliver" and e.time > at and e.msg_type == "DecisionRequest"
+            and e.peer in parts and e.node in parts)
+    return Verdict(True, f"after n1 crashed at t = {at:.3f} s, {', '.join(uncertain)} asked each other {n} times; "
+                         "each was uncertain too and could not answer, so all still wait for n1.")
+
+
 # --- 06: Paxos --------------------------------------------------------------------------------
+
+
+def _notes(lab: Any) -> dict[str, Any]:
+    """Where a predicate keeps what it saw in earlier runs of the same attempt."""
+    box = getattr(lab, "challenge_box", None)
+    return box.progress.notes if box is not None else lab.__dict__.setdefault("_challenge_notes", {})
+
+
+def _top_ballot(views: dict[str, Any]) -> int:
+    nums = [int(str(v["ballot"]).strip("()").split(",")[0]) for v in views.values()
+            if v is not None and v.get("ballot")]
+    return max(nums, default=0)
+
+
+def _livelock_then_stopped(lab: Any) -> Verdict:
+    s = lab.session
+    opts = dict(s.scenario.options)
+    backoff = opts.get("backoff", True) not in (False, "off", "false")
+    chosen = s.snapshot_at().goals.get("a value is chosen")
+    notes = _notes(lab)
+    proposers = int(opts.get("proposers", 2))
+    silenced = [a.node for _, a in _by_hand(lab, Crash) if a.node in ("n1", "n2")[:proposers]]
+    top = _top_ballot(_views(lab))
+    if not backoff and proposers > 1 and chosen is None and not silenced and s.now >= 0.5 and top >= 10:
+        notes["livelock"] = (s.now, top)
+        return Verdict(False, f"livelock: {s.now:.1f} s, ballots up to {top}, nothing chosen. Now stop it")
+    if "livelock" not in notes:
+        if chosen is not None:
+            return Verdict(False, f"a value was chosen at t = {chosen:.3f} s: "
+                                  + ("randomized backoff kept the proposers apart. Turn it off (backoff=off, "
+                                     "Reset)" if backoff else "make both proposers duel, from the start"))
+        return Verdict(False, "first make them duel: options backoff=off, Reset, then Run 0.5 s or more"
+                       if backoff else "Run on (0.5 s or more): do the ballots ever stop climbing?")
+    if chosen is None:
+        return Verdict(False, "still nothing chosen: stop the duel (randomized backoff, or one proposer only)")
+    if backoff:
+        how = "randomized backoff, which lets one proposer finish while the other waits"
+    elif silenced:
+        how = f"{silenced[-1]} silenced, leaving one proposer (as a distinguished proposer would)"
+    else:
+        how = "a single proposer (proposers=1): a distinguished proposer"
+    t, top_seen = notes["livelock"]
+    return Verdict(True, f"after a duel of {t:.1f} s with ballots up to {top_seen} and nothing chosen, "
+                         f"{how}: a value was chosen at t = {chosen:.3f} s.")
+
 
 def _livelock_ended(lab: Any) -> Verdict:
     when = lab.session.snapshot_at().goals.get("a value is chosen")
@@ -346,6 +429,16 @@ def _twopc_lab(**kw: Any) -> Any:
     return _scenario_lab(_scenarios()["twopc"], at=0.03, **kw)
 
 
+def _twopc_lab_from_start(**kw: Any) -> Any:
+    return _scenario_lab(_scenarios()["twopc"], at=0.0, **kw)
+
+
+def _paxos_duel_lab(**kw: Any) -> Any:
+    from ..protocols import paxos
+
+    return _scenario_lab(paxos.STORIES["duelling-backoff"].replace(duration=3.0), at=0.0, window=0.3, **kw)
+
+
 def _paxos_lab(**kw: Any) -> Any:
     return _scenario_lab(_scenarios()["paxos"], at=0.3, window=0.3, **kw)
 
@@ -458,6 +551,47 @@ CHALLENGES: list[Challenge] = [
                               ("commit (everyone said yes)", "abort after a timeout", "wait for the coordinator"),
                               2, "Another coordinator might have decided commit or abort: aborting alone could "
                                  "break atomicity, committing too."),
+    ),
+    Challenge(
+        id="05-termination-cannot-help",
+        title="asking around does not help",
+        goal="Crash the coordinator n1 at a moment when the termination protocol cannot help, and let the "
+             "participants ask each other until you see that none of them can decide.",
+        make=_twopc_lab_from_start,
+        check=_termination_useless,
+        script=(("run", 0.03), ("crash", "n1"), ("run", 0.4)),
+        demonstrated="The cooperative termination protocol only helps if some participant knows the outcome "
+                     "(or has not voted): when all voted yes and none heard the decision, asking around "
+                     "returns only more uncertainty, and 2PC blocks.",
+        hints=("The votes reach n1 at about t = 0.023 s; its decision goes out at about t = 0.075 s. Step or "
+               "Run +0.1 s carefully, and crash n1 in between.",
+               "Run +0.03 s (Step a few times), Crash n1, then Run +0.5 s and look at the DecisionRequest arrows "
+               "between n2 and n3."),
+        prediction=Prediction("After n1 crashes, the participants ask each other for the outcome (the "
+                              "termination protocol). Do they get unstuck?",
+                              ("yes, one of them decides for the others", "no, if none of them heard the decision",
+                               "yes, they vote again without n1"), 1,
+                              "An uncertain participant has nothing to tell: only one that knows the outcome, or "
+                              "has not voted yet (and may abort), can help."),
+    ),
+    Challenge(
+        id="06-livelock-and-stop",
+        title="cause the duel, then end it",
+        goal="Turn randomized backoff off so that the two proposers pre-empt each other for half a second with "
+             "nothing chosen, then stop the duel and get a value chosen.",
+        make=_paxos_duel_lab,
+        check=_livelock_then_stopped,
+        script=(("reset", {"options": {"backoff": False}}), ("run", 1.0), ("crash", "n2"), ("run", 0.5)),
+        demonstrated="Paxos is always safe but not always live: duelling proposers can raise their ballots for "
+                     "ever. Randomized backoff or a single distinguished proposer lets one ballot finish.",
+        hints=("Type backoff=off in the options box, press Reset, then Run +1 s: watch the ballots climb.",
+               "To stop it: crash one of the proposers (n1 or n2), or Reset with backoff=on, or with proposers=1; "
+               "then Run."),
+        prediction=Prediction("Without backoff, two proposers start at the same moment. What happens?",
+                              ("a value is chosen quickly", "they pre-empt each other and nothing is chosen",
+                               "two different values are chosen"), 1,
+                              "Each Prepare with a higher ballot makes the acceptors refuse the other's Accepts; "
+                              "Paxos never chooses two values, but it need not finish."),
     ),
     Challenge(
         id="06-stop-livelock",

@@ -13,7 +13,7 @@ appear (at any point after their invocation) or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from consensus_lab.history import Op, Operation
@@ -142,11 +142,14 @@ def brute_force_causal(history: Sequence[Op] | Sequence[Operation], mode: str, i
     return False
 
 
-def brute_force_serializable(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False) -> bool:
+def brute_force_serializable(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False,
+                             versions: Mapping[Hashable, Sequence[Any]] | None = None) -> bool:
     """Serializability of a list-append or rw-register transaction history by
     its definition: some order of the committed transactions (plus any subset
     of the indeterminate ones), run one at a time from empty keys, gives every
-    read what it saw; with ``real_time``, the order also respects real time."""
+    read what it saw; with ``real_time``, the order also respects real time;
+    with ``versions`` (key -> values, oldest first), it also installs every
+    key's values in that order."""
     from itertools import combinations, permutations
 
     from .elle import _APPEND, _READ, _mops
@@ -159,6 +162,7 @@ def brute_force_serializable(history: Sequence[Op] | Sequence[Operation], *, rea
 
     def runs(order: Sequence[Operation]) -> bool:
         state: dict[Hashable, Any] = {}
+        installed: dict[Hashable, list[Any]] = {}
         for t in order:
             for f, k, v in _mops(t.output if t.status == "ok" else t.value):
                 if f == _APPEND:
@@ -174,6 +178,11 @@ def brute_force_serializable(history: Sequence[Op] | Sequence[Operation], *, rea
                         return False
                 else:
                     state[k] = v
+                    installed.setdefault(k, []).append(v)
+        for k, seq in (versions or {}).items():
+            done = installed.get(k, [])
+            if [v for v in seq if v in done] != [v for v in done if v in seq]:
+                return False
         return True
 
     for n in range(len(maybe) + 1):

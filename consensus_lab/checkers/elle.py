@@ -29,10 +29,13 @@ and reports the anomalies it finds, each with a witness:
 ``G0``  a cycle of ``ww`` edges (write cycle);
 ``G1c`` a cycle of ``ww``/``wr`` edges (circular information flow);
 ``G-single`` a cycle with exactly one ``rw`` edge (read skew);
+``G-nonadjacent`` a cycle with ``rw`` edges, no two of them adjacent (e.g. a long
+          fork: two readers see two concurrent writers in opposite orders);
 ``G2``  a cycle with ``rw`` edges (anti-dependency cycle, e.g. write skew).
 
 Levels forbid (after Adya): ``read-committed`` G0, G1a, G1b, G1c;
-``snapshot-isolation`` those and G-single; ``serializable`` those and G2;
+``snapshot-isolation`` those, G-single and G-nonadjacent (as Elle checks SI);
+``serializable`` those and G2;
 ``strict-serializable`` the same with ``rt`` edges in the graph.  Internal and
 incompatible-order anomalies violate every level.  Like Elle, the checker is
 sound (every anomaly it reports is real); it is complete when the reads reveal
@@ -42,7 +45,7 @@ every key's version order (for list-append, a final read of every key).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +58,9 @@ __all__ = ["ISOLATION_LEVELS", "IsolationResult", "check_isolation", "transactio
 #: level -> the cycle anomalies it forbids (G1a, G1b, internal, incompatible-order: all levels)
 ISOLATION_LEVELS: dict[str, tuple[str, ...]] = {
     "read-committed": ("G0", "G1c"),
-    "snapshot-isolation": ("G0", "G1c", "G-single"),
-    "serializable": ("G0", "G1c", "G-single", "G2"),
-    "strict-serializable": ("G0", "G1c", "G-single", "G2"),
+    "snapshot-isolation": ("G0", "G1c", "G-single", "G-nonadjacent"),
+    "serializable": ("G0", "G1c", "G-single", "G-nonadjacent", "G2"),
+    "strict-serializable": ("G0", "G1c", "G-single", "G-nonadjacent", "G2"),
 }
 _ALWAYS = ("G1a", "G1b", "internal", "incompatible-order")
 _APPEND, _READ, _WRITE = "append", "r", "w"
@@ -153,10 +156,61 @@ class _Graph:
                 return [(a, sorted(first)[0], b), *back]
         return None
 
+    def nonadjacent_cycle(self, kinds: set[str], budget: int = 200_000) -> list[tuple[int, str, int]] | None:
+        """A simple cycle of ``kinds`` edges with at least one ``rw`` edge and no two
+        ``rw`` edges adjacent (cyclically); ``None`` if there is none, or none was
+        found within ``budget`` search steps (never a cycle that is not one)."""
+        plain = kinds - {"rw"}
 
-def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False
+        def step(x: int, after_rw: bool) -> list[tuple[int, str, bool]]:
+            out = []
+            for y, ks in sorted(self.succ.get(x, {}).items()):
+                other = sorted(ks & plain)
+                if other:  # a plain edge never hurts: prefer it
+                    out.append((y, other[0], False))
+                elif "rw" in ks and "rw" in kinds and not after_rw:
+                    out.append((y, "rw", True))
+            return out
+
+        left = budget
+        for (a, b), ks in sorted(self.edges.items()):
+            if "rw" not in ks or "rw" not in kinds:
+                continue
+            # depth first over simple paths b ... -> a; the closing edge must be plain
+            stack = [(b, True, iter(step(b, True)))]
+            path: list[tuple[int, str, int]] = [(a, "rw", b)]
+            on_path = {a, b}
+            while stack:
+                left -= 1
+                if left < 0:
+                    return None
+                x, _, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    stack.pop()
+                    on_path.discard(x)
+                    path.pop()
+                    continue
+                y, kind, is_rw = nxt
+                if y == a:
+                    if not is_rw:
+                        return [*path, (x, kind, a)]
+                    continue
+                if y in on_path:
+                    continue
+                on_path.add(y)
+                path.append((x, kind, y))
+                stack.append((y, is_rw, iter(step(y, is_rw))))
+        return None
+
+
+def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time: bool = False,
+                      versions: Mapping[Hashable, Sequence[Any]] | None = None,
                       ) -> tuple[_Graph, list[Anomaly], dict[int, Operation]]:
-    """The dependency graph of the committed transactions and the non-cycle anomalies."""
+    """The dependency graph of the committed transactions and the non-cycle anomalies.
+
+    ``versions`` (rw-register only) is a known version order: key -> the values
+    in the order they were installed (see :func:`check_isolation`)."""
     ops = [op for op in as_operations(history) if op.f == "txn"]
     anomalies: list[Anomaly] = []
     txns = {op.index: op for op in ops if op.status in ("ok", "info")}
@@ -234,7 +288,16 @@ def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time:
                 order[k] = seen
     # version order -> ww and rw edges
     nxt: dict[tuple[Hashable, Any], Any] = {}  # (key, version or None) -> next version
-    if kind == "append":
+    if versions is not None:
+        if kind == "append":
+            raise ValueError("a list-append history reveals its own version order: give versions only "
+                             "for rw-register histories")
+        for k, seq in _known_order(versions, writer, failed_writes).items():
+            prev = None
+            for v in seq:
+                nxt[(k, prev)] = v
+                prev = v
+    elif kind == "append":
         for k, seq in order.items():
             prev: Any = None
             for v in seq:
@@ -285,19 +348,51 @@ def transaction_graph(history: Sequence[Op] | Sequence[Operation], *, real_time:
     return graph, anomalies, txns
 
 
-def check_isolation(history: Sequence[Op] | Sequence[Operation], level: str = "serializable") -> IsolationResult:
+def _known_order(versions: Mapping[Hashable, Sequence[Any]], writer: Mapping[tuple[Hashable, Any], int],
+                 failed: Mapping[tuple[Hashable, Any], int]) -> dict[Hashable, tuple[Any, ...]]:
+    """A given version order, checked against the history: each value once per key, and
+    written by a transaction of the history.  A value only a failed transaction wrote is
+    dropped (it cannot take part in an edge; a read of it is G1a anyway)."""
+    out: dict[Hashable, tuple[Any, ...]] = {}
+    for k, seq in versions.items():
+        seq = tuple(seq)
+        if len(set(seq)) != len(seq):
+            raise ValueError(f"the version order of {k!r} names a value twice: {list(seq)!r:.80}")
+        for v in seq:
+            if (k, v) not in writer and (k, v) not in failed:
+                raise ValueError(f"the version order of {k!r} names {v!r}, which no transaction wrote")
+        out[k] = tuple(v for v in seq if (k, v) in writer)
+    return out
+
+
+def check_isolation(history: Sequence[Op] | Sequence[Operation], level: str = "serializable", *,
+                    versions: Mapping[Hashable, Sequence[Any]] | None = None) -> IsolationResult:
     """Check a list-append or rw-register transaction history at ``level``
-    (one of :data:`ISOLATION_LEVELS`)."""
+    (one of :data:`ISOLATION_LEVELS`).
+
+    ``versions``: for an rw-register history, a *known* version order of each key
+    (key -> its values, oldest first), as Elle accepts one from a database that
+    exposes it.  Adya defines the anomalies relative to the system's version order;
+    without it a blind write cannot be ordered.  The order is data to check against,
+    not a verdict: the edges still come from what the transactions read, and an
+    order that contradicts them (or, for ``strict-serializable``, real time) shows
+    up as a cycle.  Each value may appear once per key and must have been written by
+    a transaction of the history (else ``ValueError``).
+    """
     if level not in ISOLATION_LEVELS:
         raise ValueError(f"unknown isolation level {level!r}; choose one of {', '.join(ISOLATION_LEVELS)}")
-    graph, anomalies, txns = transaction_graph(history, real_time=level == "strict-serializable")
+    graph, anomalies, txns = transaction_graph(history, real_time=level == "strict-serializable",
+                                               versions=versions)
     rt = {"rt"} if level == "strict-serializable" else set()
     searches = [("G0", {"ww"} | rt, None), ("G1c", {"ww", "wr"} | rt, {"wr"}),
-                ("G-single", {"ww", "wr"} | rt, None), ("G2", {"ww", "wr", "rw"} | rt, {"rw"})]
+                ("G-single", {"ww", "wr"} | rt, None), ("G-nonadjacent", {"ww", "wr", "rw"} | rt, None),
+                ("G2", {"ww", "wr", "rw"} | rt, {"rw"})]
     for name, kinds, through in searches:
-        if name == "G2" and any(a.name == "G-single" for a in anomalies):
-            break  # every level that forbids G2 forbids G-single: one witness is enough
-        if name == "G-single":
+        if name in ("G-nonadjacent", "G2") and any(a.name in ("G-single", "G-nonadjacent") for a in anomalies):
+            break  # each is a special case of the next, forbidden wherever the next is: one witness
+        if name == "G-nonadjacent":
+            cyc = graph.nonadjacent_cycle(kinds)
+        elif name == "G-single":
             cyc = None
             for (a, b), ks in sorted(graph.edges.items()):
                 if "rw" in ks:

@@ -35,6 +35,7 @@ from consensus_lab.checkers.levels import (
     CONSISTENCY_LEVELS,
     HOLDS,
     UNKNOWN_STATUS,
+    VIOLATED,
     check_consistency,
 )
 from consensus_lab.checkers.models import MODELS, NIL_READS, REGISTER_MODELS, Model, get_model
@@ -92,7 +93,12 @@ consistency levels (--consistency):
   read-committed, snapshot-isolation, serializable, strict-serializable
                                 Elle-style, on :txn histories (list-append [:append k v] [:r k [..]]
                                 or rw-register [:w k v] [:r k v]); the verdict names the anomaly
-                                (G0, G1a, G1b, G1c, G-single, G2) and its cycle
+                                (G0, G1a, G1b, G1c, G-single, G-nonadjacent, G2) and its cycle
+
+--json: one object per history and line: file, verdict, seconds, consistency, holds,
+  checker_verdict (the checker's own words, e.g. "not causal"), model, operations, detail.
+  verdict is linearizable / not linearizable / unknown for --consistency linearizable, and
+  holds / violated / unknown for every other level.
 """
 
 
@@ -182,6 +188,19 @@ def _read(name: str, args: argparse.Namespace, model: Model) -> tuple[ParsedHist
     return parsed, events
 
 
+#: the JSON verdict of the default level (the command-line contract)
+_LINEARIZABLE_WORDS = {HOLDS: "linearizable", VIOLATED: "not linearizable", UNKNOWN_STATUS: "unknown"}
+
+
+def json_verdict(level: str, status: str) -> str:
+    """The ``verdict`` of a JSON record: the contract's words for ``linearizable``,
+    else the level-independent ``holds`` / ``violated`` / ``unknown`` (the checker's
+    own words go to ``checker_verdict``)."""
+    if status not in _LINEARIZABLE_WORDS:
+        raise ValueError(f"unknown status {status!r}")
+    return _LINEARIZABLE_WORDS[status] if level == "linearizable" else status
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -221,7 +240,8 @@ def _run(args: argparse.Namespace) -> int:
             label = v.verdict + (f" ({v.budget} budget)" if v.status == UNKNOWN_STATUS and v.budget else "")
             record = {
                 "file": name,
-                "verdict": v.verdict,
+                "verdict": json_verdict(args.consistency, v.status),
+                "checker_verdict": v.verdict,
                 "seconds": round(v.seconds, 6),
                 "consistency": args.consistency,
                 "holds": None if v.status == UNKNOWN_STATUS else v.status == HOLDS,

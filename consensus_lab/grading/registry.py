@@ -1,7 +1,6 @@
 """The exercises, in course order, and the instructor's hidden checks.
 
-``EXERCISE_IDS`` lists the exercises (``ex00``, ``ex01``, ...: every ``exNN`` module
-of :mod:`consensus_lab.grading.specs`); :func:`get` accepts an id, a
+``EXERCISE_IDS`` lists ``ex00``, ``ex01``, ... (one per spec module); :func:`get` accepts an id, a
 number or a notebook file name.  Hidden checks live in a directory the
 grader is pointed at, one JSON file per exercise (any file name ending in
 ``.json``)::
@@ -21,8 +20,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import pkgutil
-import re
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +27,8 @@ from .checks import Check, ExerciseSpec
 
 __all__ = ["EXERCISE_IDS", "get", "all_specs", "load_hidden", "HiddenChecksError"]
 
-EXERCISE_IDS = tuple(sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).with_name("specs"))])
-                            if re.fullmatch(r"ex\d\d", m.name)))
+#: every exercise that has a spec module (``specs/exNN.py``), in course order
+EXERCISE_IDS = tuple(sorted(p.stem for p in (Path(__file__).parent / "specs").glob("ex[0-9][0-9].py")))
 
 _cache: dict[str, ExerciseSpec] = {}
 

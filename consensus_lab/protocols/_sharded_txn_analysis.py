@@ -1,7 +1,7 @@
 """Judging the capstone: its history model, its checks, and the blocking picture.
 
 The history of a run holds single-key ``read`` operations and multi-key
-``txn`` operations (value: the ``(key, value)`` writes).  Two checks:
+``txn`` operations (value: the ``(key, value)`` writes).  Three checks:
 
 * **per-key linearizability** -- :func:`per_key_operations` splits each
   transaction into one ``write`` per key (same interval, same outcome) and the
@@ -12,11 +12,16 @@ The history of a run holds single-key ``read`` operations and multi-key
   instant.  A history is linearizable for it when there is one order of all
   operations, respecting real time, in which every transaction's writes appear
   together: per-key linearizability *and* no reader ever sees a transaction on
-  one shard and misses it on another (strict serializability, for this
-  workload).  The spec declares ``history_model="txn-kv"``, so
+  one shard and misses it on another (strict serializability of what the
+  clients saw, for this workload).  The spec declares ``history_model="txn-kv"``, so
   ``consensus-lab run sharded-txn --check linearizable`` uses it.
+* **isolation** -- :func:`check_store_isolation`: Elle's dependency graph
+  (:func:`~consensus_lab.checkers.check_isolation`) over the history as
+  rw-register transactions, with the version order the shards logged: blind
+  writes cannot be ordered from the history alone.  It finds what the other
+  checks cannot see, e.g. the write cycle (G0) of the ``ignore-conflicts`` twin.
 
-:func:`check_store` runs both, plus the torn-transaction check on the final
+:func:`check_store` runs all three, plus the torn-transaction check on the final
 states (:func:`torn_transactions`).  :func:`in_doubt_timeline` samples how
 many keys each shard holds locked for in-doubt transactions, over time -- the
 picture of blocking -- and :func:`coordinator_crash` builds the scenario that
@@ -31,7 +36,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..checkers import MODELS, check_linearizable
+from ..checkers import MODELS, check_isolation, check_linearizable
+from ..checkers.elle import IsolationResult
 from ..checkers.linearizability import LinearizabilityResult
 from ..checkers.models import Model
 from ..history import Op, Operation, pair_operations
@@ -40,6 +46,9 @@ __all__ = [
     "TxnKVModel",
     "register_model",
     "per_key_operations",
+    "isolation_operations",
+    "store_version_order",
+    "check_store_isolation",
     "StoreCheck",
     "check_store",
     "torn_transactions",
@@ -151,10 +160,12 @@ class StoreCheck:
     atomic: LinearizabilityResult
     torn: list[str]
     in_doubt: list[str]
+    isolation: IsolationResult | None = None
 
     @property
     def ok(self) -> bool:
-        return self.per_key.ok and self.atomic.ok and not self.torn
+        return self.per_key.ok and self.atomic.ok and not self.torn and (
+            self.isolation is None or self.isolation.holds)
 
     def summary(self) -> str:
         lines = [
@@ -162,18 +173,75 @@ class StoreCheck:
             f"atomic transactions (txn-kv model): {self.atomic.detail}",
             "torn transactions: " + (", ".join(self.torn) if self.torn else "none"),
         ]
+        if self.isolation is not None:
+            lines.append(f"isolation (logged version order): {self.isolation.detail}")
         if self.in_doubt:
             lines.append("still in doubt at the end: " + ", ".join(self.in_doubt))
         return "\n".join(lines)
 
 
-def check_store(run: Any, *, timeout: float = 10.0) -> StoreCheck:
-    """Per-key linearizability, atomicity of transactions, and torn transactions of one run."""
+def check_store(run: Any, *, timeout: float = 10.0, isolation: str = "strict-serializable") -> StoreCheck:
+    """Per-key linearizability, atomicity of transactions, torn transactions and
+    isolation at ``isolation`` (:func:`check_store_isolation`) of one run."""
     history = run.history
     per_key = check_linearizable(per_key_operations(history), "kv", timeout=timeout)
     atomic = check_linearizable(history, TxnKVModel(), timeout=timeout)
     torn, doubt = torn_transactions(run)
-    return StoreCheck(per_key, atomic, torn, doubt)
+    return StoreCheck(per_key, atomic, torn, doubt, check_store_isolation(run, isolation))
+
+
+# --- isolation, Elle-style ------------------------------------------------------------------------
+
+
+def isolation_operations(history: Sequence[Op] | Sequence[Operation]) -> list[Operation]:
+    """The history as rw-register transactions for :func:`~consensus_lab.checkers.check_isolation`.
+
+    A ``read`` becomes a transaction ``[[:r k v]]``, a ``txn`` one ``[:w k v]`` per
+    write, a ``write`` ``[[:w k v]]``; each keeps its interval and outcome.  A read
+    that did not complete ``ok`` told nothing and is dropped.  Reads of a key never
+    written see ``nil`` (the store's empty value is the initial version).
+    """
+    ops = list(history) if history and isinstance(history[0], Operation) else pair_operations(history)  # type: ignore[arg-type]
+    out: list[Operation] = []
+    for op in ops:
+        if op.f in _READS:
+            if op.status != "ok":
+                continue
+            seen = None if op.output in _EMPTY else op.output
+            mops: tuple = (("r", op.key, seen),)
+            out.append(dataclasses.replace(op, index=len(out), f="txn", key=None,
+                                           value=(("r", op.key, None),), output=mops))
+            continue
+        writes = op.value or () if op.f == "txn" else ((op.key, op.value),)
+        mops = tuple(("w", k, v) for k, v in writes)
+        out.append(dataclasses.replace(op, index=len(out), f="txn", key=None, value=mops,
+                                       output=mops if op.status == "ok" else None))
+    return out
+
+
+def store_version_order(run: Any) -> dict[Any, tuple[Any, ...]]:
+    """Each key's values in the order its shard installed them (from the durable write log).
+
+    Every shard numbers the writes it installs in log order, the same number on
+    every replica (:mod:`consensus_lab.protocols._writelog`); a key lives on one
+    shard, so sorting its values by that number gives its version order.
+    """
+    from ._writelog import versions_in
+
+    by_key: dict[Any, list[tuple[Any, Any]]] = {}
+    for (k, v), version in versions_in(run.storage).items():
+        by_key.setdefault(k, []).append((version, v))
+    return {k: tuple(v for _, v in sorted(pairs, key=lambda p: p[0]))
+            for k, pairs in sorted(by_key.items(), key=lambda kv: repr(kv[0]))}
+
+
+def check_store_isolation(run: Any, level: str = "strict-serializable") -> IsolationResult:
+    """Elle's isolation check on one run: the history as rw-register transactions
+    (:func:`isolation_operations`) with the version order the shards logged
+    (:func:`store_version_order`).  The edges ``wr`` and ``rw`` come from what
+    clients read, ``ww`` from the logged order, ``rt`` from real time; a logged
+    order that contradicts the reads or real time shows up as a cycle."""
+    return check_isolation(isolation_operations(run.history), level, versions=store_version_order(run))
 
 
 def _groups(run: Any) -> list[tuple[str, ...]]:
@@ -364,6 +432,8 @@ def run_battery(variant: str = "correct", seeds: Sequence[int] = range(8), *, du
             problems.append((seed, c.atomic.detail))
         elif c.torn:
             problems.append((seed, "torn: " + ", ".join(c.torn)))
+        elif c.isolation is not None and not c.isolation.holds:
+            problems.append((seed, c.isolation.detail))
         elif c.in_doubt:
             problems.append((seed, "in doubt after the quiet period: " + ", ".join(c.in_doubt)))
     return Battery(variant, list(seeds), operations, problems)

@@ -82,6 +82,12 @@ Variants
                return the value from before.  Every shard is still atomic, but a
                reader can see a committed transaction on one shard and miss it
                on another: only the history check (``txn-kv``) catches it.
+``ignore-conflicts`` (broken) a participant votes yes even when another
+               in-doubt transaction holds one of the keys.  Each transaction is
+               still all-or-nothing, but two concurrent ones can install their
+               writes in opposite orders on two shards: a write cycle (Adya's G0),
+               which the isolation check finds in the shards' logged version order
+               (:func:`~consensus_lab.protocols._sharded_txn_analysis.check_store_isolation`).
 
 Invariants, after every event: each group's Raft safety (Figure 3 of the Raft
 paper, per group), and **atomicity**: no transaction is committed on one
@@ -89,7 +95,8 @@ shard and aborted on another or by the coordinator, and no shard installs a
 commit for a transaction it never prepared (its writes would be missing).
 Histories are checked with the ``txn-kv`` model: the whole store as one
 object whose transactions take effect at one instant (strict
-serializability), which includes per-key linearizability
+serializability), which includes per-key linearizability, and with Elle's
+isolation check in the order the shards installed the writes
 (:mod:`consensus_lab.protocols._sharded_txn_analysis`).
 """
 
@@ -228,6 +235,7 @@ VARIANTS = {
     "plain-2pc": "the same store with groups of one node (plain 2PC): a coordinator crash blocks the participants",
     "early-vote": "a participant votes yes before its prepare entry is applied: the shard may abort what it promised",
     "read-locked": "reads ignore in-doubt locks: a reader sees a transaction on one shard and misses it on another",
+    "ignore-conflicts": "a participant votes yes on keys another in-doubt transaction holds: a write cycle (G0)",
 }
 
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -278,6 +286,7 @@ class ShardMachine(KVStateMachine):
     installs: int = 0  # writes installed so far: the version of the next one (the same on every replica)
     installed: list[tuple[Any, Any, int]] = field(default_factory=list)  # (key, value, version), drained by the node
     ignore_locks: bool = False  # the read-locked twin
+    ignore_conflicts: bool = False  # the ignore-conflicts twin
 
 
     def _execute(self, c: Command) -> Any:
@@ -293,7 +302,7 @@ class ShardMachine(KVStateMachine):
             writes, coordinator = c.value
             if txid in self.outcomes or txid in self.prepared:
                 return Ok()  # decided or prepared already: the vote stands
-            if any(self.locks.get(k, txid) != txid for k, _ in writes):
+            if not self.ignore_conflicts and any(self.locks.get(k, txid) != txid for k, _ in writes):
                 self._decide_local(txid, ABORT)  # not voted yes: free to abort alone
                 return Ok()
             self.prepared[txid] = (writes, coordinator)
@@ -371,8 +380,12 @@ class ShardNode(RaftNode):
         self.layout = layout
         self.group = group
         self.txn = txn
-        self.sm = ShardMachine(ignore_locks=txn.variant == "read-locked")
+        self.sm = self._machine()
         self._volatile()
+
+    def _machine(self) -> ShardMachine:
+        v = self.txn.variant
+        return ShardMachine(ignore_locks=v == "read-locked", ignore_conflicts=v == "ignore-conflicts")
 
     def _volatile(self) -> None:
         self.active: dict[str, _Txn] = {}  # coordinator leader: transactions it runs
@@ -417,7 +430,7 @@ class ShardNode(RaftNode):
 
     def on_start(self, ctx: Context) -> None:
         super().on_start(ctx)  # rebuilds Raft's persistent state; entries are re-applied as they commit
-        self.sm = ShardMachine(ignore_locks=self.txn.variant == "read-locked")
+        self.sm = self._machine()
         self._volatile()
 
     def _become_leader(self, ctx: Context) -> None:

@@ -477,14 +477,15 @@ class Simulation:
             out.append(TraceEvent(-1, ev[0], "in-flight", ev[4], ev[3], ev[6], ev[5], None))
         return out
 
-    def drop_next_message(self) -> TraceEvent | None:
-        """Drop the message that would be delivered next (a hand-made loss)."""
-        candidates = sorted(e for e in self._heap if e[2] == _DELIVER and e[1] not in self._cancelled)
-        if not candidates:
-            return None
-        ev = candidates[0]
-        self._cancelled.add(ev[1])
-        return TraceEvent(-1, ev[0], "in-flight", ev[4], ev[3], ev[6], ev[5], None)
+    def drop_next_message(self, where: Callable[[TraceEvent], bool] | None = None) -> TraceEvent | None:
+        """Drop the message that would be delivered next (a hand-made loss); with ``where``, the
+        next one that ``where`` accepts (it sees each message as an ``in-flight`` event)."""
+        for ev in sorted(e for e in self._heap if e[2] == _DELIVER and e[1] not in self._cancelled):
+            seen = TraceEvent(-1, ev[0], "in-flight", ev[4], ev[3], ev[6], ev[5], None)
+            if where is None or where(seen):
+                self._cancelled.add(ev[1])
+                return seen
+        return None
 
     # --- clients ----------------------------------------------------------------
 

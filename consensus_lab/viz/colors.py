@@ -72,6 +72,8 @@ MESSAGE_COLORS: dict[str, str] = {
     "SyncRequest": _PINK, "Join": _PURPLE, "SafeTime": _PURPLE,
     # broadcast
     "Broadcast": _BLUE, "Deliver": _BLUE,
+    # exercise 14 (safe retries): a request, its cancel (a refusal), the store's verdict (a decision)
+    "Apply": _BLUE, "Cancel": _RED, "Outcome": _GREEN,
 }
 
 #: for names not in the table: picked by a hash of the name (never by position in a picture)

@@ -149,9 +149,15 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
                     bbox=dict(boxstyle="circle,pad=0.18", fc="white", ec=ring, lw=1.4))
     if side_list:
         side = fig.add_subplot(top[1])
-        _draw_step_list(side, steps, n, v if n == len(steps) else None)
-        if key is not None and legend:
-            side.legend(*key, loc="lower left", bbox_to_anchor=(0.0, 0.0), ncol=2, fontsize=7, frameon=False)
+        below = _draw_step_list(side, steps, n, v if n == len(steps) else None)
+        if key is not None and legend:  # under the list (never over it); under the diagram when room is short
+            if below - 0.065 * ((len(key[1]) + 1) // 2) >= -0.05:
+                side.legend(*key, loc="upper left", bbox_to_anchor=(0.0, below - 0.02), ncol=2, fontsize=7,
+                            frameon=False, borderaxespad=0.0)
+            else:
+                ax.legend(*key, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=min(6, len(key[1])),
+                          fontsize=7, frameon=False, borderaxespad=0.0)
+                outer.update(hspace=0.75)
     if panels:
         grid = outer[1].subgridspec(log_rows, per_row, wspace=0.45, hspace=0.9)
         terms = [t for s in panels for vw in s.views.values() if vw for t in vw["log_terms"] if t is not None]
@@ -175,8 +181,9 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
     return fig
 
 
-def _draw_step_list(side: Any, steps: list[CounterexampleStep], n: int, violation: Any) -> None:
-    """The numbered steps beside the diagram (those not reached yet dimmed), then the violation."""
+def _draw_step_list(side: Any, steps: list[CounterexampleStep], n: int, violation: Any) -> float:
+    """The numbered steps beside the diagram (those not reached yet dimmed), then the violation; returns
+    the height (axes fraction) where the text ends."""
     side.set_axis_off()
     y = 1.0
     side.text(0, y, "the steps", fontsize=9, fontweight="bold", va="top", transform=side.transAxes)
@@ -187,5 +194,8 @@ def _draw_step_list(side: Any, steps: list[CounterexampleStep], n: int, violatio
                   transform=side.transAxes, family="monospace")
         y -= 0.075 * (text.count("\n") + 1)
     if violation is not None:
-        side.text(0, y - 0.03, textwrap.fill(f"✘ {violation.invariant}: {violation.message}", 44), fontsize=7.5,
-                  va="top", color=FAULT_COLORS["violation"], transform=side.transAxes)
+        text = textwrap.fill(f"✘ {violation.invariant}: {violation.message}", 44)
+        side.text(0, y - 0.03, text, fontsize=7.5, va="top", color=FAULT_COLORS["violation"],
+                  transform=side.transAxes)
+        y -= 0.03 + 0.062 * (text.count("\n") + 1)
+    return y

@@ -55,9 +55,13 @@ def _msg_type(msg: Any) -> str:
 
 
 def _msg_label(msg: Any, typ: str) -> str:
-    """The arrow's label: the type, and the answer of a vote (``Vote no`` must not look like a yes)."""
+    """The arrow's label: the type, and the answer of a vote (``Vote no`` must not look like a yes);
+    a message with a ``caption`` (a short string such as ``x=1``) shows it after the type."""
     yes = msg.get("yes") if isinstance(msg, dict) else getattr(msg, "yes", None)
-    return typ if not isinstance(yes, bool) else f"{typ} {'yes' if yes else 'no'}"
+    if isinstance(yes, bool):
+        return f"{typ} {'yes' if yes else 'no'}"
+    caption = None if isinstance(msg, dict) else getattr(msg, "caption", None)
+    return f"{typ} {caption}" if isinstance(caption, str) else typ
 
 
 def _node_ids(run_or_trace: Any, rows: list[tuple]) -> list[str]:
@@ -319,8 +323,8 @@ def plot_spacetime(
     placed: list[tuple[float, float, float]] = []  # x, y, half width of each message label drawn
     char_w = span / 170  # rough width of one label character at this figure size
 
-    def free(x: float, y: float, half: float) -> bool:
-        return all(abs(y - py) > 0.3 or abs(x - px) > half + ph for px, py, ph in placed)
+    def free(x: float, y: float, half: float, dy: float = 0.3) -> bool:
+        return all(abs(y - py) > dy or abs(x - px) > half + ph for px, py, ph in placed)
 
     def col(typ: str, lit: bool) -> str:
         return colors[typ] if lit or not hl.msgs_active else DIM
@@ -347,6 +351,8 @@ def plot_spacetime(
             spots = [0.5] if k % 2 else [(min(y0, y1) + 0.5 - y0) / (y1 - y0), (max(y0, y1) - 0.5 - y0) / (y1 - y0)]
             half = char_w * (len(label) + 1) / 2
             f = next((g for g in spots if free(ts + g * (tr - ts), y0 + g * (y1 - y0), half)), None)
+            if f is None and lit and k == 1:  # a label the text points at moves along its arrow, off another
+                f = next((g for g in (0.25, 0.75) if free(ts + g * (tr - ts), y0 + g * (y1 - y0), half, 0.2)), None)
             if f is None and not lit:
                 continue  # no free spot: an unlabelled arrow reads better than two labels on top of each other
             f = spots[0] if f is None else f
@@ -369,6 +375,12 @@ def plot_spacetime(
                 ls=":", zorder=3)
         if xe >= ts + typical:  # the cross where it would have arrived (not past the window's edge)
             ax.plot([xe], [y1], marker="x", color=FAULT_COLORS["lost"], ms=6, mew=1.7, zorder=4)
+        if lit and y1 != y0:  # a lost message the text talks about is named, like a delivered one: between
+            k = abs(y1 - y0)  # two lanes, never on one
+            g = 0.5 if k % 2 else (min(y0, y1) + 0.5 - y0) / (y1 - y0)
+            g *= min(1.0, (xe - ts) / max(typical, 1e-12))
+            ax.text(ts + g * typical, y0 + g * (y1 - y0), f"{typ} lost", fontsize=7, color=colors[typ],
+                    ha="center", va="center", zorder=5, fontweight="bold", bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75))
     for t, n in crashes:
         if n in y_of and lo <= t <= hi:
             ax.plot([t], [y_of[n]], marker="X", color=FAULT_COLORS["crash"], ms=10, zorder=5)

@@ -264,7 +264,7 @@ class ScenarioLab(ChallengeHost):
         self.w_skew = W.BoundedFloatText(value=-1.0, min=-60.0, max=60.0, step=0.1, description="clock ±s",
                                          style={"description_width": "initial"}, layout=W.Layout(width="125px"))
         for w, cls in ((self.w_amount, "cl-amount"), (self.w_node, "cl-node"), (self.w_split, "cl-split"),
-                       (self.w_skew, "cl-skew")):
+                       (self.w_skew, "cl-skew"), (self.w_options, "cl-options")):
             w.add_class(cls)
         actions = W.HBox([
             self._button("Step", "process the next event", self._step, "info"),

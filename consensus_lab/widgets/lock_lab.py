@@ -81,19 +81,8 @@ class LockLab(MiniLab):
 
     def set(self, **settings: Any) -> LockLab:
         """Move the knobs: ``pause`` (s), ``timeout`` (s), ``fencing`` (bool)."""
-        def go() -> str:
-            widgets = {"pause": self.w_pause, "timeout": self.w_timeout, "fencing": self.w_fencing}
-            bad = sorted(set(settings) - set(widgets))
-            if bad:
-                raise ValueError(f"set() takes {', '.join(widgets)}; not {', '.join(bad)}")
-            for k, v in settings.items():
-                w = widgets[k]
-                if k != "fencing" and not w.min <= v <= w.max:
-                    raise ValueError(f"{k} goes from {w.min} to {w.max}, not {v!r}")
-                w.value = v
-            return ", ".join(f"{k}={v}" for k, v in settings.items())
-
-        return self._do("Settings", go)
+        return self._set_knobs(settings, {"pause": self.w_pause, "timeout": self.w_timeout,
+                                          "fencing": self.w_fencing})
 
     def run(self) -> LockLab:
         """Press Run story."""

@@ -101,6 +101,27 @@ class MiniLab(ChallengeHost):
                                f"</span></div>{extra}")
         return self
 
+    def _set_knobs(self, settings: dict[str, Any], knobs: dict[str, Any]) -> Any:
+        """Move named knobs as the student would, as one reported action: an unknown name, a checkbox
+        given something else than True/False or a slider value out of its range is a one-line warning."""
+        def go() -> str:
+            bad = sorted(set(settings) - set(knobs))
+            if bad:
+                raise ValueError(f"set() takes {', '.join(knobs)}; not {', '.join(bad)}")
+            for k, v in settings.items():
+                w = knobs[k]
+                if isinstance(w, W.Checkbox):
+                    if not isinstance(v, bool):
+                        raise ValueError(f"{k} is True or False, not {v!r}")
+                elif isinstance(v, bool) or not isinstance(v, (int, float)) or not w.min <= v <= w.max or (
+                        isinstance(w, W.IntSlider) and not isinstance(v, int)):
+                    whole = "a whole number " if isinstance(w, W.IntSlider) else ""
+                    raise ValueError(f"{k} is {whole}from {w.min} to {w.max}, not {v!r}")
+                w.value = v
+            return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+        return self._do("Settings", go)
+
     # --- display ----------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

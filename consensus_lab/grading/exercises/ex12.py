@@ -93,17 +93,27 @@ class RaftNode(Node):
         self._append_local(ctx, Entry(self.current_term, command))
         for peer in self.peers:
             self._send_append(ctx, peer)
-        return len(self.log)
+        return self.last_index()
 
     def apply(self, ctx, index: int, command: Any) -> None:
         """Called once per committed entry, in order (override it)."""
 
     # --- the protocol ----------------------------------------------------------------------
+    def log_base(self) -> int:
+        """The index just before ``self.log[0]`` (0 here; part C's snapshots move it)."""
+        return 0
+
     def last_index(self) -> int:
-        return len(self.log)
+        return self.log_base() + len(self.log)
+
+    def entry(self, index: int) -> Entry:
+        base = self.log_base()
+        if not base < index <= self.last_index():
+            raise IndexError(f"{self.id} has no log entry {index} (its log holds {base + 1}..{self.last_index()})")
+        return self.log[index - base - 1]
 
     def term_at(self, index: int) -> int:
-        return self.log[index - 1].term if 0 < index <= len(self.log) else 0
+        return self.entry(index).term if self.log_base() < index <= self.last_index() else 0
 
     def on_message(self, ctx, src: str, msg: Any) -> None:
         if getattr(msg, "term", 0) > self.current_term:
@@ -174,7 +184,7 @@ class RaftNode(Node):
 
     def _send_append(self, ctx, peer: str) -> None:
         prev = self.next_index[peer] - 1
-        entries = self.log[prev:prev + MAX_BATCH]
+        entries = self.log[prev - self.log_base():prev - self.log_base() + MAX_BATCH]
         ctx.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev), tuple(entries),
                                      self.commit_index))
 
@@ -187,9 +197,9 @@ class RaftNode(Node):
         if msg.prev_index > self.last_index() or self.term_at(msg.prev_index) != msg.prev_term:
             ctx.send(src, AppendEntriesReply(self.current_term, False, min(self.last_index(), msg.prev_index - 1)))
             return
-        log = self.log
+        log, base = self.log, self.log_base()
         for i, entry in enumerate(msg.entries):
-            index = msg.prev_index + 1 + i
+            index = msg.prev_index + 1 - base + i  # its position in self.log, from 1
             if index <= len(log) and log[index - 1].term != entry.term:
                 log = log[:index - 1]
             if index > len(log):
@@ -220,7 +230,7 @@ class RaftNode(Node):
     def _apply_committed(self, ctx) -> None:
         while self.last_applied < self.commit_index:
             self.last_applied += 1
-            self.apply(ctx, self.last_applied, self.log[self.last_applied - 1].command)
+            self.apply(ctx, self.last_applied, self.entry(self.last_applied).command)
 
 
 INTERFACE = ("KVServer",)

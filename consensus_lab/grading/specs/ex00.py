@@ -136,7 +136,8 @@ class Spec(NodeSpec):
                       "expect": {"min_ok": 4}}),
     )
 
-    def lab_invariants(self) -> list:
+    def lab_invariants(self, view: Any = None) -> list:
+        """The rules a bounded search can judge in every state (storage and client history only)."""
         from ...sim import invariant
 
         @invariant("no duplicates")
@@ -147,7 +148,38 @@ class Spec(NodeSpec):
                     return f"{nid} delivered a value twice: {got!r}"
             return None
 
-        return [no_duplicates]
+        @invariant("validity")
+        def validity(world) -> str | None:
+            added = {op.value for op in world.history if op.type == "invoke" and op.f == "add"}
+            for nid, store in world.storage.items():
+                extra = [v for v in store.get(KEY, ()) if v not in added]
+                if extra:
+                    return f"{nid} delivered {extra[0]!r}, which no client added"
+            return None
+
+        return [no_duplicates, validity]
+
+    def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
+        """The adds a stepped node was seen to answer (``facts["acked"]``), for the search's durability rule."""
+        acked = [e[1].value for e in effects if e[0] == "reply" and e[1].f == "add"]
+        if not acked:
+            return facts
+        return {**facts, "acked": tuple(facts.get("acked", ())) + tuple(acked)}
+
+    def search_invariants(self) -> list:
+        from ...sim import invariant
+
+        @invariant("durability")
+        def acked_is_stored(world) -> str | None:
+            for nid, node in world.nodes.items():
+                delivered = world.storage[nid].get(KEY, ())
+                for v in getattr(node, "facts", {}).get("acked", ()) if node is not None else ():
+                    if v not in delivered:
+                        return (f"{nid} answered add({v!r}) but {v!r} is not in its storage['delivered'] -- "
+                                f"deliver (and store) before you answer")
+            return None
+
+        return [*self.lab_invariants(), acked_is_stored]
 
 
 SPEC = Spec()

@@ -1,0 +1,191 @@
+"""Exercise 16 judged (capstone C): snapshots, a bounded log, followers that catch up by snapshot.
+
+Part A's rules (one answer per operation, a linearizable history), and after
+every handler:
+
+* **a bounded log** -- no node ever stores more than ``LOG_LIMIT`` log entries
+  (a service that never compacts fails within a second);
+* **snapshots never go back** -- a node's stored snapshot index never
+  decreases, and within one incarnation its ``last_applied`` never does (a
+  stale ``InstallSnapshot``, late or duplicated, must not roll the state back);
+* **replicas agree on every snapshot** -- two snapshots stored at one index
+  hold the same state (an entry run twice or lost shows here, at the moment);
+* **the stored log matches the snapshot** -- a stored entry at an index and
+  term is the entry every other node stored there (Log Matching), so the
+  snapshot and the log after it are stored together;
+* **acknowledged entries stay stored** -- within one term a follower's log
+  never shrinks below what it acknowledged to the leader.
+
+With ``expect.caught_up``, at the end every live node has applied as far as the
+most advanced one: a follower cut off while the others compacted must have
+caught up by installing the leader's snapshot.
+"""
+
+from __future__ import annotations
+
+from ..checks import Check, Violation
+from ..exercises.ex16 import LOG_LIMIT
+from ..hosting import _ABSENT
+from .ex12 import SLOW, KVJudge
+from .ex12 import Spec as PartA
+
+
+class SnapshotJudge(KVJudge):
+    suspects = ("an operation applied twice (a duplicate table missing from the snapshot?) or lost (a snapshot "
+                "whose state does not match its index?)")
+
+    def __init__(self, *a) -> None:
+        super().__init__(*a)
+        self.applied: dict[str, tuple[int, int, float]] = {}  # node -> (incarnation, last_applied, since)
+        self.snapshots: dict[int, tuple] = {}  # index -> (the first snapshot stored at it, by whom, when)
+        self.entries: dict[tuple, tuple] = {}  # (index, term) -> (the first entry stored there, by whom, when)
+        self.rebuilt: dict[str, str] = {}  # node -> how and when it last rebuilt its state from a snapshot
+        self.acked: dict[str, tuple[int, int, float]] = {}  # node -> (term, the highest index it acknowledged, when)
+
+    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
+        nid = node.id
+        st = self.store(nid)
+        log = st.get("log", ())
+        snap = st.get("snapshot")
+        index = getattr(snap, "index", 0)
+        if type(log) is tuple and len(log) > LOG_LIMIT:
+            raise Violation("a bounded log", f"{nid} stores {len(log)} log entries after its snapshot at index "
+                            f"{index} (the limit is {LOG_LIMIT}): the service must compact its log", now)
+        old = before.get("snapshot", _ABSENT)
+        if handler == "on_start" and node.incarnation and index:
+            self.rebuilt[nid] = f"{nid} restarted from its snapshot at index {index} at t={now:.3f}"
+        elif index > getattr(old, "index", 0) and any(e[0] == "send" and type(e[2]).__name__ == "InstallSnapshotReply"
+                                                      for e in effects):
+            self.rebuilt[nid] = f"{nid} installed a snapshot at index {index} at t={now:.3f}"
+        if old is not _ABSENT and getattr(old, "index", 0) > index:
+            raise Violation("snapshots never go back", f"{nid} replaced its snapshot at index {old.index} by one "
+                            f"at index {index}: a snapshot older than what it had must be ignored", now)
+        applied = node.hosted_view.get("last_applied")
+        if type(applied) is int:
+            was = self.applied.get(nid)
+            if was is not None and was[0] == node.incarnation and applied < was[1]:
+                raise Violation("snapshots never go back", f"{nid} had applied up to index {was[1]} (since "
+                                f"t={was[2]:.3f}) and went back to {applied} in {handler}: a stale snapshot "
+                                f"(late or duplicated) must not roll the state back", now)
+            if was is None or was[0] != node.incarnation or applied != was[1]:
+                self.applied[nid] = (node.incarnation, applied, now)
+        if "snapshot" in before and snap is not None and snap != old:
+            self.same_state(nid, snap, now)
+        if ("log" in before or "snapshot" in before) and type(log) is tuple:
+            self.log_matching(nid, index, log, now)
+            self.keeps_what_it_acknowledged(nid, st.get("term"), index + len(log), now)
+        for eff in effects:
+            msg = eff[2] if eff[0] == "send" else None
+            name = type(msg).__name__
+            if (name == "AppendEntriesReply" and msg.success) or name == "InstallSnapshotReply":
+                m = msg.match_index if name == "AppendEntriesReply" else msg.index
+                was = self.acked.get(nid)
+                if was is None or was[0] != msg.term or was[1] < m:
+                    self.acked[nid] = (msg.term, m, now)
+        super().after_call(node, handler, before, effects, view_changed, now)
+
+    def same_state(self, nid: str, snap, now: float) -> None:
+        """Every replica's snapshot at one index is the same state: entries 1..index, applied once each."""
+        first = self.snapshots.setdefault(snap.index, (snap, nid, now))
+        if first[0] != snap:
+            other, who, when = first
+            raise Violation("replicas agree on every snapshot", f"{nid} stored a snapshot at index {snap.index} "
+                            f"(term {snap.term}) with state {_short(snap.state)}, but {who} stored one at that index "
+                            f"at t={when:.3f} (term {other.term}) with state {_short(other.state)}: the state after "
+                            f"entries 1..{snap.index} must be the same everywhere -- was an entry applied twice, "
+                            f"lost, or is the state not the one after entry {snap.index}?{self.history_of(nid, who)}",
+                            now, nodes=(nid, who))
+
+    def history_of(self, *nodes: str) -> str:
+        told = [self.rebuilt[n] for n in dict.fromkeys(nodes) if n in self.rebuilt]
+        return f" ({'; '.join(told)})" if told else ""
+
+    def log_matching(self, nid: str, base: int, log: tuple, now: float) -> None:
+        """What a node stores must be a log: the snapshot, then the entries after its index (Log Matching:
+        two stored entries with one index and one term are the same entry)."""
+        for i, entry in enumerate(log, start=base + 1):
+            first = self.entries.setdefault((i, getattr(entry, "term", None)), (entry, nid, now))
+            if first[0] != entry:
+                raise Violation("the stored log matches the snapshot", f"{nid} now stores, after its snapshot at "
+                                f"index {base}, {_short(entry)} as entry {i}, but {first[1]} stored "
+                                f"{_short(first[0])} at index {i} of that term at t={first[2]:.3f}: after a restart "
+                                f"it would read a log that is not the cluster's -- store the snapshot and the log "
+                                f"after it together", now, nodes=(nid, first[1]))
+
+    def keeps_what_it_acknowledged(self, nid: str, term, last: int, now: float) -> None:
+        """Within one term a follower's log only grows: the leader counts its acknowledgement towards a commit."""
+        acked = self.acked.get(nid)
+        if acked is not None and acked[0] == term and last < acked[1]:
+            raise Violation("acknowledged entries stay stored", f"{nid} told the leader of term {term} at "
+                            f"t={acked[2]:.3f} that its log holds entries up to {acked[1]}, and now stores only up "
+                            f"to {last}: the leader may have counted them towards a commit -- ignore a snapshot that is "
+                            f"not newer than what you applied, and when you install one, keep the entries after it "
+                            f"if your log matches at its index", now)
+
+    def final(self) -> str | None:
+        problem = super().final()
+        if problem or not self.params.get("expect", {}).get("caught_up"):
+            return problem
+        views = self.live_views()
+        top = max((v.get("last_applied", 0) for v in views.values()), default=0)
+        behind = sorted(f"{n} (at {v.get('last_applied')})" for n, v in views.items() if v.get("last_applied") != top)
+        if behind:
+            return (f"at the end, after every fault had healed, {', '.join(behind)} had not caught up with index "
+                    f"{top}: a follower that needs entries the leader has compacted must install its snapshot")
+        return None
+
+
+def _short(value, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# a follower cut off while the others fill and compact their logs; then every node restarts in turn, so
+# that nodes rebuilt from a snapshot (installed, or their own) lead and answer
+LAGGARD = ("0.2 partition n1,n2|n3; 1.2 heal; 1.5 crash n3; 1.8 restart n3; 2.0 crash n1; 2.3 restart n1; "
+           "2.5 crash n2; 2.9 restart n2")
+
+
+HINTS = {
+    "a bounded log": "In apply, once SNAPSHOT_EVERY entries have been applied since self.snapshot.index, call "
+    "self.compact(ctx, index, state).",
+    "snapshots never go back": "In install_snapshot, return at once when snapshot.index <= self.last_applied: "
+    "a late or duplicated InstallSnapshot is older than what this node has.",
+    "replicas agree on every snapshot": "The snapshot at index i is the state after running entry i -- the data "
+    "and the duplicate table -- and restore must rebuild both; then every replica's snapshot at i is the same.",
+    "acknowledged entries stay stored": "An InstallSnapshot may reach a follower whose log already goes further: "
+    "if its log holds the snapshot's entry with the snapshot's term, keep the entries after it.",
+    "the stored log matches the snapshot": "When you install a snapshot, store it and the log after it (the "
+    "matching suffix, or nothing) in the same handler: storage['snapshot'] and storage['log'] together.",
+}
+
+
+class Spec(PartA):
+    id = "ex16"
+    title = "capstone C: snapshots, a bounded log"
+    notebook = "ex16_capstone_c_snapshots.ipynb"
+    judge_class = SnapshotJudge
+    hints = HINTS
+    checks = (
+        Check("the log stays bounded, no faults", 2, hint="In apply, once SNAPSHOT_EVERY entries have been "
+              "applied since self.snapshot.index, call self.compact(ctx, index, state) with the state after "
+              "that entry.",
+              params={"seeds": [1], "expect": {"min_ok": 30}}),
+        Check("a lagging follower catches up by snapshot", 3, hint="install_snapshot: store the snapshot and the "
+              "log after it, rebuild the service from snapshot.state, set commit_index and last_applied to its "
+              "index.",
+              params={"seeds": [1, 2], "nemesis": LAGGARD, "expect": {"min_ok": 20, "caught_up": True}}),
+        Check("restarts rebuild from the snapshot", 3, hint="A restarted node starts from self.snapshot.state "
+              "and applies the entries after it: the duplicate table must be in the snapshot, or a retried "
+              "request runs again.",
+              params={"seeds": [2, 7], "nemesis": "crash", "nemesis_interval": 0.3,
+                      "network": {"latency": SLOW, "duplicate": 0.2}, "workload": {"timeout": 0.1},
+                      "expect": {"min_ok": 3}}),
+        Check("late and duplicated snapshots", 2, hint="Ignore an InstallSnapshot that is not newer than what you "
+              "have applied: it arrives late, or twice.",
+              params={"seeds": [4], "nemesis": LAGGARD, "network": {"latency": SLOW, "duplicate": 0.3},
+                      "workload": {"timeout": 0.1}, "expect": {"min_ok": 10}}),
+    )
+
+
+SPEC = Spec()
