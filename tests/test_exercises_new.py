@@ -28,7 +28,7 @@ from consensus_lab.grading.selfcheck import format_report, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ROOT / "tests" / "data" / "answers"
-NEW = ("ex00", "ex10", "ex11", "ex12", "ex13", "ex14", "ex15", "ex16")
+NEW = ("ex00", "ex10", "ex11", "ex12", "ex13", "ex14", "ex15", "ex16", "ex17")
 
 #: buggy answer file -> the words its feedback must contain (the rule broken, and where)
 BUGS = {
@@ -55,6 +55,9 @@ BUGS = {
     "ex16_bug_installs_stale_snapshot.py": ("snapshots never go back", "older than what it had", "t="),
     "ex16_bug_snapshot_before_apply.py": ("replicas agree on every snapshot", "is the state not the one after entry",
                                           "t="),
+    "ex17_bug_commit_on_votes.py": ("act only on a logged decision", "answered the client", "t="),
+    "ex17_bug_vote_on_receipt.py": ("a vote is a logged promise", "voted yes on", "t="),
+    "ex17_bug_read_uncommitted.py": ("per-key linearizability", "not linearizable", "uncommitted"),
 }
 
 #: single edits of the reference that are real bugs: the new exercises' rows of tests/mutants.py
@@ -67,7 +70,8 @@ def _present(exercise: str) -> bool:
 
 #: a buggy answer that replaces or extends one class of a whole answer is graded behind that answer
 BEHIND = {"ex11_bug_": "ex11_student.py", "ex12_bug_leader_only_dedup.py": "ex12_bug_no_dedup.py",
-          "ex13_bug_": "ex13_student.py", "ex14_bug_": "ex14_student.py", "ex16_bug_": "ex16_student.py"}
+          "ex13_bug_": "ex13_student.py", "ex14_bug_": "ex14_student.py", "ex16_bug_": "ex16_student.py",
+          "ex17_bug_": "ex17_student.py"}
 
 
 def source_of(path: Path) -> str:
@@ -128,7 +132,7 @@ def test_new_exercises_in_the_grader(tmp_path):
         expect_full += [("ref", exercise), ("student", exercise)]
     bugs = [b for b in BUGS if _present(b[:4]) and b.startswith(("ex00_bug_volatile", "ex11_bug_trust",
                                                                  "ex10_bug_product", "ex14_bug_timeout",
-                                                                 "ex16_bug_installs"))]
+                                                                 "ex16_bug_installs", "ex17_bug_commit"))]
     for name in bugs:
         submit(subs, name[:-3].replace("_", "-"), name[:4], source_of(ANSWERS / name))
     submit(subs, "colluder", "ex00", COLLUDER)

@@ -479,7 +479,7 @@ def test_the_watchdog_stops_a_submission_that_overruns(tmp_path, monkeypatch):
     assert results["ann"].points == results["zed"].points == 1
 
 
-@pytest.mark.parametrize("ex", ["ex04", "ex11", "ex12"])
+@pytest.mark.parametrize("ex", ["ex04", "ex11", "ex12", "ex17"])
 def test_an_unknown_linearizability_verdict_earns_nothing(monkeypatch, ex):
     """The judges with clients: a history the checker gives up on is not a pass."""
     from types import SimpleNamespace

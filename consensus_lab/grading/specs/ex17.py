@@ -1,0 +1,261 @@
+"""Exercise 17 judged (capstone D): two-phase commit between Raft groups.
+
+After every handler, from what a node sends and what its durable log holds:
+
+* **a vote is a logged promise** -- a node sends ``TxnVote(yes)`` only when its
+  log holds a committed ``prepare`` entry for the transaction (a yes vote the
+  group has not logged is forgotten by the next leader);
+* **act only on a logged decision** -- a ``Decision`` and the client's answer
+  (``Ok`` = commit, ``Fail`` = abort) follow the *first* ``decision`` entry for
+  the transaction in the sender's log, and it is committed;
+* **a decision is final** -- nobody ever says commit and abort for one
+  transaction (any two nodes, messages or answers).
+
+At the end (every fault healed): **atomicity** on the groups' committed logs
+(a committed transaction is finished as a commit by every shard it wrote to,
+after its prepare; an aborted one by none), **isolation** on the same logs (no
+two committed transactions held one key's lock at once), **no blocking** (no replica still
+holds a transaction in doubt), enough transactions committed across shards,
+and the clients' history is linearizable per key and **strictly serializable**: the library's ``txn-kv``
+model checks it as linearizability of the whole store, in which every
+transaction's writes take effect at one instant (so no read sees a transaction
+on one shard and misses it on another, or sees writes that were never
+committed).  Reads are single-key and transactions write-only, so this is the
+strongest isolation the history can show; the Elle-style checker needs
+read-write transactions and is not used here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...sim.clients import Fail, Redirect
+from ..checks import Check, Judge, NodeSpec, Violation
+from ._histories import linearizability_problem
+
+COMMIT, ABORT = "commit", "abort"
+MIX = [["get", 0.5], ["txn", 0.5]]
+KEYS = ["a", "b", "c", "d", "e", "f"]  # three on each of two shards
+
+
+def _steps(log: Any, kind: str, txid: str, upto: int) -> list[tuple[int, Any]]:
+    """``(index, value)`` of every ``kind`` step for ``txid`` among the first ``upto`` entries of ``log``."""
+    out = []
+    for i, entry in enumerate(log[:upto] if type(log) is tuple else (), start=1):
+        c = getattr(entry, "command", None)
+        if type(c).__name__ == "Step" and c.kind == kind and c.txid == txid:
+            out.append((i, c.value))
+    return out
+
+
+class TxnJudge(Judge):
+    def __init__(self, *a) -> None:
+        super().__init__(*a)
+        self.said: dict[str, tuple[str, str, str, float]] = {}  # txid -> (outcome, node, how, time)
+        self.parts: dict[str, set[int]] = {}  # txid -> the groups it was prepared at
+        self.groups: tuple[tuple[str, ...], ...] = ()
+        shards = int(self.options.get("shards", 2))
+        size = len(self.nodes) // shards
+        self.groups = tuple(tuple(self.nodes[g * size:(g + 1) * size]) for g in range(shards))
+
+    def group_of(self, nid: str) -> int:
+        return next(g for g, members in enumerate(self.groups) if nid in members)
+
+    def _committed(self, node) -> tuple[Any, int]:
+        log = self.store(node.id).get("log", ())
+        ci = node.hosted_view.get("commit_index", 0)
+        return log, ci if type(ci) is int else 0
+
+    def _say(self, txid: str, outcome: str, nid: str, how: str, now: float) -> None:
+        first = self.said.setdefault(txid, (outcome, nid, how, now))
+        if first[0] != outcome:
+            raise Violation("a decision is final", f"{txid}: {first[1]} said {first[0]} ({first[2]}) at "
+                            f"t={first[3]:.3f}, and {nid} says {outcome} ({how}) -- two leaders of the coordinator "
+                            f"group acted on different outcomes", now, (first[1], nid))
+
+    def _logged_decision(self, node, txid: str, outcome: str, how: str, now: float) -> None:
+        log, ci = self._committed(node)
+        found = _steps(log, "decision", txid, ci)
+        if not found or found[0][1] != outcome:
+            got = ("its log holds no committed decision entry for it" if not found else
+                   f"the first committed decision entry for it in its log is {found[0][1]}")
+            raise Violation("act only on a logged decision", f"{node.id} {how} for {txid} at t={now:.3f}, but "
+                            f"{got}: the outcome is the first decision entry in the coordinator group's log, and a "
+                            f"node acts on it only once it is applied (a new leader knows nothing else)", now,
+                            (node.id,))
+
+    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
+        for eff in effects:
+            if eff[0] == "send":
+                msg = eff[2]
+                name = type(msg).__name__
+                if name == "Prepare":
+                    self.parts.setdefault(msg.txid, set()).add(self.group_of(eff[1]))
+                elif name == "TxnVote" and msg.yes:
+                    log, ci = self._committed(node)
+                    if not _steps(log, "prepare", msg.txid, ci):
+                        raise Violation("a vote is a logged promise", f"{node.id} voted yes on {msg.txid} (to "
+                                        f"{eff[1]}) at t={now:.3f} with no committed prepare entry for it in its "
+                                        f"log: after a leader change the group forgets the promise", now, (node.id,))
+                elif name == "Decision":
+                    self._logged_decision(node, msg.txid, msg.outcome, f"sent Decision {msg.outcome} to {eff[1]}", now)
+                    self._say(msg.txid, msg.outcome, node.id, f"Decision to {eff[1]}", now)
+            elif eff[0] == "reply" and getattr(eff[1], "f", None) == "txn" and not isinstance(eff[2], Redirect):
+                request, result = eff[1], eff[2]
+                outcome = ABORT if isinstance(result, Fail) else COMMIT
+                txid = f"{request.client}.{request.seq}"
+                shown = "Ok" if outcome == COMMIT else "Fail"
+                self._logged_decision(node, txid, outcome, f"answered the client {shown}", now)
+                self._say(txid, outcome, node.id, f"answer {shown}", now)
+
+    # --- at the end --------------------------------------------------------------------
+
+    def _group_logs(self) -> list[tuple[Any, int, str]]:
+        """Per group, the committed log of its member that knows the most (log, commit index, node)."""
+        out = []
+        for members in self.groups:
+            best: tuple[Any, int, str] = ((), 0, members[0])
+            for nid in members:
+                node = self.sim.nodes.get(nid) if self.sim is not None else None
+                if node is None:
+                    continue
+                log, ci = self._committed(node)
+                if ci > best[1]:
+                    best = (log, ci, nid)
+            out.append(best)
+        return out
+
+    def _atomicity(self) -> str | None:
+        logs = self._group_logs()
+        for txid in sorted(self.parts):
+            outcome, where = None, ""
+            for g, (log, ci, nid) in enumerate(logs):
+                found = _steps(log, "decision", txid, ci)
+                if found:
+                    outcome, where = found[0][1], f"group {g} ({nid})"
+                    break
+            for g in sorted(self.parts[txid]):
+                log, ci, nid = logs[g]
+                finish = _steps(log, "finish", txid, ci)
+                first = finish[0] if finish else None
+                if outcome == COMMIT:
+                    prep = _steps(log, "prepare", txid, ci)
+                    if first is None or first[1] != COMMIT:
+                        how = "never finished it" if first is None else f"finished it as {first[1]}"
+                        return (f"atomicity: {txid} is committed (decision in {where}) but shard {g} ({nid}) {how} "
+                                f"by the end of the run, after every fault had healed -- is it blocked in doubt?")
+                    if not prep or prep[0][0] > first[0]:
+                        return (f"atomicity: shard {g} ({nid}) finished {txid} as a commit without a prepare entry "
+                                f"before it: it had no writes to install")
+                elif first is not None and first[1] == COMMIT:
+                    return (f"atomicity: shard {g} ({nid}) committed {txid}, but the coordinator's decision is "
+                            f"{outcome or 'missing'}")
+        return None
+
+    def _isolation(self) -> str | None:
+        """Two committed transactions that held a key's lock at once, read off a group's committed log."""
+        for g, (log, ci, nid) in enumerate(self._group_logs()):
+            prepared: dict[str, tuple[int, set]] = {}  # txid -> (index of its first prepare, its keys)
+            finished: dict[str, tuple[int, Any]] = {}  # txid -> (index, outcome) of its first finish
+            for i, entry in enumerate(log[:ci] if type(log) is tuple else (), start=1):
+                c = getattr(entry, "command", None)
+                if type(c).__name__ != "Step":
+                    continue
+                if c.kind == "prepare" and c.txid not in prepared:
+                    try:
+                        keys = {k for k, _ in c.value[0]}
+                    except (TypeError, ValueError, IndexError):
+                        keys = set()
+                    prepared[c.txid] = (i, keys)
+                elif c.kind == "finish" and c.txid not in finished:
+                    finished[c.txid] = (i, c.value)
+            done = sorted((t for t in prepared if finished.get(t, (0, None))[1] == COMMIT), key=lambda t: prepared[t][0])
+            for a in done:
+                start, keys = prepared[a]
+                end = finished[a][0]
+                for b in done:
+                    shared = keys & prepared[b][1]
+                    if b != a and start < prepared[b][0] < end and shared:
+                        return (f"isolation: shard {g} ({nid}) prepared {b} while {a} held the lock on "
+                                f"{sorted(shared, key=repr)[0]!r} (log entries {start}..{end}), and both committed: "
+                                f"a prepare must lock its keys, and one that finds a key locked must vote no")
+        return None
+
+    def final(self) -> str | None:
+        assert self.sim is not None
+        expect = self.params.get("expect", {})
+        history = self.sim.history
+        ok = sum(1 for op in history if op.type == "ok")
+        if ok < int(expect.get("min_ok", 0)):
+            return f"only {ok} operations succeeded; expected at least {expect['min_ok']}"
+        commits = sum(1 for op in history if op.type == "ok" and op.f == "txn")
+        if commits < int(expect.get("min_commits", 0)):
+            return (f"only {commits} transactions committed; expected at least {expect['min_commits']} -- are "
+                    f"lost Prepare messages re-sent while votes are missing?")
+        problem = self._atomicity() or self._isolation()
+        if problem:
+            return problem
+        for nid, v in sorted(self.live_views().items()):
+            if v.get("in_doubt"):
+                return (f"no blocking: at the end, after every fault had healed, {nid} still holds "
+                        f"{', '.join(map(str, v['in_doubt']))} in doubt -- a participant must find out the outcome "
+                        f"from the coordinator group (DecisionRequest), and a new coordinator leader must decide")
+        across = sum(1 for op in history if op.type == "ok" and op.f == "txn"
+                     and len({self._shard(k) for k, _ in op.value}) > 1)
+        if across < int(expect.get("min_across", 0)):
+            return f"only {across} transactions over two shards committed; expected at least {expect['min_across']}"
+        from ...protocols._sharded_txn_analysis import per_key_operations, register_model
+
+        # every key on its own first: quick, and it names the key when a read saw what never committed
+        problem = linearizability_problem(per_key_operations(history), "kv", says="per-key linearizability: the "
+                                          "clients' history is", more=" -- a read that saw uncommitted writes?")
+        if problem:
+            return problem
+        register_model()  # the whole store as one object, transactions atomic: the capstone's model
+        return linearizability_problem(history, "txn-kv", says="strict serializability: the clients' history is",
+                                       more=" -- a read that saw uncommitted writes, or a transaction torn "
+                                       "between shards?")
+
+    def _shard(self, key: Any) -> int:
+        import zlib
+
+        return zlib.crc32(str(key).encode()) % len(self.groups)
+
+
+class Spec(NodeSpec):
+    id = "ex17"
+    title = "capstone D: shards and transactions"
+    notebook = "ex17_capstone_d_shards_txn.ipynb"
+    judge_class = TxnJudge
+    default_options = {"shards": 2}
+    defaults = {
+        "nodes": 6,
+        "duration": 4.0,
+        "quiet": 0.35,
+        "workload": {"clients": 3, "keys": KEYS, "mix": MIX, "think": 0.05, "timeout": 0.4, "deadline": 3.0,
+                     "stop": 3.0},
+    }
+    checks = (
+        Check("transactions over two shards, no faults", 2, hint="Prepare at every group of the transaction; "
+              "a group votes once its prepare entry is applied; commit with a yes from all, and act once the "
+              "decision entry is applied.",
+              params={"seeds": [1], "expect": {"min_ok": 20, "min_across": 3}}),
+        Check("conflicting transactions", 2, hint="Applying a prepare locks its keys; a prepare that finds a key "
+              "locked by another transaction votes no, and a read of a locked key answers Fail(\"locked\"): it "
+              "must see neither the old value nor the new one while the outcome is unknown.",
+              params={"seeds": [2, 3], "workload": {"clients": 5, "keys": ["a", "d"], "think": 0.02},
+                      "expect": {"min_ok": 10, "min_across": 1}}),
+        Check("leaders crash", 3, hint="A new leader knows only what is in the log: votes and decisions are "
+              "logged before anyone acts on them, and a participant in doubt asks the coordinator group until "
+              "it learns the outcome.",
+              params={"seeds": [2, 7], "nemesis": "crash", "nemesis_interval": 0.3, "network": {"loss": 0.05},
+                      "workload": {"timeout": 0.3, "deadline": 0.25}, "expect": {"min_ok": 10, "min_across": 1}}),
+        Check("partitions and lost messages", 3, hint="Re-send Prepare while votes are missing, abort after "
+              "VOTE_TIMEOUT, and answer a DecisionRequest with no decision in the log by logging an abort (only a "
+              "coordinator leader that is not running the transaction).",
+              params={"seeds": [6, 8], "nemesis": "partition", "nemesis_interval": 0.6, "network": {"loss": 0.2},
+                      "expect": {"min_ok": 10, "min_across": 1, "min_commits": 6}}),
+    )
+
+
+SPEC = Spec()
