@@ -121,13 +121,18 @@ def test_the_sandbox_holds_exactly_what_the_rule_allows():
                                                "consensus_lab.grading.exercises.__init__"}
 
 
-def test_the_notebook_selfcheck_finds_the_answer_cell_in_a_kernel(tmp_path):
-    """A real kernel: the self-check judges the code of the cell that defined the answer."""
+@pytest.mark.parametrize("tail", ["", "\n\n"], ids=["as-released", "trailing-blank-lines"])
+def test_the_notebook_selfcheck_finds_the_answer_cell_in_a_kernel(tmp_path, tail):
+    """A real kernel: the self-check judges the code of the cell that defined the answer.
+
+    The kernel's history keeps a cell without its trailing newlines while the cell's code is named after
+    the cell as run, so an answer cell that ends in blank lines (Enter pressed at the end) must be found too.
+    """
     import nbclient
     import nbformat
 
     ex = "ex01"
-    source = "import numpy\n" + solution(ex)
+    source = "import numpy\n" + solution(ex).rstrip("\n") + tail
     path = submitted(tmp_path, ex, source)
     nb = nbformat.read(path, as_version=4)
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",

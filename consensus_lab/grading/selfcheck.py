@@ -40,6 +40,7 @@ own scoring of the cell is not a free pass.  Real grading is
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import textwrap
@@ -162,12 +163,17 @@ def _kernel_source(objects: Sequence[Any]) -> str | None:
     raw = list(getattr(shell.history_manager, "input_hist_raw", []))
     for number in range(len(raw) - 1, 0, -1):
         try:
-            name = shell.compile.get_code_name(raw[number], raw[number], number)
+            # the history keeps a cell without its trailing newlines, while the cell's code name is a
+            # hash of the transformed cell as run: try the forms the kernel may have compiled
+            names = {shell.compile.get_code_name(raw[number], form, number)
+                     for form in (raw[number], raw[number] + "\n", shell.transform_cell(raw[number]))}
         except Exception:  # noqa: BLE001 - an unusual shell: fall back to the objects
             return None
-        if name == files[0]:
+        if files[0] in names:
             return raw[number]
-    return None
+    # the kernel registers every cell it compiles with linecache, as it ran it (blank lines and all)
+    text = "".join(linecache.getlines(files[0]))
+    return text or None
 
 
 def _answer_host(exercise_id: str, source: str, budget: Budget):
