@@ -19,8 +19,10 @@ makes gateways give up) enough of them were cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ...sim import Invariant
 from ...sim.clients import Fail, Ok
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..exercises.ex14 import STORE
@@ -37,69 +39,66 @@ RESTARTS = "; ".join(f"{t:.2f} crash {STORE}; {t + 0.03:.2f} restart {STORE}" fo
 CUT_OFF = "0.5 partition n1|n2,n3; 1.1 heal; 1.5 partition n1|n2,n3; 2.0 heal"
 
 
-class LedgerJudge(Judge):
-    def __init__(self, *a) -> None:
-        super().__init__(*a)
+class LedgerRules:
+    """The rules of a run, judged one observation at a time, with what they remember (plain data).
+
+    The judge of a seeded run feeds them every handler call; a search check's
+    :class:`SearchRules` feeds them what each state adds -- the same rules.
+    """
+
+    def __init__(self) -> None:
         self.rid_of: dict[Any, tuple[Any, str, float]] = {}  # value -> (rid, gateway, when first sent)
         self.value_of: dict[Any, Any] = {}  # rid -> value
         self.applied_at: dict[Any, float] = {}  # value -> when the store applied it
         self.failed: dict[Any, tuple[str, float]] = {}  # value -> (gateway, when it answered Fail)
         self.cancelled = 0
 
-    def _appended(self) -> set:
-        assert self.sim is not None
-        return {op.value for op in self.sim.history if op.type == "invoke" and op.f == "append"}
+    def sent_apply(self, nid: str, rid: Any, value: Any, now: float) -> None:
+        first = self.rid_of.setdefault(value, (rid, nid, now))
+        if first[0] != rid:
+            raise Violation("one request id per operation",
+                            f"{nid} sent Apply({rid!r}, {value!r}), but the same operation went out as "
+                            f"request {first[0]!r} from {first[1]} at t={first[2]:.3f}: a retry with a new "
+                            f"id is a new request, and the store applies it again", now)
+        self.value_of.setdefault(rid, value)
 
-    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        nid = node.id
-        if nid == STORE:
-            self._store_call(before, now)
-            return
-        ledger = self.store(STORE).get("ledger", ())
-        for eff in effects:
-            if eff[0] == "send" and type(eff[2]).__name__ == "Apply":
-                rid, value = eff[2].rid, eff[2].value
-                first = self.rid_of.setdefault(value, (rid, nid, now))
-                if first[0] != rid:
-                    raise Violation("one request id per operation",
-                                    f"{nid} sent Apply({rid!r}, {value!r}), but the same operation went out as "
-                                    f"request {first[0]!r} from {first[1]} at t={first[2]:.3f}: a retry with a new "
-                                    f"id is a new request, and the store applies it again", now)
-                self.value_of.setdefault(rid, value)
-            elif eff[0] == "reply" and eff[1].f == "append":
-                request, result = eff[1], eff[2]
-                value = request.value
-                rid = self.rid_of.get(value, (None,))[0]
-                verdict = self.store(STORE).get(f"rid:{rid}", _ABSENT) if rid is not None else _ABSENT
-                if isinstance(result, Ok):
-                    if value not in ledger:
-                        raise Violation("Ok only once applied",
-                                        f"{nid} answered Ok to append({value!r}) of {request.client}, but the "
-                                        f"store has not applied it (its ledger is {ledger!r}) -- silence is "
-                                        f"not success: answer from the store's Outcome", now)
-                elif isinstance(result, Fail):
-                    if value in ledger:
-                        raise Violation("Fail only once cancelled",
-                                        f"{nid} answered Fail to append({value!r}) of {request.client}, but the "
-                                        f"store applied it at t={self.applied_at.get(value, now):.3f} (the "
-                                        f"answer was lost, not the request)", now)
-                    if verdict is not False:
-                        raise Violation("Fail only once cancelled",
-                                        f"{nid} answered Fail to append({value!r}) of {request.client} before the "
-                                        f"store had cancelled request {rid!r} (its verdict: "
-                                        f"{'none yet' if verdict is _ABSENT else repr(verdict)}) -- an Apply "
-                                        f"still on its way could be applied after the client heard 'failed'", now)
-                    self.failed.setdefault(value, (nid, now))
-                else:
-                    raise Violation("answer Ok or Fail", f"{nid} answered append({value!r}) with {result!r}; "
-                                    f"a gateway answers Ok() or Fail(...)", now)
+    def answered(self, nid: str, client: Any, value: Any, result: Any, store: Mapping[str, Any],
+                 now: float) -> None:
+        """A gateway answered ``append(value)`` of ``client`` with ``result``; ``store``: the store's storage."""
+        ledger = store.get("ledger", ())
+        rid = self.rid_of.get(value, (None,))[0]
+        verdict = store.get(f"rid:{rid}", _ABSENT) if rid is not None else _ABSENT
+        if isinstance(result, Ok):
+            if value not in ledger:
+                raise Violation("Ok only once applied",
+                                f"{nid} answered Ok to append({value!r}) of {client}, but the "
+                                f"store has not applied it (its ledger is {ledger!r}) -- silence is "
+                                f"not success: answer from the store's Outcome", now)
+        elif isinstance(result, Fail):
+            if value in ledger:
+                raise Violation("Fail only once cancelled",
+                                f"{nid} answered Fail to append({value!r}) of {client}, but the "
+                                f"store applied it at t={self.applied_at.get(value, now):.3f} (the "
+                                f"answer was lost, not the request)", now)
+            if verdict is not False:
+                raise Violation("Fail only once cancelled",
+                                f"{nid} answered Fail to append({value!r}) of {client} before the "
+                                f"store had cancelled request {rid!r} (its verdict: "
+                                f"{'none yet' if verdict is _ABSENT else repr(verdict)}) -- an Apply "
+                                f"still on its way could be applied after the client heard 'failed'", now)
+            self.failed.setdefault(value, (nid, now))
+        else:
+            raise Violation("answer Ok or Fail", f"{nid} answered append({value!r}) with {result!r}; "
+                            f"a gateway answers Ok() or Fail(...)", now)
 
-    def _store_call(self, before: dict, now: float) -> None:
-        st = self.store(STORE)
+    def store_changed(self, before: Mapping[str, Any], store: Mapping[str, Any], appended: Callable[[], set],
+                      now: float) -> None:
+        """The store wrote the keys of ``before`` (their old values); ``store``: its storage now;
+        ``appended()``: the values clients appended so far."""
         for key, old in before.items():
-            new = st.get(key, _ABSENT)
+            new = store.get(key, _ABSENT)
             if key == "ledger":
-                self._ledger_change(() if old is _ABSENT else old, new, now)
+                self._ledger_change(() if old is _ABSENT else old, new, appended, now)
             elif isinstance(key, str) and key.startswith("rid:"):
                 if old is not _ABSENT and new != old:
                     raise Violation("verdicts are final", f"the store changed {key} from {old!r} to {new!r}", now)
@@ -109,7 +108,7 @@ class LedgerJudge(Judge):
                     raise Violation("the store's format", f"storage[{key!r}] = {new!r}; a verdict is True "
                                     f"(applied) or False (cancelled)", now)
 
-    def _ledger_change(self, old: Any, new: Any, now: float) -> None:
+    def _ledger_change(self, old: Any, new: Any, appended: Callable[[], set], now: float) -> None:
         if type(new) is not tuple:
             raise Violation("the ledger only grows", f"the store replaced storage['ledger'] by {new!r} (it must "
                             f"stay a tuple that only grows)", now)
@@ -117,8 +116,7 @@ class LedgerJudge(Judge):
             lost = [v for v in old if v not in new]
             raise Violation("the ledger only grows", f"the store rewrote its ledger {old!r} as {new!r}"
                             + (f": {lost[0]!r} is lost" if lost else ""), now)
-        added = self._appended()
-        seen = set(old)
+        seen, added = set(old), appended()
         for v in new[len(old):]:
             if v in seen:
                 rid = self.rid_of.get(v, (None,))[0]
@@ -134,6 +132,62 @@ class LedgerJudge(Judge):
                                 f"be applied", now)
             seen.add(v)
             self.applied_at[v] = now
+
+
+def appended_values(history: Sequence[Any]) -> set:
+    return {op.value for op in history if op.type == "invoke" and op.f == "append"}
+
+
+class LedgerJudge(Judge):
+    def __init__(self, *a) -> None:
+        super().__init__(*a)
+        self.rules = LedgerRules()
+
+    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
+        assert self.sim is not None
+        if node.id == STORE:
+            history = self.sim.history
+            self.rules.store_changed(before, self.store(STORE), lambda: appended_values(history), now)
+            return
+        for eff in effects:
+            if eff[0] == "send" and type(eff[2]).__name__ == "Apply":
+                self.rules.sent_apply(node.id, eff[2].rid, eff[2].value, now)
+            elif eff[0] == "reply" and eff[1].f == "append":
+                self.rules.answered(node.id, eff[1].client, eff[1].value, eff[2], self.store(STORE), now)
+
+
+class SearchRules(Invariant):
+    """The judge's rules in a search check: after every step, what the store wrote (its storage
+    against the last state's) and what each stepped gateway was seen to send and answer
+    (:meth:`Spec.observe`) go through the same :class:`LedgerRules`; the explorer keeps their
+    memory per state.  Its name becomes the broken rule's, so feedback and hints name the rule."""
+
+    name = "the ledger's rules"
+
+    def __init__(self) -> None:
+        self.rules = LedgerRules()
+        self.store_seen: dict[str, Any] = {}
+
+    def check(self, world) -> str | None:
+        store = dict(getattr(world.storage[STORE], "_data", world.storage[STORE]))
+        now = world.now
+        before = {k: self.store_seen.get(k, _ABSENT) for k in sorted(set(store) | set(self.store_seen), key=str)
+                  if store.get(k, _ABSENT) != self.store_seen.get(k, _ABSENT)}
+        try:
+            if before:
+                self.rules.store_changed(before, store, lambda: appended_values(world.history), now)
+                self.store_seen = store
+            for nid, node in world.nodes.items():
+                facts = getattr(node, "facts", {}) if node is not None and nid != STORE else {}
+                for rid, value in facts.get("applies", ()):
+                    self.rules.sent_apply(nid, rid, value, now)
+                for client, value, result in facts.get("answers", ()):
+                    self.rules.answered(nid, client, value, result, store, now)
+        except Violation as v:
+            self.name = v.rule
+            return v.message
+        return None
+
 
     def final(self) -> str | None:
         assert self.sim is not None
@@ -194,6 +248,23 @@ class Spec(NodeSpec):
         "verdicts are final": "A verdict (storage['rid:...']) is written once; an Apply or Cancel of a rid "
         "that has one is answered with it and changes nothing -- also after the store restarted.",
     }
+
+    def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
+        """What a stepped gateway was seen to do, for :class:`SearchRules`: ``facts["applies"]``, the
+        (rid, value) of every Apply it sent, and ``facts["answers"]``, (client, value, result) of
+        every answer to an append -- each once, in the order first seen."""
+        applies, answers = facts.get("applies", ()), facts.get("answers", ())
+        for e in effects:
+            if e[0] == "send" and type(e[2]).__name__ == "Apply" and (e[2].rid, e[2].value) not in applies:
+                applies += ((e[2].rid, e[2].value),)
+            elif e[0] == "reply" and e[1].f == "append" and (e[1].client, e[1].value, e[2]) not in answers:
+                answers += ((e[1].client, e[1].value, e[2]),)
+        if applies == facts.get("applies", ()) and answers == facts.get("answers", ()):
+            return facts
+        return {**facts, "applies": applies, "answers": answers}
+
+    def search_invariants(self) -> list:
+        return [SearchRules()]
 
     def validate_check(self, check: Check) -> None:
         super().validate_check(check)
