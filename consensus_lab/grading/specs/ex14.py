@@ -155,6 +155,20 @@ class LedgerJudge(Judge):
             elif eff[0] == "reply" and eff[1].f == "append":
                 self.rules.answered(node.id, eff[1].client, eff[1].value, eff[2], self.store(STORE), now)
 
+    def final(self) -> str | None:
+        assert self.sim is not None
+        expect = self.params.get("expect", {})
+        ok = sum(1 for op in self.sim.history if op.type == "ok" and op.f == "append")
+        fail = sum(1 for op in self.sim.history if op.type == "fail" and op.f == "append")
+        if ok < int(expect.get("min_ok", 0)):
+            return (f"only {ok} appends were answered Ok; expected at least {expect['min_ok']} -- are lost "
+                    f"messages retried every RETRY seconds?")
+        if fail < int(expect.get("min_fail", 0)):
+            return (f"only {fail} appends were answered Fail; in this run the store is slow, so a gateway that "
+                    f"gives up after GIVE_UP seconds and cancels must answer Fail at least {expect['min_fail']} "
+                    f"times (it answered Ok {ok} times)")
+        return None
+
 
 class SearchRules(Invariant):
     """The judge's rules in a search check: after every step, what the store wrote (its storage
@@ -186,21 +200,6 @@ class SearchRules(Invariant):
         except Violation as v:
             self.name = v.rule
             return v.message
-        return None
-
-
-    def final(self) -> str | None:
-        assert self.sim is not None
-        expect = self.params.get("expect", {})
-        ok = sum(1 for op in self.sim.history if op.type == "ok" and op.f == "append")
-        fail = sum(1 for op in self.sim.history if op.type == "fail" and op.f == "append")
-        if ok < int(expect.get("min_ok", 0)):
-            return (f"only {ok} appends were answered Ok; expected at least {expect['min_ok']} -- are lost "
-                    f"messages retried every RETRY seconds?")
-        if fail < int(expect.get("min_fail", 0)):
-            return (f"only {fail} appends were answered Fail; in this run the store is slow, so a gateway that "
-                    f"gives up after GIVE_UP seconds and cancels must answer Fail at least {expect['min_fail']} "
-                    f"times (it answered Ok {ok} times)")
         return None
 
 
