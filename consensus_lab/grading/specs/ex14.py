@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ...sim import Invariant
 from ...sim.clients import Fail, Ok
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..exercises.ex14 import STORE
 from ..hosting import _ABSENT
+from ._judged_steps import JudgedSteps, seen
 
 # The gateways' messages to the store crawl: Apply and Cancel overtake each other, answers come
 # after the gateway has given up.
@@ -170,37 +170,24 @@ class LedgerJudge(Judge):
         return None
 
 
-class SearchRules(Invariant):
-    """The judge's rules in a search check: after every step, what the store wrote (its storage
-    against the last state's) and what each stepped gateway was seen to send and answer
-    (:meth:`Spec.observe`) go through the same :class:`LedgerRules`; the explorer keeps their
-    memory per state.  Its name becomes the broken rule's, so feedback and hints name the rule."""
+class SearchRules(JudgedSteps):
+    """The judge's rules in a search check: what the store wrote and what each gateway was seen
+    to send and answer (:meth:`Spec.observe`) go through the same :class:`LedgerRules`."""
 
-    name = "the ledger's rules"
+    watched = STORE
 
     def __init__(self) -> None:
+        super().__init__()
         self.rules = LedgerRules()
-        self.store_seen: dict[str, Any] = {}
 
-    def check(self, world) -> str | None:
-        store = dict(getattr(world.storage[STORE], "_data", world.storage[STORE]))
-        now = world.now
-        before = {k: self.store_seen.get(k, _ABSENT) for k in sorted(set(store) | set(self.store_seen), key=str)
-                  if store.get(k, _ABSENT) != self.store_seen.get(k, _ABSENT)}
-        try:
-            if before:
-                self.rules.store_changed(before, store, lambda: appended_values(world.history), now)
-                self.store_seen = store
-            for nid, node in world.nodes.items():
-                facts = getattr(node, "facts", {}) if node is not None and nid != STORE else {}
-                for rid, value in facts.get("applies", ()):
-                    self.rules.sent_apply(nid, rid, value, now)
-                for client, value, result in facts.get("answers", ()):
-                    self.rules.answered(nid, client, value, result, store, now)
-        except Violation as v:
-            self.name = v.rule
-            return v.message
-        return None
+    def storage_changed(self, before, store, world) -> None:
+        self.rules.store_changed(before, store, lambda: appended_values(world.history), world.now)
+
+    def observed(self, node_id, facts, store, world) -> None:
+        for rid, value in facts.get("applies", ()):
+            self.rules.sent_apply(node_id, rid, value, world.now)
+        for client, value, result in facts.get("answers", ()):
+            self.rules.answered(node_id, client, value, result, store, world.now)
 
 
 class Spec(NodeSpec):
@@ -251,16 +238,13 @@ class Spec(NodeSpec):
     def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
         """What a stepped gateway was seen to do, for :class:`SearchRules`: ``facts["applies"]``, the
         (rid, value) of every Apply it sent, and ``facts["answers"]``, (client, value, result) of
-        every answer to an append -- each once, in the order first seen."""
-        applies, answers = facts.get("applies", ()), facts.get("answers", ())
-        for e in effects:
-            if e[0] == "send" and type(e[2]).__name__ == "Apply" and (e[2].rid, e[2].value) not in applies:
-                applies += ((e[2].rid, e[2].value),)
-            elif e[0] == "reply" and e[1].f == "append" and (e[1].client, e[1].value, e[2]) not in answers:
-                answers += ((e[1].client, e[1].value, e[2]),)
-        if applies == facts.get("applies", ()) and answers == facts.get("answers", ()):
+        every answer to an append -- each once, in the order first seen (the store is judged by its storage)."""
+        if node_id == STORE:
             return facts
-        return {**facts, "applies": applies, "answers": answers}
+        return seen(facts, applies=[(e[2].rid, e[2].value) for e in effects
+                                    if e[0] == "send" and type(e[2]).__name__ == "Apply"],
+                    answers=[(e[1].client, e[1].value, e[2]) for e in effects
+                             if e[0] == "reply" and e[1].f == "append"])
 
     def search_invariants(self) -> list:
         return [SearchRules()]
