@@ -15,7 +15,7 @@ from consensus_lab.grading.worker import Runtime
 
 HIDDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "hidden"
 MUTANT = {m.id: m for m in MUTANTS}
-PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex14")
+PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14")
 
 
 def search_check(exercise: str):
@@ -69,7 +69,8 @@ def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
                                     "ex09-no-consistency-check", "ex09-conflicts-kept", "ex00-no-dedup",
                                     "ex00-delivered-not-stored", "ex14-gateway-in-rid", "ex14-no-dedup",
                                     "ex14-fail-without-asking", "ex14-ok-on-any-outcome",
-                                    "ex14-cancel-not-recorded"])
+                                    "ex14-cancel-not-recorded", "ex11-no-fencing", "ex11-highest-not-stored",
+                                    "ex11-ok-when-refused"])
 def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
@@ -112,20 +113,25 @@ def test_the_prev_term_mutant_survives_every_seeded_check_and_falls_to_the_searc
 @pytest.mark.parametrize(("mutant", "rule", "steps"), [
     ("ex14-gateway-in-rid", "one request id per operation", 2), ("ex14-no-dedup", "exactly once", 4),
     ("ex14-fail-without-asking", "Fail only once cancelled", 7), ("ex14-ok-on-any-outcome", "Ok only once applied", 9),
-    ("ex14-cancel-not-recorded", "Fail only once cancelled", 9)])
-def test_the_ledger_search_judges_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
-    """ex14's search check breaks the rules of its judge (LedgerRules) with the shortest schedule."""
-    spec = registry.get("ex14")
-    check = search_check("ex14")
-    bad = run_search(spec, LocalHost("ex14", answers("ex14", MUTANT[mutant].edits)), check.params)
+    ("ex14-cancel-not-recorded", "Fail only once cancelled", 9), ("ex11-no-fencing", "fencing", 9),
+    ("ex11-highest-not-stored", "fencing", 9), ("ex11-ok-when-refused", "answer what the storage decided", 10)])
+def test_a_search_judged_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
+    """The search checks of ex11 and ex14 break the rules of their judges (FencingRules, LedgerRules,
+    through JudgedSteps) with the shortest schedule; the feedback's hint is the rule's."""
+    m = MUTANT[mutant]
+    spec = registry.get(m.exercise)
+    check = search_check(m.exercise)
+    bad = run_search(spec, LocalHost(spec.id, answers(spec.id, m.edits)), check.params)
     assert bad.problem is not None and bad.problem.kind == rule, bad.problem
-    assert len(bad.result.path) == steps and spec.hint_for(check, bad.problem) == spec.hints[rule]
+    assert len(bad.result.path) == steps
+    assert spec.hint_for(check, bad.problem) == spec.hints.get(rule, check.hint)
 
 
-def test_the_ledger_search_explores_every_schedule_of_the_reference_within_its_bounds():
-    spec = registry.get("ex14")
-    check = search_check("ex14")
-    good = run_search(spec, LocalHost("ex14", answers("ex14")), check.params)
+@pytest.mark.parametrize("exercise", ["ex11", "ex14"])
+def test_a_judged_search_explores_every_schedule_of_the_reference_within_its_bounds(exercise):
+    spec = registry.get(exercise)
+    check = search_check(exercise)
+    good = run_search(spec, LocalHost(spec.id, answers(exercise)), check.params)
     assert good.problem is None and good.result.verdict == "no violation", good.result.verdict
     assert 1000 < good.result.states < check.params["search"]["max_states"]  # the whole space, not the cap
 

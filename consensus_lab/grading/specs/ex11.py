@@ -15,11 +15,15 @@ checker, key-value model), and enough writes went through.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ...sim.clients import Fail, Ok
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..exercises.ex11 import LOCK_SERVER, STORAGE
 from ..hosting import _ABSENT
 from ._histories import linearizability_problem
+from ._judged_steps import JudgedSteps, seen
 
 # A client's writes to the storage crawl (a GC pause, a slow network): its lease expires in flight.
 SLOW_N3 = [["n3", STORAGE, {"kind": "uniform", "low": 0.3, "high": 0.6}]]
@@ -28,48 +32,37 @@ RESTARTS = "; ".join(f"{t:.2f} crash {STORAGE}; {t + 0.02:.2f} restart {STORAGE}
                      [0.3 + 0.15 * i for i in range(12)])
 
 
-class FencingJudge(Judge):
-    def __init__(self, *a) -> None:
-        super().__init__(*a)
+class FencingRules:
+    """The rules of a run, one observation at a time, with what they remember (plain data): the
+    judge of a seeded run and a search check's :class:`SearchRules` feed them alike."""
+
+    def __init__(self) -> None:
         self.granted: dict[int, str] = {}  # token -> client node it was granted to
         self.written: set[tuple] = set()  # (token, key, value) some client sent in a Write
         self.highest = 0  # the highest token the storage has accepted, as the grader saw it
         self.refused = 0
 
-    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        nid = node.id
-        if nid == LOCK_SERVER:
-            for eff in effects:
-                if eff[0] == "send" and type(eff[2]).__name__ == "Grant":
-                    self.granted[eff[2].token] = eff[1]
-            return
-        if nid == STORAGE:
-            self._storage_call(before, now)
-        st = self.store(STORAGE)
-        for eff in effects:
-            if eff[0] == "send" and type(eff[2]).__name__ == "Write" and nid != STORAGE:
-                msg = eff[2]
-                if self.granted.get(msg.token) != nid:
-                    raise Violation("use the token you were granted",
-                                    f"{nid} wrote {msg.value!r} with token {msg.token!r}, which the lock service "
-                                    f"granted to {self.granted.get(msg.token, 'nobody')}", now)
-                self.written.add((msg.token, msg.key, msg.value))
-            elif eff[0] == "reply" and nid not in (LOCK_SERVER, STORAGE) and eff[1].f == "write":
-                request, result = eff[1], eff[2]
-                verdict = st.get(f"write:{request.value}")
-                if isinstance(result, Fail):
-                    if verdict is not False:
-                        raise Violation("answer what the storage decided",
-                                        f"{nid} answered Fail for write({request.value!r}) but the storage's "
-                                        f"verdict is {verdict!r}", now)
-                elif isinstance(result, Ok) and verdict is not True:
-                    raise Violation("answer what the storage decided",
-                                    f"{nid} answered Ok for write({request.value!r}) but the storage's verdict "
-                                    f"is {verdict!r}" + (" -- it refused the stale token" if verdict is False else ""),
-                                    now)
+    def sent_write(self, nid: str, msg: Any, now: float) -> None:
+        if self.granted.get(msg.token) != nid:
+            raise Violation("use the token you were granted",
+                            f"{nid} wrote {msg.value!r} with token {msg.token!r}, which the lock service "
+                            f"granted to {self.granted.get(msg.token, 'nobody')}", now)
+        self.written.add((msg.token, msg.key, msg.value))
 
-    def _storage_call(self, before: dict, now: float) -> None:
-        st = self.store(STORAGE)
+    def answered_write(self, nid: str, value: Any, result: Any, st: Mapping[str, Any], now: float) -> None:
+        verdict = st.get(f"write:{value}")
+        if isinstance(result, Fail):
+            if verdict is not False:
+                raise Violation("answer what the storage decided",
+                                f"{nid} answered Fail for write({value!r}) but the storage's "
+                                f"verdict is {verdict!r}", now)
+        elif isinstance(result, Ok) and verdict is not True:
+            raise Violation("answer what the storage decided",
+                            f"{nid} answered Ok for write({value!r}) but the storage's verdict "
+                            f"is {verdict!r}" + (" -- it refused the stale token" if verdict is False else ""),
+                            now)
+
+    def storage_changed(self, before: Mapping[str, Any], st: Mapping[str, Any], now: float) -> None:
         for key, old in before.items():
             new = st.get(key, _ABSENT)
             if key.startswith("write:"):
@@ -92,6 +85,28 @@ class FencingJudge(Judge):
                                     f"lease had expired (paused or slow) overwrote newer data", now)
                 self.highest = token
 
+
+class FencingJudge(Judge):
+    def __init__(self, *a) -> None:
+        super().__init__(*a)
+        self.rules = FencingRules()
+
+    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
+        nid = node.id
+        if nid == LOCK_SERVER:
+            for eff in effects:
+                if eff[0] == "send" and type(eff[2]).__name__ == "Grant":
+                    self.rules.granted[eff[2].token] = eff[1]
+            return
+        if nid == STORAGE:
+            self.rules.storage_changed(before, self.store(STORAGE), now)
+            return
+        for eff in effects:
+            if eff[0] == "send" and type(eff[2]).__name__ == "Write":
+                self.rules.sent_write(nid, eff[2], now)
+            elif eff[0] == "reply" and eff[1].f == "write":
+                self.rules.answered_write(nid, eff[1].value, eff[2], self.store(STORAGE), now)
+
     def final(self) -> str | None:
 
         assert self.sim is not None
@@ -99,10 +114,33 @@ class FencingJudge(Judge):
         writes = sum(1 for op in self.sim.history if op.type == "ok" and op.f == "write")
         if writes < int(expect.get("min_writes", 0)):
             return f"only {writes} writes succeeded; expected at least {expect['min_writes']}"
-        if self.refused < int(expect.get("min_refused", 0)):
-            return (f"the storage refused {self.refused} stale writes; this run has a slow client whose lease "
+        if self.rules.refused < int(expect.get("min_refused", 0)):
+            return (f"the storage refused {self.rules.refused} stale writes; this run has a slow client whose lease "
                     f"expires in flight, so at least {expect['min_refused']} must be refused")
         return linearizability_problem(self.sim.history, "kv", says="linearizability: the clients' history is")
+
+
+class SearchRules(JudgedSteps):
+    """The judge's rules in a search check: the grants the lock service was seen to send, what the
+    storage wrote and what each client was seen to write and answer (:meth:`Spec.observe`) go
+    through the same :class:`FencingRules`."""
+
+    watched = STORAGE
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rules = FencingRules()
+
+    def storage_changed(self, before, store, world) -> None:
+        self.rules.storage_changed(before, store, world.now)
+
+    def observed(self, node_id, facts, store, world) -> None:
+        for token, client in facts.get("grants", ()):
+            self.rules.granted.setdefault(token, client)
+        for msg in facts.get("writes", ()):
+            self.rules.sent_write(node_id, msg, world.now)
+        for value, result in facts.get("answers", ()):
+            self.rules.answered_write(node_id, value, result, store, world.now)
 
 
 class Spec(NodeSpec):
@@ -133,6 +171,20 @@ class Spec(NodeSpec):
               params={"seeds": [5, 6], "nodes": 5, "network": {"link_latency": SLOW_N3},
                       "nemesis": RESTARTS, "expect": {"min_writes": 2}}),
     )
+
+    def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
+        """What a stepped node was seen to do, for :class:`SearchRules`: the lock service's grants
+        (token, client), a client's Writes and its answers to writes (value, result); each once."""
+        if node_id == LOCK_SERVER:
+            return seen(facts, grants=[(e[2].token, e[1]) for e in effects
+                                       if e[0] == "send" and type(e[2]).__name__ == "Grant"])
+        if node_id == STORAGE:
+            return facts
+        return seen(facts, writes=[e[2] for e in effects if e[0] == "send" and type(e[2]).__name__ == "Write"],
+                    answers=[(e[1].value, e[2]) for e in effects if e[0] == "reply" and e[1].f == "write"])
+
+    def search_invariants(self) -> list:
+        return [SearchRules()]
 
     def validate_check(self, check: Check) -> None:
         super().validate_check(check)
