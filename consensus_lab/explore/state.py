@@ -382,6 +382,7 @@ def clone_storage(s: Storage) -> Storage:
     """Copy durable storage: its values are never changed in place, so a dict copy will do."""
     new = Storage.__new__(Storage)
     new._data = s._data.copy()
+    new._values = s._values.copy()
     new.writes = s.writes
     return new
 

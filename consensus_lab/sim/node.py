@@ -109,25 +109,40 @@ class Storage(MutableMapping):
     are stored as they are, which keeps the common case cheap.
     """
 
-    __slots__ = ("_data", "writes")
+    __slots__ = ("_data", "writes", "_values")
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         self._data: dict[str, Any] = {}
+        # key -> the very object stored there when it was found immutable at write time: a
+        # read hands it out without checking it again (a value written behind our back, into
+        # ``_data`` directly, is not that object and is checked, and copied if need be)
+        self._values: dict[str, Any] = {}
         self.writes = 0
         if data:
             for k, v in data.items():
-                self._data[k] = _copy_value(v)
+                self._store(k, v)
+
+    def _store(self, key: str, value: Any) -> None:
+        if _is_immutable(value):
+            self._data[key] = self._values[key] = value
+        else:
+            self._data[key] = copy.deepcopy(value)
+            self._values.pop(key, None)
 
     def __getitem__(self, key: str) -> Any:
-        return _copy_value(self._data[key])
+        v = self._data[key]
+        if self._values.get(key) is v:  # (also true of a stored None: immutable as well)
+            return v
+        return _copy_value(v)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.writes += 1
-        self._data[key] = _copy_value(value)
+        self._store(key, value)
 
     def __delitem__(self, key: str) -> None:
         self.writes += 1
         del self._data[key]
+        self._values.pop(key, None)
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._data))
@@ -166,13 +181,20 @@ def _is_immutable(v: Any) -> bool:
     if t in _SCALAR_TYPES:
         return True
     if isinstance(v, tuple | frozenset):  # named tuples too
-        return all(_is_immutable(x) for x in v)
+        for x in v:
+            if type(x) not in _SCALAR_TYPES and not _is_immutable(x):
+                return False
+        return True
     if isinstance(v, _IMMUTABLE_SCALARS):
         return True
-    names = _frozen_fields(t) if dataclasses.is_dataclass(t) else None
+    names = _frozen_fields(t)
     if names is None:
         return False
-    return all(_is_immutable(getattr(v, n)) for n in names)
+    for n in names:
+        x = getattr(v, n)
+        if type(x) not in _SCALAR_TYPES and not _is_immutable(x):
+            return False
+    return True
 
 
 def _copy_value(v: Any) -> Any:
