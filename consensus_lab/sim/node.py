@@ -96,6 +96,9 @@ class Reply(NamedTuple):
 
 Effect = Send | SetTimer | CancelTimer | Reply
 
+# ``Send(dst, msg)`` without the named tuple's Python-level ``__new__`` (the hot path)
+_tuple_new = tuple.__new__
+
 
 # --- durable storage -----------------------------------------------------------
 
@@ -232,7 +235,7 @@ class Context:
     local clock (use it for timestamps a protocol compares, never for timers).
     """
 
-    __slots__ = ("node_id", "rng", "storage", "outbox", "_now", "_clock_offset", "_clock_drift")
+    __slots__ = ("node_id", "rng", "storage", "outbox", "_now", "_clock_offset", "_clock_drift", "_last_sent")
 
     def __init__(self, node_id: str, rng: random.Random, storage: Storage) -> None:
         self.node_id = node_id
@@ -242,6 +245,7 @@ class Context:
         self._now = 0.0
         self._clock_offset = 0.0
         self._clock_drift = 0.0
+        self._last_sent: Any = None  # the last message found to be a value (sent as it is)
 
     @property
     def now(self) -> float:
@@ -252,13 +256,21 @@ class Context:
         return self._now * (1.0 + self._clock_drift) + self._clock_offset
 
     def send(self, dst: str, msg: Any) -> None:
-        self.outbox.append(Send(dst, freeze_message(msg)))
+        # the same value sent to several peers in a row is checked once: a message whose
+        # fields are all immutable stays so (a copied one is copied again for each send)
+        if msg is not self._last_sent:
+            frozen = freeze_message(msg)
+            if frozen is msg:
+                self._last_sent = msg
+            msg = frozen
+        self.outbox.append(_tuple_new(Send, (dst, msg)))
 
     def broadcast(self, dsts: tuple[str, ...] | list[str], msg: Any) -> None:
         """Send the same message to every node in ``dsts`` (in that order)."""
         msg = freeze_message(msg)
+        append = self.outbox.append
         for d in dsts:
-            self.outbox.append(Send(d, msg))
+            append(_tuple_new(Send, (d, msg)))
 
     def set_timer(self, name: str, delay: float, payload: Any = None) -> None:
         """(Re)arm timer ``name``: it fires once after ``delay`` seconds.
@@ -267,7 +279,7 @@ class Context:
         """
         if not delay >= 0:
             raise ValueError(f"timer {name!r}: delay must be >= 0, got {delay!r}")
-        self.outbox.append(SetTimer(name, float(delay), payload))
+        self.outbox.append(_tuple_new(SetTimer, (name, float(delay), payload)))
 
     def cancel_timer(self, name: str) -> None:
         self.outbox.append(CancelTimer(name))

@@ -207,47 +207,73 @@ class Simulation:
         out = ctx.outbox
         ctx.outbox = []
         now = self.now
-        for eff in out:
-            t = type(eff)
-            if t is Send:
-                # inlined _send: the hottest path of the simulator
-                dst, msg = eff
-                incarnation = self._incarnation.get(dst)
-                if incarnation is None:
-                    raise NodeError(f"node {nid} sent {type(msg).__name__} to unknown node {dst!r} at t={now:.4f}")
-                self._msg_id = mid = self._msg_id + 1
+        # the hottest path of the simulator: what does not change while one handler's effects
+        # are applied is read once, and the counters are written back once
+        heap = self._heap
+        push = heapq.heappush
+        rows_append = self._rows.append
+        incarnations = self._incarnation
+        blocked = self.links.blocked
+        loss = self.loss
+        duplicate = self._duplicate
+        net_random = self._net_random
+        link_delay = self._link_delay
+        default_delay = self._default_delay
+        seq = self._seq
+        mid = self._msg_id
+        sent = dropped = duplicated = 0
+        try:
+            for eff in out:
+                t = type(eff)
+                if t is Send:
+                    dst, msg = eff
+                    incarnation = incarnations.get(dst)
+                    if incarnation is None:
+                        raise NodeError(
+                            f"node {nid} sent {type(msg).__name__} to unknown node {dst!r} at t={now:.4f}"
+                        )
+                    mid += 1
+                    sent += 1
+                    rows_append((now, "send", nid, dst, mid, msg, None))
+                    if blocked and (nid, dst) in blocked:
+                        dropped += 1
+                        rows_append((now, "drop", nid, dst, mid, msg, "partition"))
+                        continue
+                    if loss and net_random() < loss:
+                        dropped += 1
+                        rows_append((now, "drop", nid, dst, mid, msg, "loss"))
+                        continue
+                    delay = link_delay.get((nid, dst), default_delay) if link_delay else default_delay
+                    seq += 1
+                    push(heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
+                    if duplicate and net_random() < duplicate:
+                        duplicated += 1
+                        rows_append((now, "duplicate", nid, dst, mid, msg, None))
+                        seq += 1
+                        push(heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
+                elif t is SetTimer:
+                    seq += 1
+                    push(heap, (now + eff[1], seq, _TIMER, nid, eff[0], None, eff[2], None))
+                    self._timers[nid][eff[0]] = seq
+                elif t is CancelTimer:
+                    self._timers[nid].pop(eff.name, None)
+                elif t is Reply:
+                    req = eff.request
+                    rows_append((now, "reply", nid, getattr(req, "client", None), None, None, eff.result))
+                    seq += 1
+                    push(heap, (now + self._client_delay(), seq, _REPLY, req, eff.result, nid, None, None))
+                else:  # pragma: no cover - Context only makes the four kinds
+                    raise SimulationError(f"unknown effect {eff!r}")
+        finally:
+            self._seq = seq
+            self._msg_id = mid
+            if sent:
                 stats = self.stats
-                stats["sent"] += 1
-                rows = self._rows
-                rows.append((now, "send", nid, dst, mid, msg, None))
-                if (nid, dst) in self.links.blocked:
-                    stats["dropped"] += 1
-                    rows.append((now, "drop", nid, dst, mid, msg, "partition"))
-                    continue
-                if self.loss and self._net_random() < self.loss:
-                    stats["dropped"] += 1
-                    rows.append((now, "drop", nid, dst, mid, msg, "loss"))
-                    continue
-                delay = self._link_delay.get((nid, dst), self._default_delay) if self._link_delay else self._default_delay
-                self._seq = seq = self._seq + 1
-                heapq.heappush(self._heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
-                if self._duplicate and self._net_random() < self._duplicate:
-                    stats["duplicated"] += 1
-                    rows.append((now, "duplicate", nid, dst, mid, msg, None))
-                    self._seq = seq = seq + 1
-                    heapq.heappush(self._heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
-            elif t is SetTimer:
-                self._seq = seq = self._seq + 1
-                heapq.heappush(self._heap, (now + eff[1], seq, _TIMER, nid, eff[0], None, eff[2], None))
-                self._timers[nid][eff[0]] = seq
-            elif t is CancelTimer:
-                self._timers[nid].pop(eff.name, None)
-            elif t is Reply:
-                req = eff.request
-                self._rec("reply", nid, getattr(req, "client", None), None, None, eff.result)
-                self._push(now + self._client_delay(), _REPLY, req, eff.result, nid, None, None)
-            else:  # pragma: no cover - Context only makes the four kinds
-                raise SimulationError(f"unknown effect {eff!r}")
+                stats["sent"] += sent
+                if dropped:
+                    stats["dropped"] += dropped
+                if duplicated:
+                    stats["duplicated"] += duplicated
 
     # --- the loop ---------------------------------------------------------------
 
@@ -265,25 +291,106 @@ class Simulation:
         """Process every event up to and including simulated time ``t_end``."""
         if not self._started:
             self.start()
+        if self.invariants:
+            self._run_checked(t_end, progress)
+            return
+        # the hot path, no invariants to check: deliveries and timers are handled here
+        # (the same steps as ``_dispatch``, inlined), everything else goes to ``_dispatch``
         heap = self._heap
         pop = heapq.heappop
         dispatch = self._dispatch
-        deliver = self._deliver
+        apply = self._apply
+        nodes = self.nodes
+        incarnations = self._incarnation
+        all_timers = self._timers
+        ctxs = self._ctx
+        blocked = self.links.blocked
+        cancelled = self._cancelled
+        rows_append = self._rows.append
+        stats = self.stats
+        count = events = delivered = fired = 0
+        try:
+            while heap and heap[0][0] <= t_end:
+                ev = pop(heap)
+                count += 1
+                if progress is not None and count % 20000 == 0:
+                    progress(ev[0])
+                kind = ev[2]
+                if kind == _DELIVER and not cancelled:
+                    now, _, _, src, dst, msg, mid, inc = ev
+                    self.now = now
+                    events += 1
+                    node = nodes[dst]
+                    if node is None or incarnations[dst] != inc:
+                        stats["dropped"] += 1
+                        rows_append((now, "drop", src, dst, mid, msg, "crashed"))
+                        continue
+                    if blocked and (src, dst) in blocked:
+                        stats["dropped"] += 1
+                        rows_append((now, "drop", src, dst, mid, msg, "partition"))
+                        continue
+                    delivered += 1
+                    rows_append((now, "deliver", dst, src, mid, msg, None))
+                    ctx = ctxs[dst]
+                    ctx._now = now
+                    try:
+                        node.on_message(ctx, src, msg)
+                    except Exception as exc:
+                        raise NodeError(
+                            f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} "
+                            f"from {src}) at t={now:.4f}: {exc}"
+                        ) from exc
+                    if ctx.outbox:
+                        apply(dst, ctx)
+                    if self._strike_p:
+                        self._strike(dst)
+                elif kind == _TIMER:
+                    now, token, _, nid, name, _, payload, _ = ev
+                    self.now = now
+                    events += 1
+                    timers = all_timers[nid]
+                    if timers.get(name) != token:
+                        continue  # cancelled, replaced, or lost in a crash: not an event
+                    del timers[name]
+                    fired += 1
+                    rows_append((now, "timer", nid, None, None, None, name))
+                    ctx = ctxs[nid]
+                    ctx._now = now
+                    node = nodes[nid]
+                    try:
+                        node.on_timer(ctx, name, payload)  # type: ignore[union-attr]
+                    except Exception as exc:
+                        raise NodeError(
+                            f"node {nid} raised {type(exc).__name__} in on_timer({name!r}) at t={now:.4f}: {exc}"
+                        ) from exc
+                    if ctx.outbox:
+                        apply(nid, ctx)
+                    if self._strike_p:
+                        self._strike(nid)
+                else:
+                    dispatch(ev)
+                    blocked = self.links.blocked
+        finally:
+            stats["events"] += events
+            stats["delivered"] += delivered
+            stats["timers"] += fired
+        if t_end > self.now:
+            self.now = t_end
+
+    def _run_checked(self, t_end: float, progress: Callable[[float], None] | None) -> None:
+        """``run_until`` with invariants: every event goes through ``_dispatch`` and a check."""
+        heap = self._heap
+        pop = heapq.heappop
+        dispatch = self._dispatch
         count = 0
         while heap and heap[0][0] <= t_end:
             ev = pop(heap)
             count += 1
             if progress is not None and count % 20000 == 0:
                 progress(ev[0])
-            if ev[2] != _DELIVER or self.invariants or self._cancelled:
-                dispatch(ev)
-                if self.stop_on_violation and self.violations:
-                    return
-                continue
-            # the hot path: a message delivery with no invariants to check
-            self.now = ev[0]
-            self.stats["events"] += 1
-            deliver(ev)
+            dispatch(ev)
+            if self.stop_on_violation and self.violations:
+                return
         if t_end > self.now:
             self.now = t_end
 
