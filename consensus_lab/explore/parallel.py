@@ -37,6 +37,8 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from .visited import FingerprintSet
+
 if TYPE_CHECKING:
     from .search import _Search
     from .world import ExploreWorld, State
@@ -165,7 +167,7 @@ def parallel_bfs(search: _Search, workers: int) -> bool:
     sleeping = search.reduction == "sleep-sets"
     none: frozenset = frozenset()
     init = world.initial()
-    seen = {init.fp}
+    seen = search.visited = FingerprintSet([init.fp])
     if search.new_state(init, None, 0):
         return False
     # the global frontier: (owner, link) in the serial order; each owner holds its states in that order
@@ -215,7 +217,7 @@ def _split(ex: _Expander, workers: int) -> tuple[list[Any], list[Any]]:
     return peers, procs
 
 
-def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], seen: set, level: int,
+def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], seen: FingerprintSet, level: int,
            sleeping: bool, none: frozenset) -> bool:
     """One level, slice by slice, merged in the serial order; the next frontier is set in
     place.  False: the search stopped (a violation, a goal, the state budget).  Raises

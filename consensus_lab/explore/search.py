@@ -31,6 +31,7 @@ from ..sim.scenario import ProtocolSpec
 from .parallel import parallel_bfs
 from .progress import ProgressInfo, make_progress
 from .setups import ExploreSetup, default_nodes, setup_for
+from .visited import FingerprintSet
 from .world import NETWORK_FAULTS, Bounds, ClientOp, ExploreWorld, State, Step
 
 __all__ = ["explore", "ExploreResult", "replay", "make_world", "VERDICTS", "STRATEGIES"]
@@ -83,6 +84,7 @@ class ExploreResult:
     transitions_avoided: int = 0  # transitions the reduction did not take
     workers: int = 1  # processes that shared breadth-first search's frontier
     worker_cpu: list[float] = field(default_factory=list)  # their CPU seconds (after the last full level)
+    visited_bytes: int | None = None  # memory of breadth-first search's visited set (16-byte fingerprints)
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
@@ -294,6 +296,7 @@ class _Search:
         self.transitions = 0
         self.avoided = 0  # transitions a reduction did not take
         self.worker_cpu: list[float] = []  # CPU seconds of each worker process (parallel search)
+        self.visited: FingerprintSet | None = None  # breadth-first search's visited set
         self.reduction = reduction
         self.depth = 0
         self.frontier = 0
@@ -388,7 +391,7 @@ class _Search:
         world = self.world
         sleeping = self.reduction == "sleep-sets"
         init = world.initial()
-        seen = {init.fp}
+        seen = self.visited = FingerprintSet([init.fp])
         if self.new_state(init, None, 0):
             return False
         none: frozenset = frozenset()
@@ -779,6 +782,7 @@ def explore(
         transitions_avoided=search.avoided,
         workers=workers if strategy == "bfs" else 1,
         worker_cpu=search.worker_cpu,
+        visited_bytes=search.visited.nbytes if search.visited is not None else None,
         _world=world,
         _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},
     )
