@@ -197,9 +197,12 @@ class Simulation:
                 what += f"({type(args[1]).__name__} from {args[0]})"
             elif handler == "on_timer":
                 what += f"({args[0]!r})"
-            raise NodeError(f"node {node.id} raised {type(exc).__name__} in {what} at t={self.now:.4f}: {exc}") from exc
+            raise self._node_error(node.id, what, exc) from exc
         if ctx.outbox:
             self._apply(node.id, ctx)
+
+    def _node_error(self, nid: str, what: str, exc: Exception) -> NodeError:
+        return NodeError(f"node {nid} raised {type(exc).__name__} in {what} at t={self.now:.4f}: {exc}")
 
     # --- effects ----------------------------------------------------------------
 
@@ -284,18 +287,24 @@ class Simulation:
             return True
         if not self._heap:
             return False
-        self._dispatch(heapq.heappop(self._heap))
+        self._run(self._heap[0][0], None, 1)
         return True
 
     def run_until(self, t_end: float, progress: Callable[[float], None] | None = None) -> None:
         """Process every event up to and including simulated time ``t_end``."""
         if not self._started:
             self.start()
-        if self.invariants:
-            self._run_checked(t_end, progress)
-            return
-        # the hot path, no invariants to check: deliveries and timers are handled here
-        # (the same steps as ``_dispatch``, inlined), everything else goes to ``_dispatch``
+        if self._run(t_end, progress, None) and t_end > self.now:
+            self.now = t_end
+
+    def _run(self, t_end: float, progress: Callable[[float], None] | None, limit: int | None) -> bool:
+        """The loop: events up to ``t_end`` (at most ``limit`` of them); False if it stopped
+        at a violation (``stop_on_violation``).
+
+        Deliveries and timers, nearly all events, are handled here; the rest go to
+        :meth:`_dispatch`.  What cannot change during the loop is read once and the
+        counters are written back once (the hottest path of the simulator).
+        """
         heap = self._heap
         pop = heapq.heappop
         dispatch = self._dispatch
@@ -308,15 +317,18 @@ class Simulation:
         cancelled = self._cancelled
         rows_append = self._rows.append
         stats = self.stats
+        checking = bool(self.invariants)
         count = events = delivered = fired = 0
         try:
             while heap and heap[0][0] <= t_end:
+                if limit is not None and count >= limit:
+                    return True
                 ev = pop(heap)
                 count += 1
                 if progress is not None and count % 20000 == 0:
                     progress(ev[0])
                 kind = ev[2]
-                if kind == _DELIVER and not cancelled:
+                if kind == _DELIVER and not (cancelled and ev[1] in cancelled):
                     now, _, _, src, dst, msg, mid, inc = ev
                     self.now = now
                     events += 1
@@ -324,33 +336,29 @@ class Simulation:
                     if node is None or incarnations[dst] != inc:
                         stats["dropped"] += 1
                         rows_append((now, "drop", src, dst, mid, msg, "crashed"))
-                        continue
-                    if blocked and (src, dst) in blocked:
+                    elif blocked and (src, dst) in blocked:
                         stats["dropped"] += 1
                         rows_append((now, "drop", src, dst, mid, msg, "partition"))
-                        continue
-                    delivered += 1
-                    rows_append((now, "deliver", dst, src, mid, msg, None))
-                    ctx = ctxs[dst]
-                    ctx._now = now
-                    try:
-                        node.on_message(ctx, src, msg)
-                    except Exception as exc:
-                        raise NodeError(
-                            f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} "
-                            f"from {src}) at t={now:.4f}: {exc}"
-                        ) from exc
-                    if ctx.outbox:
-                        apply(dst, ctx)
-                    if self._strike_p:
-                        self._strike(dst)
+                    else:
+                        delivered += 1
+                        rows_append((now, "deliver", dst, src, mid, msg, None))
+                        ctx = ctxs[dst]
+                        ctx._now = now
+                        try:
+                            node.on_message(ctx, src, msg)
+                        except Exception as exc:
+                            raise self._node_error(dst, f"on_message({type(msg).__name__} from {src})", exc) from exc
+                        if ctx.outbox:
+                            apply(dst, ctx)
+                        if self._strike_p:
+                            self._strike(dst)
                 elif kind == _TIMER:
                     now, token, _, nid, name, _, payload, _ = ev
                     self.now = now
                     events += 1
                     timers = all_timers[nid]
                     if timers.get(name) != token:
-                        continue  # cancelled, replaced, or lost in a crash: not an event
+                        continue  # cancelled, replaced, or lost in a crash: not an event, nothing to check
                     del timers[name]
                     fired += 1
                     rows_append((now, "timer", nid, None, None, None, name))
@@ -360,9 +368,7 @@ class Simulation:
                     try:
                         node.on_timer(ctx, name, payload)  # type: ignore[union-attr]
                     except Exception as exc:
-                        raise NodeError(
-                            f"node {nid} raised {type(exc).__name__} in on_timer({name!r}) at t={now:.4f}: {exc}"
-                        ) from exc
+                        raise self._node_error(nid, f"on_timer({name!r})", exc) from exc
                     if ctx.outbox:
                         apply(nid, ctx)
                     if self._strike_p:
@@ -370,56 +376,15 @@ class Simulation:
                 else:
                     dispatch(ev)
                     blocked = self.links.blocked
+                if checking:
+                    self._check()
+                    if self.stop_on_violation and self.violations:
+                        return False
         finally:
             stats["events"] += events
             stats["delivered"] += delivered
             stats["timers"] += fired
-        if t_end > self.now:
-            self.now = t_end
-
-    def _run_checked(self, t_end: float, progress: Callable[[float], None] | None) -> None:
-        """``run_until`` with invariants: every event goes through ``_dispatch`` and a check."""
-        heap = self._heap
-        pop = heapq.heappop
-        dispatch = self._dispatch
-        count = 0
-        while heap and heap[0][0] <= t_end:
-            ev = pop(heap)
-            count += 1
-            if progress is not None and count % 20000 == 0:
-                progress(ev[0])
-            dispatch(ev)
-            if self.stop_on_violation and self.violations:
-                return
-        if t_end > self.now:
-            self.now = t_end
-
-    def _deliver(self, ev: tuple) -> None:
-        """Deliver one message (or drop it: receiver down or restarted, link cut)."""
-        now, _, _, src, dst, msg, mid, inc = ev
-        node = self.nodes[dst]
-        if node is None or self._incarnation[dst] != inc:
-            self.stats["dropped"] += 1
-            self._rows.append((now, "drop", src, dst, mid, msg, "crashed"))
-        elif (src, dst) in self.links.blocked:
-            self.stats["dropped"] += 1
-            self._rows.append((now, "drop", src, dst, mid, msg, "partition"))
-        else:
-            self.stats["delivered"] += 1
-            self._rows.append((now, "deliver", dst, src, mid, msg, None))
-            ctx = self._ctx[dst]
-            ctx._now = now
-            try:
-                node.on_message(ctx, src, msg)
-            except Exception as exc:
-                raise NodeError(
-                    f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
-                    f"at t={now:.4f}: {exc}"
-                ) from exc
-            if ctx.outbox:
-                self._apply(dst, ctx)
-            if self._strike_p:
-                self._strike(dst)
+        return True
 
     def _strike(self, n: str) -> None:
         """After ``n`` handled an event: with the strike probability, crash it as the very next
@@ -430,29 +395,15 @@ class Simulation:
             self._push(self.now + self._strike_down * rng.uniform(0.2, 1.0), _NEMESIS, Restart(n), None, None, None, None)
 
     def _dispatch(self, ev: tuple) -> None:
+        """An event other than a delivery or a timer, or a delivery dropped by hand; the loop
+        (:meth:`_run`) checks the invariants after it."""
         self.now = now = ev[0]
         kind = ev[2]
         self.stats["events"] += 1
-        if kind == _DELIVER:
-            if ev[1] in self._cancelled:
-                self._cancelled.discard(ev[1])
-                self.stats["dropped"] += 1
-                self._rows.append((now, "drop", ev[3], ev[4], ev[6], ev[5], "dropped by hand"))
-            else:
-                self._deliver(ev)
-        elif kind == _TIMER:
-            _, token, _, nid, name, _, payload, _ = ev
-            timers = self._timers[nid]
-            if timers.get(name) != token:
-                return  # cancelled, replaced, or lost in a crash: not an event
-            del timers[name]
-            self.stats["timers"] += 1
-            self._rows.append((now, "timer", nid, None, None, None, name))
-            ctx = self._ctx[nid]
-            ctx._now = now
-            self._call(self.nodes[nid], "on_timer", ctx, name, payload)
-            if self._strike_p:
-                self._strike(nid)
+        if kind == _DELIVER:  # a message dropped by hand (drop_next_message)
+            self._cancelled.discard(ev[1])
+            self.stats["dropped"] += 1
+            self._rows.append((now, "drop", ev[3], ev[4], ev[6], ev[5], "dropped by hand"))
         elif kind == _ARRIVE:
             _, _, _, nid, req, _, _, _ = ev
             node = self.nodes[nid]
@@ -479,8 +430,6 @@ class Simulation:
                     self._client_retry(c, None)
         elif kind == _NEMESIS:
             self.apply_fault(ev[3])
-        if self.invariants:
-            self._check()
 
     # --- invariants -------------------------------------------------------------
 
