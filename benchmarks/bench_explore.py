@@ -15,8 +15,9 @@ and with naive state handling (``copy.deepcopy`` of the whole state before
 every step, a fingerprint that pretty-prints the whole state).  All three
 explore exactly the same states; the ratios are the speed-ups.  Then the
 memory a breadth-first search holds per distinct state (tracemalloc peak over
-states; the visited set alone, 16-byte fingerprints in a set, is ~90 bytes
-of it).
+states; the visited set alone, 16-byte fingerprints in the open-addressing table
+of ``explore.visited.FingerprintSet``, is ~28 bytes of it, against ~90 in a
+``set`` of ``bytes``).
 
 Part 2 -- time to the first counterexample for each broken twin (breadth-first,
 so of minimal length), with its length; for the shallow twins the naive search
