@@ -116,9 +116,10 @@ class Storage(MutableMapping):
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         self._data: dict[str, Any] = {}
-        # key -> the very object stored there when it was found immutable at write time: a
-        # read hands it out without checking it again (a value written behind our back, into
-        # ``_data`` directly, is not that object and is checked, and copied if need be)
+        # key -> an object found immutable when it was written: a read hands out the stored
+        # value without checking it again if it is that very object (a value written behind
+        # our back, into ``_data`` directly, is not, and is checked and copied if need be).
+        # Since an entry stays true whoever wrote it, copies of a store may share this dict.
         self._values: dict[str, Any] = {}
         self.writes = 0
         if data:
