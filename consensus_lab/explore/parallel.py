@@ -124,9 +124,9 @@ def _handle(ex: _Expander, req: tuple) -> Any:
     if kind == "expand":
         return ex.expand(req[1], req[2])
     if kind == "judge":
-        return ex.judge(req[1], req[2])
+        return ex.judge(req[1], req[2]), time.process_time()  # and the worker's CPU seconds so far
     ex.keep(req[1])
-    return time.process_time()  # the worker's CPU seconds so far (reported with the result)
+    return None
 
 
 def _serve(conn: Any, ex: _Expander) -> None:
@@ -276,7 +276,10 @@ def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], s
         for owner, idx, *_ in new:
             asks[owner].append(idx)
         goals = bool(search.pending_goals)
-        verdicts = _ask(peers, [("judge", a, goals) for a in asks])
+        answers = _ask(peers, [("judge", a, goals) for a in asks])
+        verdicts = [v for v, _ in answers]
+        if n > 1:
+            search.worker_cpu = [c for _, c in answers]
         vcur = [0] * n
         for owner, _, parent, tr, av, slot in new:
             problem, reached, a = verdicts[owner][vcur[owner]]
@@ -300,8 +303,6 @@ def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], s
     keeps: list[list[tuple[int, frozenset]]] = [[] for _ in range(n)]
     for owner, _, asleep, idx in nxt:
         keeps[owner].append((idx, asleep))
-    cpu = _ask(peers, [("keep", k) for k in keeps])
-    if len(peers) > 1:
-        search.worker_cpu = cpu
+    _ask(peers, [("keep", k) for k in keeps])
     frontier[:] = [(e[0], e[1]) for e in nxt]
     return True

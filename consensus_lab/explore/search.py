@@ -83,7 +83,7 @@ class ExploreResult:
     reduction: str | None = None
     transitions_avoided: int = 0  # transitions the reduction did not take
     workers: int = 1  # processes that shared breadth-first search's frontier
-    worker_cpu: list[float] = field(default_factory=list)  # their CPU seconds (after the last full level)
+    worker_cpu: list[float] = field(default_factory=list)  # their CPU seconds (at the last slice judged)
     visited_bytes: int | None = None  # memory of breadth-first search's visited set (16-byte fingerprints)
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
