@@ -17,9 +17,12 @@ fingerprints = st.binary(min_size=16, max_size=16)
 @given(st.lists(fingerprints, max_size=300), st.lists(fingerprints, max_size=50))
 def test_it_is_a_set(added, probes):
     fs, ref = FingerprintSet(capacity=4), set()  # small, so that it grows many times
-    for fp in added:
+    for k, fp in enumerate(added):
         assert (fp in fs) == (fp in ref)
-        fs.add(fp)
+        if k % 2:
+            fs.add(fp)
+        else:
+            assert fs.insert(fp) == (fp not in ref)
         ref.add(fp)
         assert len(fs) == len(ref)
     for fp in probes + added:
@@ -35,7 +38,7 @@ def test_colliding_slots_and_the_zero_digest():
     assert bytes(8) + b"\xff" * 8 not in fs
     zero = bytes(16)
     assert zero not in fs
-    fs.add(zero)
+    assert fs.insert(zero) and not fs.insert(zero)
     fs.add(zero)
     assert zero in fs and len(fs) == 40
 

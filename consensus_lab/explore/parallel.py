@@ -260,12 +260,11 @@ def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], s
                 fp, zs, pruned = r
                 if zs is None:
                     zs = none
-                if fp in seen:
+                if not seen.insert(fp):  # seen before
                     k = where.get(fp)
                     if k is not None and sleeping:
                         nxt[k][2] = nxt[k][2] & zs
                     continue
-                seen.add(fp)
                 slot = -1
                 if not pruned:
                     slot = where[fp] = len(nxt)

@@ -417,13 +417,12 @@ class _Search:
                             zs = frozenset([b for b, j in done if j != node])
                             if not self.pruned(ns):
                                 done.append((a, node))
-                    if fp in seen:
+                    if not seen.insert(fp):  # seen before
                         k = where.get(fp)
                         if k is not None and sleeping:
                             e = nxt[k]
                             nxt[k] = (e[0], e[1], e[2] & zs)
                         continue
-                    seen.add(fp)
                     nlink = (link, a)
                     if self.new_state(ns, nlink, level):
                         return False

@@ -60,6 +60,29 @@ class FingerprintSet:
             return self._zero
         return self._slot(fp)[1]
 
+    def insert(self, fp: bytes) -> bool:
+        """Add ``fp``; True if it was not in the set (one probe where ``in`` then ``add`` take two)."""
+        if len(fp) != _WIDTH or fp == _EMPTY:
+            n = self._count
+            self.add(fp)
+            return self._count != n
+        table = self._table
+        mask = self._mask
+        i = int.from_bytes(fp[:8], "little") & mask
+        while True:
+            off = i * _WIDTH
+            here = table[off:off + _WIDTH]
+            if here == fp:
+                return False
+            if here == _EMPTY:
+                break
+            i = (i + 1) & mask
+        table[off:off + _WIDTH] = fp
+        self._count += 1
+        if (self._count + 1) * 3 > (mask + 1) * 2:
+            self._grow()
+        return True
+
     def add(self, fp: bytes) -> None:
         if fp == _EMPTY:
             if not self._zero:
