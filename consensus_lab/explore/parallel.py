@@ -226,7 +226,7 @@ def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], s
 
     n = len(peers)
     total = len(frontier)
-    step = max(64 * n, -(-total // 8))  # frontier states per slice
+    step = max(32 * n, -(-total // 32))  # frontier states per slice
     nsucc = [0] * n  # successors so far per owner
     nxt: list[list] = []  # [owner, link, sleep set, successor index]
     where: dict[bytes, int] = {}  # fingerprint -> its place in nxt (sleep sets meet there)
