@@ -130,7 +130,7 @@ class Storage(MutableMapping):
         if _is_immutable(value):
             self._data[key] = self._values[key] = value
         else:
-            self._data[key] = copy.deepcopy(value)
+            self._data[key] = _copy_mutable(value)
             self._values.pop(key, None)
 
     def __getitem__(self, key: str) -> Any:
@@ -201,8 +201,13 @@ def _is_immutable(v: Any) -> bool:
     return True
 
 
+def _copy_mutable(v: Any) -> Any:
+    """The copy that keeps a node from holding a live reference to what it stored (and back)."""
+    return copy.deepcopy(v)
+
+
 def _copy_value(v: Any) -> Any:
-    return v if _is_immutable(v) else copy.deepcopy(v)
+    return v if _is_immutable(v) else _copy_mutable(v)
 
 
 def freeze_message(msg: Any) -> Any:
