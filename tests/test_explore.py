@@ -484,6 +484,8 @@ def test_cli_explore_plot_and_goal(capsys, tmp_path):
         (["explore", "broadcast", "--set", "nokey"], "--set takes KEY=VALUE"),
         (["explore", "broadcast", "--time-budget", "0"], "--time-budget must be > 0"),
         (["explore", "broadcast", "--plot", "x.svg"], "PNG"),
+        (["explore", "broadcast", "--workers", "0"], "--workers must be at least 1"),
+        (["explore", "broadcast", "--workers", "2", "--strategy", "dfs"], "breadth-first"),
         (["explore"], "protocol"),
     ],
 )

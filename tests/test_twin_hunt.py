@@ -111,7 +111,7 @@ def test_the_storage_copy_is_what_catches_log_by_reference(monkeypatch):
 
     name, seed = RAFT_KEPT["log-by-reference"]
     assert run_scenario(name, seed, variant="log-by-reference", check=False).violations
-    monkeypatch.setattr(node, "_copy_value", lambda v: v)  # the mutation: storage keeps references
+    monkeypatch.setattr(node, "_copy_mutable", lambda v: v)  # the mutation: storage keeps references
     assert not run_scenario(name, seed, variant="log-by-reference", check=False).violations
 
 

@@ -39,6 +39,9 @@ def register(sub) -> None:
                    help="none, or sleep-sets (bfs over single deliveries: skip the other order of two steps at "
                    "different nodes that touch neither history nor invariant memory; same states and "
                    "shortest counterexamples)")
+    p.add_argument("--workers", type=str, default="1",
+                   help="processes sharing breadth-first search (e.g. 2 on two cores; same states, verdict "
+                   "and shortest counterexample as 1)")
     p.add_argument("--walks", type=str, default=None, help="number of random walks (--strategy random)")
     p.add_argument("--seed", type=str, default="0", help="seed of the random walks")
     p.add_argument("--time-budget", type=str, default=str(int(DEFAULT_TIME_BUDGET)), metavar="SECONDS",
@@ -78,6 +81,9 @@ def cmd_explore(args) -> int:
     max_in_flight = parse_number(args.max_in_flight, "max-in-flight", int, low=0)
     timer_limit = parse_number(args.timer_limit, "timer-limit", int, low=0)
     walks = parse_number(args.walks, "walks", int, low=1)
+    workers = parse_number(args.workers, "workers", int, low=1)
+    if workers > 1 and args.strategy != "bfs":
+        raise UsageError(f"--workers applies to breadth-first search (--strategy bfs), not {args.strategy!r}")
     seed = parse_number(args.seed, "seed", int)
     budget = (None if args.time_budget.lower() == "none"
               else parse_number(args.time_budget, "time-budget", float))
@@ -114,6 +120,7 @@ def cmd_explore(args) -> int:
             seed=seed,
             progress="text" if show_progress else False,
             reduction=None if args.reduction == "none" else args.reduction,
+            workers=workers,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

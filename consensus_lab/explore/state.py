@@ -382,6 +382,9 @@ def clone_storage(s: Storage) -> Storage:
     """Copy durable storage: its values are never changed in place, so a dict copy will do."""
     new = Storage.__new__(Storage)
     new._data = s._data.copy()
+    # shared, not copied: an entry only says "this object was found immutable", which stays true
+    # whoever wrote it (a read checks that the object is the one stored; see Storage._values)
+    new._values = s._values
     new.writes = s.writes
     return new
 

@@ -96,6 +96,9 @@ class Reply(NamedTuple):
 
 Effect = Send | SetTimer | CancelTimer | Reply
 
+# ``Send(dst, msg)`` without the named tuple's Python-level ``__new__`` (the hot path)
+_tuple_new = tuple.__new__
+
 
 # --- durable storage -----------------------------------------------------------
 
@@ -109,25 +112,41 @@ class Storage(MutableMapping):
     are stored as they are, which keeps the common case cheap.
     """
 
-    __slots__ = ("_data", "writes")
+    __slots__ = ("_data", "writes", "_values")
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         self._data: dict[str, Any] = {}
+        # key -> an object found immutable when it was written: a read hands out the stored
+        # value without checking it again if it is that very object (a value written behind
+        # our back, into ``_data`` directly, is not, and is checked and copied if need be).
+        # Since an entry stays true whoever wrote it, copies of a store may share this dict.
+        self._values: dict[str, Any] = {}
         self.writes = 0
         if data:
             for k, v in data.items():
-                self._data[k] = _copy_value(v)
+                self._store(k, v)
+
+    def _store(self, key: str, value: Any) -> None:
+        if _is_immutable(value):
+            self._data[key] = self._values[key] = value
+        else:
+            self._data[key] = _copy_mutable(value)
+            self._values.pop(key, None)
 
     def __getitem__(self, key: str) -> Any:
-        return _copy_value(self._data[key])
+        v = self._data[key]
+        if self._values.get(key) is v:  # (also true of a stored None: immutable as well)
+            return v
+        return _copy_value(v)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.writes += 1
-        self._data[key] = _copy_value(value)
+        self._store(key, value)
 
     def __delitem__(self, key: str) -> None:
         self.writes += 1
         del self._data[key]
+        self._values.pop(key, None)
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._data))
@@ -166,17 +185,29 @@ def _is_immutable(v: Any) -> bool:
     if t in _SCALAR_TYPES:
         return True
     if isinstance(v, tuple | frozenset):  # named tuples too
-        return all(_is_immutable(x) for x in v)
+        for x in v:
+            if type(x) not in _SCALAR_TYPES and not _is_immutable(x):
+                return False
+        return True
     if isinstance(v, _IMMUTABLE_SCALARS):
         return True
-    names = _frozen_fields(t) if dataclasses.is_dataclass(t) else None
+    names = _frozen_fields(t)
     if names is None:
         return False
-    return all(_is_immutable(getattr(v, n)) for n in names)
+    for n in names:
+        x = getattr(v, n)
+        if type(x) not in _SCALAR_TYPES and not _is_immutable(x):
+            return False
+    return True
+
+
+def _copy_mutable(v: Any) -> Any:
+    """The copy that keeps a node from holding a live reference to what it stored (and back)."""
+    return copy.deepcopy(v)
 
 
 def _copy_value(v: Any) -> Any:
-    return v if _is_immutable(v) else copy.deepcopy(v)
+    return v if _is_immutable(v) else _copy_mutable(v)
 
 
 def freeze_message(msg: Any) -> Any:
@@ -210,7 +241,7 @@ class Context:
     local clock (use it for timestamps a protocol compares, never for timers).
     """
 
-    __slots__ = ("node_id", "rng", "storage", "outbox", "_now", "_clock_offset", "_clock_drift")
+    __slots__ = ("node_id", "rng", "storage", "outbox", "_now", "_clock_offset", "_clock_drift", "_last_sent")
 
     def __init__(self, node_id: str, rng: random.Random, storage: Storage) -> None:
         self.node_id = node_id
@@ -220,6 +251,7 @@ class Context:
         self._now = 0.0
         self._clock_offset = 0.0
         self._clock_drift = 0.0
+        self._last_sent: Any = None  # the last message found to be a value (sent as it is)
 
     @property
     def now(self) -> float:
@@ -230,13 +262,21 @@ class Context:
         return self._now * (1.0 + self._clock_drift) + self._clock_offset
 
     def send(self, dst: str, msg: Any) -> None:
-        self.outbox.append(Send(dst, freeze_message(msg)))
+        # the same value sent to several peers in a row is checked once: a message whose
+        # fields are all immutable stays so (a copied one is copied again for each send)
+        if msg is not self._last_sent:
+            frozen = freeze_message(msg)
+            if frozen is msg:
+                self._last_sent = msg
+            msg = frozen
+        self.outbox.append(_tuple_new(Send, (dst, msg)))
 
     def broadcast(self, dsts: tuple[str, ...] | list[str], msg: Any) -> None:
         """Send the same message to every node in ``dsts`` (in that order)."""
         msg = freeze_message(msg)
+        append = self.outbox.append
         for d in dsts:
-            self.outbox.append(Send(d, msg))
+            append(_tuple_new(Send, (d, msg)))
 
     def set_timer(self, name: str, delay: float, payload: Any = None) -> None:
         """(Re)arm timer ``name``: it fires once after ``delay`` seconds.
@@ -245,7 +285,7 @@ class Context:
         """
         if not delay >= 0:
             raise ValueError(f"timer {name!r}: delay must be >= 0, got {delay!r}")
-        self.outbox.append(SetTimer(name, float(delay), payload))
+        self.outbox.append(_tuple_new(SetTimer, (name, float(delay), payload)))
 
     def cancel_timer(self, name: str) -> None:
         self.outbox.append(CancelTimer(name))

@@ -209,9 +209,12 @@ class Simulation:
                 what += f"({type(args[1]).__name__} from {args[0]})"
             elif handler == "on_timer":
                 what += f"({args[0]!r})"
-            raise NodeError(f"node {node.id} raised {type(exc).__name__} in {what} at t={self.now:.4f}: {exc}") from exc
+            raise self._node_error(node.id, what, exc) from exc
         if ctx.outbox:
             self._apply(node.id, ctx)
+
+    def _node_error(self, nid: str, what: str, exc: Exception) -> NodeError:
+        return NodeError(f"node {nid} raised {type(exc).__name__} in {what} at t={self.now:.4f}: {exc}")
 
     # --- effects ----------------------------------------------------------------
 
@@ -219,47 +222,73 @@ class Simulation:
         out = ctx.outbox
         ctx.outbox = []
         now = self.now
-        for eff in out:
-            t = type(eff)
-            if t is Send:
-                # inlined _send: the hottest path of the simulator
-                dst, msg = eff
-                incarnation = self._incarnation.get(dst)
-                if incarnation is None:
-                    raise NodeError(f"node {nid} sent {type(msg).__name__} to unknown node {dst!r} at t={now:.4f}")
-                self._msg_id = mid = self._msg_id + 1
+        # the hottest path of the simulator: what does not change while one handler's effects
+        # are applied is read once, and the counters are written back once
+        heap = self._heap
+        push = heapq.heappush
+        rows_append = self._rows.append
+        incarnations = self._incarnation
+        blocked = self.links.blocked
+        loss = self.loss
+        duplicate = self._duplicate
+        net_random = self._net_random
+        link_delay = self._link_delay
+        default_delay = self._default_delay
+        seq = self._seq
+        mid = self._msg_id
+        sent = dropped = duplicated = 0
+        try:
+            for eff in out:
+                t = type(eff)
+                if t is Send:
+                    dst, msg = eff
+                    incarnation = incarnations.get(dst)
+                    if incarnation is None:
+                        raise NodeError(
+                            f"node {nid} sent {type(msg).__name__} to unknown node {dst!r} at t={now:.4f}"
+                        )
+                    mid += 1
+                    sent += 1
+                    rows_append((now, "send", nid, dst, mid, msg, None))
+                    if blocked and (nid, dst) in blocked:
+                        dropped += 1
+                        rows_append((now, "drop", nid, dst, mid, msg, "partition"))
+                        continue
+                    if loss and net_random() < loss:
+                        dropped += 1
+                        rows_append((now, "drop", nid, dst, mid, msg, "loss"))
+                        continue
+                    delay = link_delay.get((nid, dst), default_delay) if link_delay else default_delay
+                    seq += 1
+                    push(heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
+                    if duplicate and net_random() < duplicate:
+                        duplicated += 1
+                        rows_append((now, "duplicate", nid, dst, mid, msg, None))
+                        seq += 1
+                        push(heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
+                elif t is SetTimer:
+                    seq += 1
+                    push(heap, (now + eff[1], seq, _TIMER, nid, eff[0], None, eff[2], None))
+                    self._timers[nid][eff[0]] = seq
+                elif t is CancelTimer:
+                    self._timers[nid].pop(eff.name, None)
+                elif t is Reply:
+                    req = eff.request
+                    rows_append((now, "reply", nid, getattr(req, "client", None), None, None, eff.result))
+                    seq += 1
+                    push(heap, (now + self._client_delay(), seq, _REPLY, req, eff.result, nid, None, None))
+                else:  # pragma: no cover - Context only makes the four kinds
+                    raise SimulationError(f"unknown effect {eff!r}")
+        finally:
+            self._seq = seq
+            self._msg_id = mid
+            if sent:
                 stats = self.stats
-                stats["sent"] += 1
-                rows = self._rows
-                rows.append((now, "send", nid, dst, mid, msg, None))
-                if (nid, dst) in self.links.blocked:
-                    stats["dropped"] += 1
-                    rows.append((now, "drop", nid, dst, mid, msg, "partition"))
-                    continue
-                if self.loss and self._net_random() < self.loss:
-                    stats["dropped"] += 1
-                    rows.append((now, "drop", nid, dst, mid, msg, "loss"))
-                    continue
-                delay = self._link_delay.get((nid, dst), self._default_delay) if self._link_delay else self._default_delay
-                self._seq = seq = self._seq + 1
-                heapq.heappush(self._heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
-                if self._duplicate and self._net_random() < self._duplicate:
-                    stats["duplicated"] += 1
-                    rows.append((now, "duplicate", nid, dst, mid, msg, None))
-                    self._seq = seq = seq + 1
-                    heapq.heappush(self._heap, (now + delay(), seq, _DELIVER, nid, dst, msg, mid, incarnation))
-            elif t is SetTimer:
-                self._seq = seq = self._seq + 1
-                heapq.heappush(self._heap, (now + eff[1], seq, _TIMER, nid, eff[0], None, eff[2], None))
-                self._timers[nid][eff[0]] = seq
-            elif t is CancelTimer:
-                self._timers[nid].pop(eff.name, None)
-            elif t is Reply:
-                req = eff.request
-                self._rec("reply", nid, getattr(req, "client", None), None, None, eff.result)
-                self._push(now + self._client_delay(), _REPLY, req, eff.result, nid, None, None)
-            else:  # pragma: no cover - Context only makes the four kinds
-                raise SimulationError(f"unknown effect {eff!r}")
+                stats["sent"] += sent
+                if dropped:
+                    stats["dropped"] += dropped
+                if duplicated:
+                    stats["duplicated"] += duplicated
 
     # --- the loop ---------------------------------------------------------------
 
@@ -270,61 +299,104 @@ class Simulation:
             return True
         if not self._heap:
             return False
-        self._dispatch(heapq.heappop(self._heap))
+        self._run(self._heap[0][0], None, 1)
         return True
 
     def run_until(self, t_end: float, progress: Callable[[float], None] | None = None) -> None:
         """Process every event up to and including simulated time ``t_end``."""
         if not self._started:
             self.start()
+        if self._run(t_end, progress, None) and t_end > self.now:
+            self.now = t_end
+
+    def _run(self, t_end: float, progress: Callable[[float], None] | None, limit: int | None) -> bool:
+        """The loop: events up to ``t_end`` (at most ``limit`` of them); False if it stopped
+        at a violation (``stop_on_violation``).
+
+        Deliveries and timers, nearly all events, are handled here; the rest go to
+        :meth:`_dispatch`.  What cannot change during the loop is read once and the
+        counters are written back once (the hottest path of the simulator).
+        """
         heap = self._heap
         pop = heapq.heappop
         dispatch = self._dispatch
-        deliver = self._deliver
-        count = 0
-        while heap and heap[0][0] <= t_end:
-            ev = pop(heap)
-            count += 1
-            if progress is not None and count % 20000 == 0:
-                progress(ev[0])
-            if ev[2] != _DELIVER or self.invariants or self._cancelled:
-                dispatch(ev)
-                if self.stop_on_violation and self.violations:
-                    return
-                continue
-            # the hot path: a message delivery with no invariants to check
-            self.now = ev[0]
-            self.stats["events"] += 1
-            deliver(ev)
-        if t_end > self.now:
-            self.now = t_end
-
-    def _deliver(self, ev: tuple) -> None:
-        """Deliver one message (or drop it: receiver down or restarted, link cut)."""
-        now, _, _, src, dst, msg, mid, inc = ev
-        node = self.nodes[dst]
-        if node is None or self._incarnation[dst] != inc:
-            self.stats["dropped"] += 1
-            self._rows.append((now, "drop", src, dst, mid, msg, "crashed"))
-        elif (src, dst) in self.links.blocked:
-            self.stats["dropped"] += 1
-            self._rows.append((now, "drop", src, dst, mid, msg, "partition"))
-        else:
-            self.stats["delivered"] += 1
-            self._rows.append((now, "deliver", dst, src, mid, msg, None))
-            ctx = self._ctx[dst]
-            ctx._now = now
-            try:
-                node.on_message(ctx, src, msg)
-            except Exception as exc:
-                raise NodeError(
-                    f"node {dst} raised {type(exc).__name__} in on_message({type(msg).__name__} from {src}) "
-                    f"at t={now:.4f}: {exc}"
-                ) from exc
-            if ctx.outbox:
-                self._apply(dst, ctx)
-            if self._strike_p:
-                self._strike(dst)
+        apply = self._apply
+        nodes = self.nodes
+        incarnations = self._incarnation
+        all_timers = self._timers
+        ctxs = self._ctx
+        blocked = self.links.blocked
+        cancelled = self._cancelled
+        rows_append = self._rows.append
+        stats = self.stats
+        checking = bool(self.invariants)
+        count = events = delivered = fired = 0
+        try:
+            while heap and heap[0][0] <= t_end:
+                if limit is not None and count >= limit:
+                    return True
+                ev = pop(heap)
+                count += 1
+                if progress is not None and count % 20000 == 0:
+                    progress(ev[0])
+                kind = ev[2]
+                if kind == _DELIVER and not (cancelled and ev[1] in cancelled):
+                    now, _, _, src, dst, msg, mid, inc = ev
+                    self.now = now
+                    events += 1
+                    node = nodes[dst]
+                    if node is None or incarnations[dst] != inc:
+                        stats["dropped"] += 1
+                        rows_append((now, "drop", src, dst, mid, msg, "crashed"))
+                    elif blocked and (src, dst) in blocked:
+                        stats["dropped"] += 1
+                        rows_append((now, "drop", src, dst, mid, msg, "partition"))
+                    else:
+                        delivered += 1
+                        rows_append((now, "deliver", dst, src, mid, msg, None))
+                        ctx = ctxs[dst]
+                        ctx._now = now
+                        try:
+                            node.on_message(ctx, src, msg)
+                        except Exception as exc:
+                            raise self._node_error(dst, f"on_message({type(msg).__name__} from {src})", exc) from exc
+                        if ctx.outbox:
+                            apply(dst, ctx)
+                        if self._strike_p:
+                            self._strike(dst)
+                elif kind == _TIMER:
+                    now, token, _, nid, name, _, payload, _ = ev
+                    self.now = now
+                    events += 1
+                    timers = all_timers[nid]
+                    if timers.get(name) != token:
+                        continue  # cancelled, replaced, or lost in a crash: not an event, nothing to check
+                    del timers[name]
+                    fired += 1
+                    rows_append((now, "timer", nid, None, None, None, name))
+                    ctx = ctxs[nid]
+                    ctx._now = now
+                    node = nodes[nid]
+                    try:
+                        node.on_timer(ctx, name, payload)  # type: ignore[union-attr]
+                    except Exception as exc:
+                        raise self._node_error(nid, f"on_timer({name!r})", exc) from exc
+                    if ctx.outbox:
+                        apply(nid, ctx)
+                    if self._strike_p:
+                        self._strike(nid)
+                else:
+                    dispatch(ev)
+                    blocked = self.links.blocked
+                if checking:
+                    self._check()
+                    if self.stop_on_violation and self.violations:
+                        return False
+        finally:
+            stats["events"] += events
+            stats["delivered"] += delivered
+            stats["timers"] += fired
+        return True
 
     def _strike(self, n: str) -> None:
         """After ``n`` handled an event: with the strike probability, crash it as the very next
@@ -359,29 +431,15 @@ class Simulation:
             self._rec("partition", info=[[a] for a in alone] + [[x for x in self.node_ids if x not in alone]])
 
     def _dispatch(self, ev: tuple) -> None:
+        """An event other than a delivery or a timer, or a delivery dropped by hand; the loop
+        (:meth:`_run`) checks the invariants after it."""
         self.now = now = ev[0]
         kind = ev[2]
         self.stats["events"] += 1
-        if kind == _DELIVER:
-            if ev[1] in self._cancelled:
-                self._cancelled.discard(ev[1])
-                self.stats["dropped"] += 1
-                self._rows.append((now, "drop", ev[3], ev[4], ev[6], ev[5], "dropped by hand"))
-            else:
-                self._deliver(ev)
-        elif kind == _TIMER:
-            _, token, _, nid, name, _, payload, _ = ev
-            timers = self._timers[nid]
-            if timers.get(name) != token:
-                return  # cancelled, replaced, or lost in a crash: not an event
-            del timers[name]
-            self.stats["timers"] += 1
-            self._rows.append((now, "timer", nid, None, None, None, name))
-            ctx = self._ctx[nid]
-            ctx._now = now
-            self._call(self.nodes[nid], "on_timer", ctx, name, payload)
-            if self._strike_p:
-                self._strike(nid)
+        if kind == _DELIVER:  # a message dropped by hand (drop_next_message)
+            self._cancelled.discard(ev[1])
+            self.stats["dropped"] += 1
+            self._rows.append((now, "drop", ev[3], ev[4], ev[6], ev[5], "dropped by hand"))
         elif kind == _ARRIVE:
             _, _, _, nid, req, _, _, _ = ev
             node = self.nodes[nid]
@@ -411,8 +469,6 @@ class Simulation:
                     self._client_retry(c, None)
         elif kind == _NEMESIS:
             self.apply_fault(ev[3])
-        if self.invariants:
-            self._check()
 
     # --- invariants -------------------------------------------------------------
 
