@@ -1,0 +1,1 @@
+"""Tests that kill mutants `make mutate` found alive (docs/mutation.md)."""
