@@ -6,9 +6,16 @@ Handler tests, one message at a time in a FakeContext; each runs in milliseconds
 
 from __future__ import annotations
 
-from test_raft import node
+from test_raft import make_leader, node
 
-from consensus_lab.protocols.raft import FOLLOWER, AppendEntries, RequestVote, RequestVoteReply
+from consensus_lab.protocols.raft import (
+    FOLLOWER,
+    AppendEntries,
+    AppendEntriesReply,
+    RequestVote,
+    RequestVoteReply,
+)
+from consensus_lab.sim.node import CancelTimer
 
 # --- Raft: one vote per term --------------------------------------------------------------------
 
@@ -24,3 +31,21 @@ def test_a_candidate_that_steps_down_in_its_own_term_keeps_its_vote():
     ctx.clear()
     n.on_message(ctx, "n3", RequestVote(1, "n3", 0, 0))
     assert ctx.sent() == [("n3", RequestVoteReply(1, False))]
+
+
+def cancelled(ctx) -> list[str]:
+    return [e.name for e in ctx.outbox if isinstance(e, CancelTimer)]
+
+
+def test_a_leader_or_candidate_that_steps_down_stops_its_beat_and_waits_for_a_leader():
+    """A follower sends no heartbeats and no vote retries: stepping down cancels the beat,
+    and a former leader arms its election timer again."""
+    n, ctx = node()
+    make_leader(n, ctx)
+    n.on_message(ctx, "n2", AppendEntriesReply(7, False))
+    assert n.role == FOLLOWER and cancelled(ctx) == ["heartbeat"] and "election" in ctx.timers()
+    n, ctx = node()
+    n.on_timer(ctx, "election", None)
+    ctx.clear()
+    n.on_message(ctx, "n2", AppendEntries(1, "n2", 0, 0, (), 0))
+    assert n.role == FOLLOWER and cancelled(ctx) == ["heartbeat"]
