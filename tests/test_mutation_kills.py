@@ -6,7 +6,8 @@ Handler tests, one message at a time in a FakeContext; each runs in milliseconds
 
 from __future__ import annotations
 
-from test_raft import make_leader, node
+import pytest
+from test_raft import make_leader, node, with_log
 
 from consensus_lab.protocols.raft import (
     FOLLOWER,
@@ -15,6 +16,7 @@ from consensus_lab.protocols.raft import (
     RequestVote,
     RequestVoteReply,
 )
+from consensus_lab.sim import ClientRequest, Redirect
 from consensus_lab.sim.node import CancelTimer
 
 # --- Raft: one vote per term --------------------------------------------------------------------
@@ -49,3 +51,32 @@ def test_a_leader_or_candidate_that_steps_down_stops_its_beat_and_waits_for_a_le
     ctx.clear()
     n.on_message(ctx, "n2", AppendEntries(1, "n2", 0, 0, (), 0))
     assert n.role == FOLLOWER and cancelled(ctx) == ["heartbeat"]
+
+
+def test_a_candidate_knows_no_leader_and_says_so_to_clients():
+    """After hearing from a leader, a node that starts an election forgets it: its view and its
+    redirects name no leader (``None``, not some other falsy name)."""
+    n, ctx = node()
+    n.on_message(ctx, "n2", AppendEntries(0, "n2", 0, 0, (), 0))
+    assert n.leader_id == "n2"
+    n.on_timer(ctx, "election", None)
+    ctx.clear()
+    assert n.state_view()["leader"] is None
+    request = ClientRequest("c1", 1, "read", "x", None)
+    n.on_client_request(ctx, request)
+    assert ctx.replies() == [(request, Redirect(None))]
+
+
+# --- Raft: the commit rule (5.4.2) and the twins that break it -----------------------------------
+
+
+@pytest.mark.parametrize("variant", ["commit-previous-term", "article"])
+def test_both_twins_that_skip_the_current_term_check_commit_an_older_entry_by_counting(variant):
+    """The article's sketch, like the figure-8 twin, commits an entry of an earlier term as soon
+    as enough replicas hold it (the correct rule waits: test_raft's
+    test_leader_never_commits_an_older_term_entry_by_counting_replicas)."""
+    n, ctx = node(variant=variant)
+    with_log(n, ctx, [1, 2], term=2)
+    make_leader(n, ctx, term=4)
+    n.on_message(ctx, "n2", AppendEntriesReply(4, True, 2))
+    assert n.commit_index == 2
