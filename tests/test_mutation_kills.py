@@ -81,10 +81,3 @@ def test_both_twins_that_skip_the_current_term_check_commit_an_older_entry_by_co
     n.on_message(ctx, "n2", AppendEntriesReply(4, True, 2))
     assert n.commit_index == 2
 
-
-def test_a_new_candidate_arms_the_beat_that_retries_its_vote_requests():
-    """5.1: a candidate retries unanswered RequestVotes on the heartbeat period, so starting an
-    election arms that timer (test_raft fires it by hand; here it must be armed)."""
-    n, ctx = node()
-    n.on_timer(ctx, "election", None)
-    assert ctx.timers()["heartbeat"] == n.cfg.heartbeat
