@@ -7,8 +7,11 @@ Handler tests, one message at a time in a FakeContext; each runs in milliseconds
 from __future__ import annotations
 
 import pytest
+from test_paxos import B1, B2
+from test_paxos import node as paxos_node
 from test_raft import make_leader, node, with_log
 
+from consensus_lab.protocols.paxos import Accept, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
     AppendEntries,
@@ -81,3 +84,30 @@ def test_both_twins_that_skip_the_current_term_check_commit_an_older_entry_by_co
     n.on_message(ctx, "n2", AppendEntriesReply(4, True, 2))
     assert n.commit_index == 2
 
+
+
+# --- Paxos: the acceptor's promises ---------------------------------------------------------------
+
+
+def test_an_acceptor_answers_a_repeated_prepare_with_the_same_promise():
+    """Only a *lower* ballot is refused: a duplicated Prepare of the promised ballot gets its
+    Promise again (a Nack would send the proposer to a needless higher round)."""
+    n, ctx = paxos_node()
+    n.on_message(ctx, "n1", Prepare(B1))
+    n.on_message(ctx, "n1", Prepare(B1))
+    assert ctx.sent() == [("n1", Promise(B1)), ("n1", Promise(B1))]
+
+
+def test_accepting_a_higher_ballot_is_a_durable_promise_and_the_twins_keep_theirs_volatile():
+    """storage["promised"] is the highest ballot promised (lesson 06's durable panel and
+    ex07's grader read it): accepting B2 over a promise of B1 promises B2, on disk.
+    The forgetful twin keeps no promise on disk, the article's sketch nothing at all."""
+    expected = {"correct": {"promised": B2, "accepted": (B2, "y")},
+                "forget-promise": {"accepted": (B2, "y")},
+                "article": {}}
+    for variant, storage in expected.items():
+        n, ctx = paxos_node(variant=variant)
+        n.on_message(ctx, "n1", Prepare(B1))
+        n.on_message(ctx, "n2", Accept(B2, "y"))
+        assert dict(ctx.storage.items()) == storage, variant
+        assert n.promised == B2 and n.accepted == (B2, "y")
