@@ -9,16 +9,18 @@ from __future__ import annotations
 import pytest
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
-from test_raft import make_leader, node, with_log
+from test_raft import cmd, make_leader, node, with_log
 
 from consensus_lab.protocols.paxos import Accept, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
     AppendEntries,
     AppendEntriesReply,
+    InstallSnapshot,
     RequestVote,
     RequestVoteReply,
 )
+from consensus_lab.protocols.raft_log import Entry, Snapshot
 from consensus_lab.sim import ClientRequest, Redirect
 from consensus_lab.sim.node import CancelTimer
 
@@ -111,3 +113,26 @@ def test_accepting_a_higher_ballot_is_a_durable_promise_and_the_twins_keep_their
         n.on_message(ctx, "n2", Accept(B2, "y"))
         assert dict(ctx.storage.items()) == storage, variant
         assert n.promised == B2 and n.accepted == (B2, "y")
+
+
+# --- Raft: AppendEntries that reach below a follower's snapshot (section 7) -----------------------
+
+
+def test_append_entries_below_the_snapshot_skip_the_covered_entries_and_answer_the_round():
+    """A follower whose snapshot covers index 3 gets entries from index 2: the covered ones are
+    skipped (no consistency check below the snapshot), the rest appended; the reply's match
+    index and heartbeat round are exact (the leader's next index and read index rest on them)."""
+    f, ctx = node("n3")
+    f.on_message(ctx, "n1", InstallSnapshot(1, "n1", 3, 1, Snapshot(3, 1, (("x", 3),), ())))
+    assert f.snapshot_index == f.last_log_index == f.commit_index == 3
+    ctx.clear()
+    covered = (Entry(1, cmd(2)), Entry(1, cmd(3)))
+    f.on_message(ctx, "n1", AppendEntries(1, "n1", 1, 1, covered, 3, 5))
+    assert ctx.sent() == [("n1", AppendEntriesReply(1, True, 3, round=5))]
+    assert f.last_log_index == 3
+    ctx.clear()
+    more = (Entry(1, cmd(3)), Entry(1, cmd(4)), Entry(1, cmd(5)))
+    f.on_message(ctx, "n1", AppendEntries(1, "n1", 2, 1, more, 5, 6))
+    assert ctx.sent() == [("n1", AppendEntriesReply(1, True, 5, round=6))]
+    assert f.log_terms() == (None, None, None, 1, 1) and f.commit_index == f.last_applied == 5
+    assert f.sm.data == {"x": 5} and ctx.storage["log_end"] == 5
