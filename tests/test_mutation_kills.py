@@ -136,3 +136,14 @@ def test_append_entries_below_the_snapshot_skip_the_covered_entries_and_answer_t
     assert ctx.sent() == [("n1", AppendEntriesReply(1, True, 5, round=6))]
     assert f.log_terms() == (None, None, None, 1, 1) and f.commit_index == f.last_applied == 5
     assert f.sm.data == {"x": 5} and ctx.storage["log_end"] == 5
+
+
+def test_a_refusal_still_answers_the_heartbeat_round():
+    """A follower that refuses entries (log mismatch) still accepts the leader's term: its reply
+    carries the round, which the leader counts to confirm its leadership for read-index reads."""
+    n, ctx = node()
+    with_log(n, ctx, [1, 2, 2, 2])
+    n.on_message(ctx, "n2", AppendEntries(3, "n2", 9, 3, (), 0, 7))  # a gap
+    n.on_message(ctx, "n2", AppendEntries(3, "n2", 4, 3, (), 0, 8))  # a conflicting term
+    assert ctx.sent() == [("n2", AppendEntriesReply(3, False, 0, 5, None, 7)),
+                          ("n2", AppendEntriesReply(3, False, 0, 2, 2, 8))]
