@@ -11,7 +11,7 @@ from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
 
-from consensus_lab.protocols.paxos import Accept, Prepare, Promise
+from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
     AppendEntries,
@@ -23,6 +23,7 @@ from consensus_lab.protocols.raft import (
 from consensus_lab.protocols.raft_log import Entry, Snapshot
 from consensus_lab.sim import ClientRequest, Redirect
 from consensus_lab.sim.node import CancelTimer
+from consensus_lab.testing import FakeContext
 
 # --- Raft: one vote per term --------------------------------------------------------------------
 
@@ -147,3 +148,13 @@ def test_a_refusal_still_answers_the_heartbeat_round():
     n.on_message(ctx, "n2", AppendEntries(3, "n2", 4, 3, (), 0, 8))  # a conflicting term
     assert ctx.sent() == [("n2", AppendEntriesReply(3, False, 0, 5, None, 7)),
                           ("n2", AppendEntriesReply(3, False, 0, 2, 2, 8))]
+
+
+def test_a_node_restarts_knowing_the_value_it_learned_and_proposes_nothing():
+    """What a learner learned is on disk: after a restart it still knows it, its phase is done,
+    and a proposer does not start proposing again."""
+    ctx = FakeContext("n1", storage={"learned": "v", "accepted": (B1, "v")})
+    n = PaxosNode("n1", ("n1", "n2", "n3"), Config(proposers=("n1", "n2")), "correct")
+    n.on_start(ctx)
+    assert n.has_learned and n.learned == "v" and n.phase == "done"
+    assert "propose" not in ctx.timers()
