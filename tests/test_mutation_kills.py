@@ -183,3 +183,22 @@ def test_the_log_by_reference_twin_stores_its_entry_list_once_as_one_object():
     with_log(n, ctx, [1, 1])
     assert n.log_terms() == (1, 1) and ctx.storage["entries"] == []
     assert "log/1" not in ctx.storage and "log_end" not in ctx.storage
+
+
+# --- Raft: the log on disk is exactly the log ----------------------------------------------------------
+
+
+def test_the_log_on_disk_is_exactly_the_log_after_appends_and_a_truncation():
+    """Storage holds ``log/1..log_end`` and nothing past it: a truncated suffix is deleted,
+    and nothing is written past the last entry (the explorer fingerprints storage as it is:
+    stray keys would make equal logs look like different states)."""
+    n, ctx = node()
+    with_log(n, ctx, [1, 1, 1, 1])
+
+    def on_disk():
+        return sorted(k for k in ctx.storage if k.startswith("log/")), ctx.storage["log_end"]
+
+    assert on_disk() == ([f"log/{i}" for i in range(1, 5)], 4)
+    n.on_message(ctx, "n2", AppendEntries(2, "n2", 2, 1, (Entry(2, cmd(3)),), 0))
+    assert n.log_terms() == (1, 1, 2)
+    assert on_disk() == (["log/1", "log/2", "log/3"], 3) and ctx.storage["log/3"].term == 2
