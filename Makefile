@@ -57,7 +57,7 @@ bench: env-dev
 MUTANTS     ?=
 MUTATE_JOBS ?= 2
 mutate: $(VENV)/.mutate
-	nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS); \
+	set -f; nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS); \
 	status=$$?; $(PY) benchmarks/mutation_report.py mutants; exit $$status
 
 mutate-report:
