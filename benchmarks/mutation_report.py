@@ -47,7 +47,7 @@ def read(root: Path) -> dict[str, dict[str, str]]:
 
 
 def table(results: dict[str, dict[str, str]]) -> list[str]:
-    head = f"{'module':44} {'kill rate':>16} " + " ".join(f"{c:>9}" for c in COLUMNS[1:])
+    head = f"{'module':48} {'kill rate':>16} " + " ".join(f"{c:>9}" for c in COLUMNS[1:])
     lines = [head, "-" * len(head)]
     total: Counter[str] = Counter()
     for module, statuses in results.items():
@@ -62,7 +62,7 @@ def row(name: str, counts: Counter[str]) -> str:
     """Kill rate over the mutants run that some test reaches (killed + survived + timeout)."""
     tested = counts["killed"] + counts["survived"] + counts["timeout"]
     rate = f"{counts['killed']}/{tested} {100 * counts['killed'] / tested:5.1f}%" if tested else "-"
-    return f"{name:44} {rate:>16} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS[1:])
+    return f"{name:48} {rate:>16} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
