@@ -10,8 +10,6 @@ import pytest
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
-from test_twopc import coordinator as twopc_coordinator
-from test_twopc import txn_request as twopc_request
 
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
@@ -23,7 +21,6 @@ from consensus_lab.protocols.raft import (
     RequestVoteReply,
 )
 from consensus_lab.protocols.raft_log import Entry, Snapshot
-from consensus_lab.protocols.twopc import Vote as TwopcVote
 from consensus_lab.sim import ClientRequest, Redirect
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
@@ -164,16 +161,6 @@ def test_a_node_restarts_knowing_the_value_it_learned_and_proposes_nothing():
 
 
 # --- the twins that keep nothing on disk: they must stay the bug they document --------------------
-
-
-def test_the_article_coordinator_logs_no_decision_either():
-    """Like the `no-decision-log` twin (test_twopc), the article's sketch commits without a
-    durable decision, so a coordinator crash after the commit point forgets it."""
-    node, ctx = twopc_coordinator("article", log_delay=0.0)
-    node.on_client_request(ctx, twopc_request())
-    node.on_message(ctx, "n2", TwopcVote("c0.1@1", True))
-    node.on_message(ctx, "n3", TwopcVote("c0.1@1", True))
-    assert node.decision("c0.1@1") == "commit" and not any(k.startswith("decision:") for k in ctx.storage)
 
 
 def test_the_log_by_reference_twin_stores_its_entry_list_once_as_one_object():
