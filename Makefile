@@ -1,7 +1,8 @@
 # consensus_lab: two commands on a fresh machine.
 #   make lab    create .venv (package + JupyterLab + ipywidgets) and open the course at START.ipynb
 #   make test   create/update .venv with the dev extra and run every test
-# Also: make stress (big seeded batteries on all cores), make bench, make lint, make release.
+# Also: make stress (big seeded batteries on all cores), make bench, make lint, make release,
+#   make mutate (mutation score of the library's rules; slow; docs/mutation.md).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_PATHS = $(wildcard tests notebooks solutions exercises)
 NBVAL  = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: lab test test-fast stress bench lint release clean env-lab env-dev
+.PHONY: lab test test-fast stress bench lint release clean env-lab env-dev mutate mutate-report
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "consensus_lab needs Python 3.11 or newer (found %s)" % sys.version.split()[0]'
@@ -26,6 +27,10 @@ $(VENV)/.lab: pyproject.toml | $(PY)
 $(VENV)/.dev: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.lab
+
+$(VENV)/.mutate: pyproject.toml $(VENV)/.dev
+	$(PY) -m pip install --quiet -e '.[dev,mutate]'
+	@touch $@
 
 env-lab: $(VENV)/.lab
 env-dev: $(VENV)/.dev
@@ -46,6 +51,18 @@ stress: env-dev
 bench: env-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# make mutate [MUTANTS='consensus_lab.protocols.raft.*'] [MUTATE_JOBS=2]: mutmut over the modules
+# and tests listed in pyproject's [tool.mutmut]; results persist in mutants/ (a rerun skips
+# mutants already judged; `rm -rf mutants` to start over). Ends with the kill rate per module.
+MUTANTS     ?=
+MUTATE_JOBS ?= 2
+mutate: $(VENV)/.mutate
+	set -f; nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS); \
+	status=$$?; $(PY) benchmarks/mutation_report.py mutants; exit $$status
+
+mutate-report:
+	@$(PY) benchmarks/mutation_report.py mutants --survivors
+
 lint: env-dev
 	$(VENV)/bin/ruff check consensus_lab tests benchmarks
 
@@ -53,4 +70,4 @@ release: env-dev
 	$(VENV)/bin/consensus-lab release solutions exercises
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info mutants

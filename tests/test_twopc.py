@@ -152,8 +152,9 @@ def test_coordinator_prepares_everyone_then_logs_commit_before_sending_it():
     assert node.decision(txid) == "commit"
 
 
-def test_coordinator_without_decision_log_is_the_one_line_twin():
-    node, ctx = coordinator("no-decision-log", log_delay=0.0)
+@pytest.mark.parametrize("variant", ["no-decision-log", "article"])  # the article's sketch logs nothing
+def test_coordinator_without_decision_log_is_the_one_line_twin(variant):
+    node, ctx = coordinator(variant, log_delay=0.0)
     node.on_client_request(ctx, txn_request())
     node.on_message(ctx, "n2", Vote("c0.1@1", True))
     node.on_message(ctx, "n3", Vote("c0.1@1", True))

@@ -1,0 +1,191 @@
+"""Rules that `make mutate` found unguarded: each test kills a mutant that survived the
+targeted suite (docs/mutation.md names the mutant each one kills).
+
+Handler tests, one message at a time in a FakeContext; each runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_paxos import B1, B2
+from test_paxos import node as paxos_node
+from test_raft import cmd, make_leader, node, with_log
+
+from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
+from consensus_lab.protocols.raft import (
+    FOLLOWER,
+    AppendEntries,
+    AppendEntriesReply,
+    InstallSnapshot,
+    RequestVote,
+    RequestVoteReply,
+)
+from consensus_lab.protocols.raft_log import Entry, Snapshot
+from consensus_lab.sim import ClientRequest, Redirect
+from consensus_lab.sim.node import CancelTimer
+from consensus_lab.testing import FakeContext
+
+# --- Raft: one vote per term --------------------------------------------------------------------
+
+
+def test_a_candidate_that_steps_down_in_its_own_term_keeps_its_vote():
+    """Stepping down to a leader of the same term is no new term: votedFor stays (on disk too),
+    so a second candidate of that term gets no vote."""
+    n, ctx = node()
+    n.on_timer(ctx, "election", None)  # candidate of term 1, voted for itself
+    n.on_message(ctx, "n2", AppendEntries(1, "n2", 0, 0, (), 0))
+    assert n.role == FOLLOWER and n.current_term == 1
+    assert n.voted_for == "n1" and ctx.storage["vote"] == "n1"
+    ctx.clear()
+    n.on_message(ctx, "n3", RequestVote(1, "n3", 0, 0))
+    assert ctx.sent() == [("n3", RequestVoteReply(1, False))]
+
+
+def cancelled(ctx) -> list[str]:
+    return [e.name for e in ctx.outbox if isinstance(e, CancelTimer)]
+
+
+def test_a_leader_or_candidate_that_steps_down_stops_its_beat_and_waits_for_a_leader():
+    """A follower sends no heartbeats and no vote retries: stepping down cancels the beat,
+    and a former leader arms its election timer again."""
+    n, ctx = node()
+    make_leader(n, ctx)
+    n.on_message(ctx, "n2", AppendEntriesReply(7, False))
+    assert n.role == FOLLOWER and cancelled(ctx) == ["heartbeat"] and "election" in ctx.timers()
+    n, ctx = node()
+    n.on_timer(ctx, "election", None)
+    ctx.clear()
+    n.on_message(ctx, "n2", AppendEntries(1, "n2", 0, 0, (), 0))
+    assert n.role == FOLLOWER and cancelled(ctx) == ["heartbeat"]
+
+
+def test_a_candidate_knows_no_leader_and_says_so_to_clients():
+    """After hearing from a leader, a node that starts an election forgets it: its view and its
+    redirects name no leader (``None``, not some other falsy name)."""
+    n, ctx = node()
+    n.on_message(ctx, "n2", AppendEntries(0, "n2", 0, 0, (), 0))
+    assert n.leader_id == "n2"
+    n.on_timer(ctx, "election", None)
+    ctx.clear()
+    assert n.state_view()["leader"] is None
+    request = ClientRequest("c1", 1, "read", "x", None)
+    n.on_client_request(ctx, request)
+    assert ctx.replies() == [(request, Redirect(None))]
+
+
+# --- Raft: the commit rule (5.4.2) and the twins that break it -----------------------------------
+
+
+@pytest.mark.parametrize("variant", ["commit-previous-term", "article"])
+def test_both_twins_that_skip_the_current_term_check_commit_an_older_entry_by_counting(variant):
+    """The article's sketch, like the figure-8 twin, commits an entry of an earlier term as soon
+    as enough replicas hold it (the correct rule waits: test_raft's
+    test_leader_never_commits_an_older_term_entry_by_counting_replicas)."""
+    n, ctx = node(variant=variant)
+    with_log(n, ctx, [1, 2], term=2)
+    make_leader(n, ctx, term=4)
+    n.on_message(ctx, "n2", AppendEntriesReply(4, True, 2))
+    assert n.commit_index == 2
+
+
+
+# --- Paxos: the acceptor's promises ---------------------------------------------------------------
+
+
+def test_an_acceptor_answers_a_repeated_prepare_with_the_same_promise():
+    """Only a *lower* ballot is refused: a duplicated Prepare of the promised ballot gets its
+    Promise again (a Nack would send the proposer to a needless higher round)."""
+    n, ctx = paxos_node()
+    n.on_message(ctx, "n1", Prepare(B1))
+    n.on_message(ctx, "n1", Prepare(B1))
+    assert ctx.sent() == [("n1", Promise(B1)), ("n1", Promise(B1))]
+
+
+def test_accepting_a_higher_ballot_is_a_durable_promise_and_the_twins_keep_theirs_volatile():
+    """storage["promised"] is the highest ballot promised (lesson 06's durable panel and
+    ex07's grader read it): accepting B2 over a promise of B1 promises B2, on disk.
+    The forgetful twin keeps no promise on disk, the article's sketch nothing at all."""
+    expected = {"correct": {"promised": B2, "accepted": (B2, "y")},
+                "forget-promise": {"accepted": (B2, "y")},
+                "article": {}}
+    for variant, storage in expected.items():
+        n, ctx = paxos_node(variant=variant)
+        n.on_message(ctx, "n1", Prepare(B1))
+        n.on_message(ctx, "n2", Accept(B2, "y"))
+        assert dict(ctx.storage.items()) == storage, variant
+        assert n.promised == B2 and n.accepted == (B2, "y")
+
+
+# --- Raft: AppendEntries that reach below a follower's snapshot (section 7) -----------------------
+
+
+def test_append_entries_below_the_snapshot_skip_the_covered_entries_and_answer_the_round():
+    """A follower whose snapshot covers index 3 gets entries from index 2: the covered ones are
+    skipped (no consistency check below the snapshot), the rest appended; the reply's match
+    index and heartbeat round are exact (the leader's next index and read index rest on them)."""
+    f, ctx = node("n3")
+    f.on_message(ctx, "n1", InstallSnapshot(1, "n1", 3, 1, Snapshot(3, 1, (("x", 3),), ())))
+    assert f.snapshot_index == f.last_log_index == f.commit_index == 3
+    ctx.clear()
+    covered = (Entry(1, cmd(2)), Entry(1, cmd(3)))
+    f.on_message(ctx, "n1", AppendEntries(1, "n1", 1, 1, covered, 3, 5))
+    assert ctx.sent() == [("n1", AppendEntriesReply(1, True, 3, round=5))]
+    assert f.last_log_index == 3
+    ctx.clear()
+    more = (Entry(1, cmd(3)), Entry(1, cmd(4)), Entry(1, cmd(5)))
+    f.on_message(ctx, "n1", AppendEntries(1, "n1", 2, 1, more, 5, 6))
+    assert ctx.sent() == [("n1", AppendEntriesReply(1, True, 5, round=6))]
+    assert f.log_terms() == (None, None, None, 1, 1) and f.commit_index == f.last_applied == 5
+    assert f.sm.data == {"x": 5} and ctx.storage["log_end"] == 5
+
+
+def test_a_refusal_still_answers_the_heartbeat_round():
+    """A follower that refuses entries (log mismatch) still accepts the leader's term: its reply
+    carries the round, which the leader counts to confirm its leadership for read-index reads."""
+    n, ctx = node()
+    with_log(n, ctx, [1, 2, 2, 2])
+    n.on_message(ctx, "n2", AppendEntries(3, "n2", 9, 3, (), 0, 7))  # a gap
+    n.on_message(ctx, "n2", AppendEntries(3, "n2", 4, 3, (), 0, 8))  # a conflicting term
+    assert ctx.sent() == [("n2", AppendEntriesReply(3, False, 0, 5, None, 7)),
+                          ("n2", AppendEntriesReply(3, False, 0, 2, 2, 8))]
+
+
+def test_a_node_restarts_knowing_the_value_it_learned_and_proposes_nothing():
+    """What a learner learned is on disk: after a restart it still knows it, its phase is done,
+    and a proposer does not start proposing again."""
+    ctx = FakeContext("n1", storage={"learned": "v", "accepted": (B1, "v")})
+    n = PaxosNode("n1", ("n1", "n2", "n3"), Config(proposers=("n1", "n2")), "correct")
+    n.on_start(ctx)
+    assert n.has_learned and n.learned == "v" and n.phase == "done"
+    assert "propose" not in ctx.timers()
+
+
+# --- the twins that keep nothing on disk: they must stay the bug they document --------------------
+
+
+def test_the_log_by_reference_twin_stores_its_entry_list_once_as_one_object():
+    """The twin writes its entry list under one key at boot and never the per-index entries:
+    storage copies, as a disk does, so the entries appended later never reach it."""
+    n, ctx = node(variant="log-by-reference")
+    with_log(n, ctx, [1, 1])
+    assert n.log_terms() == (1, 1) and ctx.storage["entries"] == []
+    assert "log/1" not in ctx.storage and "log_end" not in ctx.storage
+
+
+# --- Raft: the log on disk is exactly the log ----------------------------------------------------------
+
+
+def test_the_log_on_disk_is_exactly_the_log_after_appends_and_a_truncation():
+    """Storage holds ``log/1..log_end`` and nothing past it: a truncated suffix is deleted,
+    and nothing is written past the last entry (the explorer fingerprints storage as it is:
+    stray keys would make equal logs look like different states)."""
+    n, ctx = node()
+    with_log(n, ctx, [1, 1, 1, 1])
+
+    def on_disk():
+        return sorted(k for k in ctx.storage if k.startswith("log/")), ctx.storage["log_end"]
+
+    assert on_disk() == ([f"log/{i}" for i in range(1, 5)], 4)
+    n.on_message(ctx, "n2", AppendEntries(2, "n2", 2, 1, (Entry(2, cmd(3)),), 0))
+    assert n.log_terms() == (1, 1, 2)
+    assert on_disk() == (["log/1", "log/2", "log/3"], 3) and ctx.storage["log/3"].term == 2
