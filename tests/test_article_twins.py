@@ -75,7 +75,9 @@ def test_raft_article_is_caught_by_the_battery_in_both_ways():
 
 
 
-@pytest.mark.parametrize("args", [["twopc"], ["paxos"], ["raft", "--nemesis", "random"]])
+# raft: the random nemesis at seed 1, where the article twin goes wrong (it does in 87 % of seeds; see
+# test_twin_hunt.py); twopc and paxos at the default seed
+@pytest.mark.parametrize("args", [["twopc"], ["paxos"], ["raft", "--nemesis", "random", "--seed", "1"]])
 def test_the_command_line_run_of_the_article_twin_exits_with_a_violation(args, capsys):
     assert main(["run", *args, "--variant", "article"]) == 1
     assert main(["run", *args]) == 0

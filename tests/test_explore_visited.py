@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus_lab.explore.visited import FingerprintSet
+from consensus_lab.testing import examples
 
 fingerprints = st.binary(min_size=16, max_size=16)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(fingerprints, max_size=300), st.lists(fingerprints, max_size=50))
 def test_it_is_a_set(added, probes):
     fs, ref = FingerprintSet(capacity=4), set()  # small, so that it grows many times

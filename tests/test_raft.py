@@ -593,7 +593,9 @@ def test_cli_lists_variants_correct_first(capsys):
 def test_cli_run_checks_linearizability_and_exits_1_on_a_broken_twin(capsys):
     from consensus_lab.cli import main
 
-    args = ["run", "raft", "--nemesis", "random", "--clients", "3", "--check", "linearizable", "--seed", "1"]
+    # seed 3: a random-nemesis schedule in which the twin's election goes wrong (the catch rates over many
+    # seeds are measured in test_twin_hunt.py and benchmarks/twin_catch_rates.py)
+    args = ["run", "raft", "--nemesis", "random", "--clients", "3", "--check", "linearizable", "--seed", "3"]
     assert main(args) == 0
     assert "check linearizable: holds" in capsys.readouterr().out
     assert main([*args, "--variant", "no-up-to-date-check"]) == 1
