@@ -7,10 +7,12 @@ Handler tests, one message at a time in a FakeContext; each runs in milliseconds
 from __future__ import annotations
 
 import pytest
+from test_check_defects import hopeless_history
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
 
+from consensus_lab.checkers import NOT_LINEARIZABLE, check_linearizable
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
@@ -189,3 +191,14 @@ def test_the_log_on_disk_is_exactly_the_log_after_appends_and_a_truncation():
     n.on_message(ctx, "n2", AppendEntries(2, "n2", 2, 1, (Entry(2, cmd(3)),), 0))
     assert n.log_terms() == (1, 1, 2)
     assert on_disk() == (["log/1", "log/2", "log/3"], 3) and ctx.storage["log/3"].term == 2
+
+
+# --- the linearizability checker: budgets ----------------------------------------------------------
+
+
+def test_a_search_without_a_memory_budget_never_measures_memory():
+    """``max_memory=None`` means no memory budget: a search long enough to look at its budgets
+    between slices (thousands of steps) still ends with a verdict."""
+    r = check_linearizable(hopeless_history(8), "register", max_memory=None, prechecks=False,
+                           timeout=60)
+    assert r.verdict == NOT_LINEARIZABLE and r.budget == "" and r.states > 2048
