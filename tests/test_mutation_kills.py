@@ -12,7 +12,8 @@ from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
 
-from consensus_lab.checkers import NOT_LINEARIZABLE, check_linearizable
+from consensus_lab.checkers import NOT_LINEARIZABLE, UNKNOWN, check_linearizable
+from consensus_lab.history import Op
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
@@ -202,3 +203,14 @@ def test_a_search_without_a_memory_budget_never_measures_memory():
     r = check_linearizable(hopeless_history(8), "register", max_memory=None, prechecks=False,
                            timeout=60)
     assert r.verdict == NOT_LINEARIZABLE and r.budget == "" and r.states > 2048
+
+
+def test_a_time_budget_names_the_key_it_gave_up_on_and_its_longest_prefix():
+    """The verdict ``unknown (time budget)`` says which partition ran out of time, the budget
+    it had, and how far its search got (the budget is checked between slices of the search,
+    so a budget of a nanosecond stops it after the first slice)."""
+    h = [Op(e.process, e.type, e.f, "x", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "register", prechecks=False, timeout=1e-9)
+    assert r.verdict == UNKNOWN and r.budget == "time" and r.partition == "x"
+    assert r.reason == "time budget of 1e-09 s ran out"
+    assert r.longest_prefix and set(r.longest_prefix) <= set(range(len(r.operations)))
