@@ -214,3 +214,20 @@ def test_a_time_budget_names_the_key_it_gave_up_on_and_its_longest_prefix():
     assert r.verdict == UNKNOWN and r.budget == "time" and r.partition == "x"
     assert r.reason == "time budget of 1e-09 s ran out"
     assert r.longest_prefix and set(r.longest_prefix) <= set(range(len(r.operations)))
+
+
+@pytest.mark.parametrize("key", [None, "x"])
+def test_a_memory_budget_names_the_key_it_gave_up_on_and_its_longest_prefix(monkeypatch, key):
+    """``unknown (memory budget)``: the process's resident memory (here a stand-in that grows by
+    a GB after the first look) outgrew the budget; the result names the partition and how far
+    its search got."""
+    from consensus_lab.checkers import linearizability
+
+    looks = iter([0, 2**30])
+    monkeypatch.setattr(linearizability, "_resident_bytes", lambda: next(looks))
+    h = [Op(e.process, e.type, e.f, key, e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "register", prechecks=False, max_memory=2**20)
+    assert r.verdict == UNKNOWN and r.budget == "memory" and r.partition == key
+    where = "" if key is None else " on key 'x'"
+    assert r.reason == "memory budget of 1 MB ran out" + where
+    assert r.longest_prefix and set(r.longest_prefix) <= set(range(len(r.operations)))
