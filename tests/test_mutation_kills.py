@@ -231,3 +231,20 @@ def test_a_memory_budget_names_the_key_it_gave_up_on_and_its_longest_prefix(monk
     where = "" if key is None else " on key 'x'"
     assert r.reason == "memory budget of 1 MB ran out" + where
     assert r.longest_prefix and set(r.longest_prefix) <= set(range(len(r.operations)))
+
+
+def test_a_memory_budget_counts_growth_and_allows_exactly_the_budget(monkeypatch):
+    """The budget bounds the growth since the search began, not the process's size: a large
+    process that grows by exactly the budget still gets its verdict."""
+    from consensus_lab.checkers import linearizability
+
+    looks: list[int] = []
+
+    def resident() -> int:
+        looks.append(2**30 if not looks else 2**30 + 2**20)
+        return looks[-1]
+
+    monkeypatch.setattr(linearizability, "_resident_bytes", resident)
+    r = check_linearizable(hopeless_history(8), "register", prechecks=False, max_memory=2**20)
+    assert r.verdict == NOT_LINEARIZABLE and r.budget == ""
+    assert len(looks) > 1  # memory was looked at between slices of the search
