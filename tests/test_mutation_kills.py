@@ -248,3 +248,16 @@ def test_a_memory_budget_counts_growth_and_allows_exactly_the_budget(monkeypatch
     r = check_linearizable(hopeless_history(8), "register", prechecks=False, max_memory=2**20)
     assert r.verdict == NOT_LINEARIZABLE and r.budget == ""
     assert len(looks) > 1  # memory was looked at between slices of the search
+
+
+def test_a_memory_budget_gives_up_on_the_partition_that_remembers_most(monkeypatch):
+    """With two keys still searching, the memory verdict names the one whose search remembers
+    the most configurations (key ``a``: 12 concurrent writes against 8 on key ``z``)."""
+    from consensus_lab.checkers import linearizability
+
+    looks = iter([0, 2**30])
+    monkeypatch.setattr(linearizability, "_resident_bytes", lambda: next(looks))
+    h = [Op(e.process, e.type, e.f, "a", e.value) for e in hopeless_history(12)]
+    h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "kv", prechecks=False, max_memory=2**20)
+    assert r.verdict == UNKNOWN and r.budget == "memory" and r.partition == "a"
