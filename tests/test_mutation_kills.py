@@ -261,3 +261,13 @@ def test_a_memory_budget_gives_up_on_the_partition_that_remembers_most(monkeypat
     h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
     r = check_linearizable(h, "kv", prechecks=False, max_memory=2**20)
     assert r.verdict == UNKNOWN and r.budget == "memory" and r.partition == "a"
+
+
+def test_a_states_budget_gives_up_on_the_partition_that_remembers_most_and_names_it():
+    """Over ``max_states`` configurations in all: the search drops the partition that remembers
+    the most first (key ``a``), and the verdict names the first partition it gave up on."""
+    h = [Op(e.process, e.type, e.f, "a", e.value) for e in hopeless_history(12)]
+    h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "kv", prechecks=False, max_states=500)
+    assert r.verdict == UNKNOWN and r.budget == "states" and r.partition == "a"
+    assert r.reason == "search gave up on key 'a': more than 500 configurations"
