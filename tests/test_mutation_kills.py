@@ -271,3 +271,14 @@ def test_a_states_budget_gives_up_on_the_partition_that_remembers_most_and_names
     r = check_linearizable(h, "kv", prechecks=False, max_states=500)
     assert r.verdict == UNKNOWN and r.budget == "states" and r.partition == "a"
     assert r.reason == "search gave up on key 'a': more than 500 configurations"
+
+
+def test_a_states_budget_keeps_searching_the_keys_that_fit_and_names_no_key_without_keys():
+    """Dropping the partition that remembers most frees its configurations: key ``z`` (not
+    linearizable) fits in what is left and gets its verdict; without keys, no key is named."""
+    h = [Op(e.process, e.type, e.f, "a", e.value) for e in hopeless_history(12)]
+    h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "kv", prechecks=False, max_states=6000)
+    assert r.verdict == NOT_LINEARIZABLE and r.partition == "z"
+    r = check_linearizable(hopeless_history(12), "register", prechecks=False, max_states=500)
+    assert r.reason == "search gave up: more than 500 configurations"
