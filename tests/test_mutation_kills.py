@@ -1,7 +1,8 @@
 """Rules that `make mutate` found unguarded: each test kills a mutant that survived the
 targeted suite (docs/mutation.md names the mutant each one kills).
 
-Handler tests, one message at a time in a FakeContext; each runs in milliseconds.
+Handler tests, one message at a time in a FakeContext, and the linearizability checker's budgets
+on small hopeless histories; each runs in milliseconds.
 """
 
 from __future__ import annotations
