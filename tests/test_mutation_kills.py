@@ -1,16 +1,20 @@
 """Rules that `make mutate` found unguarded: each test kills a mutant that survived the
 targeted suite (docs/mutation.md names the mutant each one kills).
 
-Handler tests, one message at a time in a FakeContext; each runs in milliseconds.
+Handler tests, one message at a time in a FakeContext, and the linearizability checker's budgets
+on small hopeless histories; each runs in milliseconds.
 """
 
 from __future__ import annotations
 
 import pytest
+from test_check_defects import hopeless_history
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
 
+from consensus_lab.checkers import NOT_LINEARIZABLE, UNKNOWN, check_linearizable
+from consensus_lab.history import Op
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
@@ -189,3 +193,93 @@ def test_the_log_on_disk_is_exactly_the_log_after_appends_and_a_truncation():
     n.on_message(ctx, "n2", AppendEntries(2, "n2", 2, 1, (Entry(2, cmd(3)),), 0))
     assert n.log_terms() == (1, 1, 2)
     assert on_disk() == (["log/1", "log/2", "log/3"], 3) and ctx.storage["log/3"].term == 2
+
+
+# --- the linearizability checker: budgets ----------------------------------------------------------
+
+
+def test_a_search_without_a_memory_budget_never_measures_memory():
+    """``max_memory=None`` means no memory budget: a search long enough to look at its budgets
+    between slices (thousands of steps) still ends with a verdict."""
+    r = check_linearizable(hopeless_history(8), "register", max_memory=None, prechecks=False,
+                           timeout=60)
+    assert r.verdict == NOT_LINEARIZABLE and r.budget == "" and r.states > 2048
+
+
+def test_a_time_budget_names_the_key_it_gave_up_on_and_its_longest_prefix():
+    """The verdict ``unknown (time budget)`` says which partition ran out of time, the budget
+    it had, and how far its search got (the budget is checked between slices of the search,
+    so a budget of a nanosecond stops it after the first slice)."""
+    h = [Op(e.process, e.type, e.f, "x", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "register", prechecks=False, timeout=1e-9)
+    assert r.verdict == UNKNOWN and r.budget == "time" and r.partition == "x"
+    assert r.reason == "time budget of 1e-09 s ran out"
+    assert r.longest_prefix and set(r.longest_prefix) <= set(range(len(r.operations)))
+
+
+@pytest.mark.parametrize("key", [None, "x"])
+def test_a_memory_budget_names_the_key_it_gave_up_on_and_its_longest_prefix(monkeypatch, key):
+    """``unknown (memory budget)``: the process's resident memory (here a stand-in that grows by
+    a GB after the first look) outgrew the budget; the result names the partition and how far
+    its search got."""
+    from consensus_lab.checkers import linearizability
+
+    looks = iter([0, 2**30])
+    monkeypatch.setattr(linearizability, "_resident_bytes", lambda: next(looks))
+    h = [Op(e.process, e.type, e.f, key, e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "register", prechecks=False, max_memory=2**20)
+    assert r.verdict == UNKNOWN and r.budget == "memory" and r.partition == key
+    where = "" if key is None else " on key 'x'"
+    assert r.reason == "memory budget of 1 MB ran out" + where
+    assert r.longest_prefix and set(r.longest_prefix) <= set(range(len(r.operations)))
+
+
+def test_a_memory_budget_counts_growth_and_allows_exactly_the_budget(monkeypatch):
+    """The budget bounds the growth since the search began, not the process's size: a large
+    process that grows by exactly the budget still gets its verdict."""
+    from consensus_lab.checkers import linearizability
+
+    looks: list[int] = []
+
+    def resident() -> int:
+        looks.append(2**30 if not looks else 2**30 + 2**20)
+        return looks[-1]
+
+    monkeypatch.setattr(linearizability, "_resident_bytes", resident)
+    r = check_linearizable(hopeless_history(8), "register", prechecks=False, max_memory=2**20)
+    assert r.verdict == NOT_LINEARIZABLE and r.budget == ""
+    assert len(looks) > 1  # memory was looked at between slices of the search
+
+
+def test_a_memory_budget_gives_up_on_the_partition_that_remembers_most(monkeypatch):
+    """With two keys still searching, the memory verdict names the one whose search remembers
+    the most configurations (key ``a``: 12 concurrent writes against 8 on key ``z``)."""
+    from consensus_lab.checkers import linearizability
+
+    looks = iter([0, 2**30])
+    monkeypatch.setattr(linearizability, "_resident_bytes", lambda: next(looks))
+    h = [Op(e.process, e.type, e.f, "a", e.value) for e in hopeless_history(12)]
+    h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "kv", prechecks=False, max_memory=2**20)
+    assert r.verdict == UNKNOWN and r.budget == "memory" and r.partition == "a"
+
+
+def test_a_states_budget_gives_up_on_the_partition_that_remembers_most_and_names_it():
+    """Over ``max_states`` configurations in all: the search drops the partition that remembers
+    the most first (key ``a``), and the verdict names the first partition it gave up on."""
+    h = [Op(e.process, e.type, e.f, "a", e.value) for e in hopeless_history(12)]
+    h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "kv", prechecks=False, max_states=500)
+    assert r.verdict == UNKNOWN and r.budget == "states" and r.partition == "a"
+    assert r.reason == "search gave up on key 'a': more than 500 configurations"
+
+
+def test_a_states_budget_keeps_searching_the_keys_that_fit_and_names_no_key_without_keys():
+    """Dropping the partition that remembers most frees its configurations: key ``z`` (not
+    linearizable) fits in what is left and gets its verdict; without keys, no key is named."""
+    h = [Op(e.process, e.type, e.f, "a", e.value) for e in hopeless_history(12)]
+    h += [Op(e.process + 1000, e.type, e.f, "z", e.value) for e in hopeless_history(8)]
+    r = check_linearizable(h, "kv", prechecks=False, max_states=6000)
+    assert r.verdict == NOT_LINEARIZABLE and r.partition == "z"
+    r = check_linearizable(hopeless_history(12), "register", prechecks=False, max_states=500)
+    assert r.reason == "search gave up: more than 500 configurations"
