@@ -37,6 +37,13 @@ critical path: this process's CPU plus the busiest worker's (what the wall
 clock would show on an idle machine with enough cores); the workers' total is
 printed too.
 
+Part 5 (``--only 5``) -- the slow twins at their default settings (Paxos
+``forget-promise`` and ``first-promise``, Raft ``stale-truncate``): counterexample
+length, states, CPU seconds and states per second.  With ``--baseline DIR`` (a
+checkout of another version, e.g. ``git archive main | tar -x -C DIR``) each
+twin is also searched by that version, in a child process, right before this
+one: before/after in the same run, under the same load.
+
 Times are CPU seconds of this process (``time.process_time``), so that other
 work on the machine disturbs them less; the wall-clock figure is printed too.
 """
@@ -176,6 +183,44 @@ def part4(workers: int) -> None:
     print()
 
 
+SLOW = [("paxos", "forget-promise"), ("paxos", "first-promise"), ("raft", "stale-truncate")]
+
+_CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import consensus_lab
+from consensus_lab.explore import explore
+c = time.process_time()
+r = explore(sys.argv[2], variant=sys.argv[3], progress=False, time_budget=None)
+print(json.dumps({"cpu": time.process_time() - c, "states": r.states, "length": r.counterexample_length,
+                  "where": consensus_lab.__file__}))
+"""
+
+
+def part5(baseline: str | None) -> None:
+    import json
+    import subprocess
+
+    print("== the slow twins at their default settings (BFS, one process; loaded machine) ==")
+    print(f"{'twin':28s} {'version':9s} {'length':>6s} {'states':>8s} {'cpu s':>7s} {'states/s':>8s}")
+    for proto, variant in SLOW:
+        rows = []
+        if baseline is not None:
+            out = subprocess.run([sys.executable, "-c", _CHILD, baseline, proto, variant], check=True,
+                                 capture_output=True, text=True).stdout
+            got = json.loads(out.strip().splitlines()[-1])
+            assert got["where"].startswith(str(Path(baseline).resolve())), got["where"]
+            rows.append(("baseline", got["length"], got["states"], got["cpu"]))
+        r, c, _ = timed(protocol=proto, variant=variant)
+        rows.append(("this", r.counterexample_length, r.states, c))
+        for version, length, states, cpu in rows:
+            print(f"{proto + ' ' + variant:28s} {version:9s} {length!s:>6s} {states:8d} {cpu:7.1f} {states / cpu:8,.0f}")
+        if baseline is not None:
+            assert rows[0][1] == rows[1][1], "the shortest counterexample lengths differ"
+            print(f"{'':28s} {'ratio':9s} {'':6s} {'':8s} {rows[0][3] / rows[1][3]:6.2f}x")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller bounds")
@@ -184,7 +229,9 @@ def main() -> None:
     ap.add_argument("--walk-budget", type=float, default=60.0, help="seconds of random walks per twin BFS cannot reach")
     ap.add_argument("--exhaust", action="store_true", help="part 4: the correct protocols at their default bounds")
     ap.add_argument("--workers", type=int, default=2, help="processes of the parallel search in part 4")
-    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4")
+    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4 (5: the slow twins)")
+    ap.add_argument("--baseline", default=None, metavar="DIR",
+                    help="part 5: also time the checkout in DIR (before/after in the same run)")
     args = ap.parse_args()
     print(f"consensus_lab explorer benchmark -- Python {platform.python_version()} on {platform.machine()}\n")
     parts = {int(x) for x in args.only.split(",")} if args.only else {1, 2, 3} | ({4} if args.exhaust else set())
@@ -196,6 +243,8 @@ def main() -> None:
         part3(args.walk_budget)
     if 4 in parts:
         part4(args.workers)
+    if 5 in parts:
+        part5(args.baseline)
 
 
 if __name__ == "__main__":
