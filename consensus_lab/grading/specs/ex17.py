@@ -53,6 +53,12 @@ def _steps(log: Any, kind: str, txid: str, upto: int) -> list[tuple[int, Any]]:
     return out
 
 
+def _at(now: float) -> str:
+    """A message's "at t=..." in a seeded run; nothing in a search, whose world has no time (its steps are
+    numbered)."""
+    return f" at t={now:.3f}" if now else ""
+
+
 class TxnRules:
     """The per-step rules, one observation at a time, with what they remember (plain data): the
     judge of a seeded run feeds them every handler call, a search check's :class:`SearchRules` what
@@ -77,8 +83,8 @@ class TxnRules:
             self.parts.setdefault(msg.txid, set()).add(self.group_of(dst))
         elif name == "TxnVote" and msg.yes:
             if not _steps(log, "prepare", msg.txid, ci):
-                raise Violation("a vote is a logged promise", f"{nid} voted yes on {msg.txid} (to {dst}) at "
-                                f"t={now:.3f} with no committed prepare entry for it in its log: after a leader "
+                raise Violation("a vote is a logged promise", f"{nid} voted yes on {msg.txid} (to {dst})"
+                                f"{_at(now)} with no committed prepare entry for it in its log: after a leader "
                                 f"change the group forgets the promise", now, (nid,))
         elif name == "Decision":
             self._logged_decision(nid, log, ci, msg.txid, msg.outcome, f"sent Decision {msg.outcome} to {dst}", now)
@@ -135,8 +141,8 @@ class TxnRules:
     def _say(self, txid: str, outcome: str, nid: str, how: str, now: float) -> None:
         first = self.said.setdefault(txid, (outcome, nid, how, now))
         if first[0] != outcome:
-            raise Violation("a decision is final", f"{txid}: {first[1]} said {first[0]} ({first[2]}) at "
-                            f"t={first[3]:.3f}, and {nid} says {outcome} ({how}) -- two leaders of the coordinator "
+            raise Violation("a decision is final", f"{txid}: {first[1]} said {first[0]} ({first[2]})"
+                            f"{_at(first[3])}, and {nid} says {outcome} ({how}) -- two leaders of the coordinator "
                             f"group acted on different outcomes", now, (first[1], nid))
 
     def _logged_decision(self, nid: str, log: Any, ci: int, txid: str, outcome: str, how: str, now: float) -> None:
@@ -144,7 +150,7 @@ class TxnRules:
         if not found or found[0][1] != outcome:
             got = ("its log holds no committed decision entry for it" if not found else
                    f"the first committed decision entry for it in its log is {found[0][1]}")
-            raise Violation("act only on a logged decision", f"{nid} {how} for {txid} at t={now:.3f}, but "
+            raise Violation("act only on a logged decision", f"{nid} {how} for {txid}{_at(now)}, but "
                             f"{got}: the outcome is the first decision entry in the coordinator group's log, and a "
                             f"node acts on it only once it is applied (a new leader knows nothing else)", now,
                             (nid,))
@@ -187,7 +193,7 @@ def history_problem(history: Any) -> tuple[str, str] | None:
 
     # every key on its own first: quick, and it names the key when a read saw what never committed
     problem = linearizability_problem(per_key_operations(history), "kv", says="the clients' history is",
-                                      more=" -- a read that saw uncommitted writes?")
+                                      more=" -- a read that saw uncommitted writes, or missed committed ones?")
     if problem:
         return "per-key linearizability", problem
     register_model()  # the whole store as one object, transactions atomic: the capstone's model
@@ -407,6 +413,10 @@ class Spec(NodeSpec):
         "after its own prepare entry.",
         "isolation": "Applying a prepare locks its keys; a prepare that finds a key locked by another "
         "transaction votes no.",
+        "per-key linearizability": "A read goes through the log and answers the applied state: Fail(\"locked\") "
+        "for a key an in-doubt transaction holds, and the writes of every transaction finished as a commit.",
+        "strict serializability": "A read of a key an in-doubt transaction holds answers Fail(\"locked\"); a "
+        "transaction's writes are installed by the finish entries of every shard, and only as the decision says.",
     }
 
     def observe(self, node_id: str, effects: list[tuple], facts: dict[str, Any]) -> dict[str, Any]:
