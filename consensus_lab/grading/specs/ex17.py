@@ -23,6 +23,14 @@ on one shard and misses it on another, or sees writes that were never
 committed).  Reads are single-key and transactions write-only, so this is the
 strongest isolation the history can show; the Elle-style checker needs
 read-write transactions and is not used here.
+
+A search check (:class:`SearchRules`) judges the same per-step rules
+(:class:`TxnRules`, shared with the judge) on the explorer's schedules, and in
+every state also every node's committed log (the first decision entry is the
+same in every log, a shard finishes a transaction only as it was decided and
+after its prepare, isolation) and the clients' history (per-key
+linearizability, strict serializability): the safety half of the final checks,
+as soon as a schedule breaks it.
 """
 
 from __future__ import annotations
