@@ -15,7 +15,7 @@ from consensus_lab.grading.worker import Runtime
 
 HIDDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "hidden"
 MUTANT = {m.id: m for m in MUTANTS}
-PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14")
+PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14", "ex17")
 
 
 def search_check(exercise: str):
@@ -134,6 +134,65 @@ def test_a_judged_search_explores_every_schedule_of_the_reference_within_its_bou
     good = run_search(spec, LocalHost(spec.id, answers(exercise)), check.params)
     assert good.problem is None and good.result.verdict == "no violation", good.result.verdict
     assert 1000 < good.result.states < check.params["search"]["max_states"]  # the whole space, not the cap
+
+@pytest.mark.parametrize(("mutant", "rule", "steps"), [
+    ("ex17-vote-before-logged", "a vote is a logged promise", 2),
+    ("ex17-decision-not-logged", "act only on a logged decision", 3),
+    pytest.param("ex17-finish-not-installed", "per-key linearizability", 4, marks=pytest.mark.slow),
+    pytest.param("ex17-no-locks", "isolation", 6, marks=pytest.mark.slow)])
+def test_the_capstone_search_judges_every_group_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
+    """ex17's random walks (two shard groups of two, two conflicting transactions and a read) find these
+    mutants with the judge's own rules (TxnRules), on every node's committed log and on the clients'
+    history: the rule is named, the steps are numbered, the hint is the rule's."""
+    m = MUTANT[mutant]
+    spec = registry.get("ex17")
+    check = search_check("ex17")
+    r = spec.run_check(check, LocalHost(spec.id, answers(spec.id, m.edits)))
+    assert (r.points, r.status, r.kind) == (0, "fail", rule), r.message
+    numbered = [e for e in r.evidence if e[0].isdigit()]
+    assert len(numbered) == steps and numbered[0].startswith("1. ") and r.evidence[-1].startswith(f"-> broken: {rule}")
+    assert f"a schedule of {steps} steps" in r.message and r.hint == spec.hints.get(rule, check.hint)
+
+
+def _log(*steps):
+    from consensus_lab.grading.exercises.ex17 import Entry, Step
+
+    return tuple(Entry(1, Step(*s)) for s in steps)
+
+
+def test_the_capstone_rules_on_committed_logs_are_exact():
+    """TxnRules.committed/atomic on hand-made logs (shard 0: n1, n2; shard 1: n3, n4): a presumed abort
+    logged after a commit is harmless (the first decision entry wins); two different first decisions, a
+    commit finished against an abort or without a prepare, and an uncommitted tail are told apart."""
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.specs.ex17 import TxnRules
+
+    groups = (("n1", "n2"), ("n3", "n4"))
+    prep = ("prepare", "t", ((("a", 1),), 1))
+    coord = _log(prep, ("decision", "t", "commit"), ("decision", "t", "abort"))
+    part = _log(prep, ("finish", "t", "commit"))
+    rules = TxnRules(groups)
+    rules.committed("n3", coord, 3, 0.0)
+    rules.committed("n1", part, 2, 0.0)
+    rules.atomic(0.0)  # commit, then a presumed abort that lost: fine
+
+    def broken(*logs) -> str:
+        rules = TxnRules(groups)
+        with pytest.raises(Violation) as got:
+            for nid, log, ci in logs:
+                rules.committed(nid, log, ci, 0.0)
+            rules.atomic(0.0)
+        return got.value.rule
+
+    assert broken(("n3", coord, 3), ("n4", _log(prep, ("decision", "t", "abort")), 2)) == "a decision is final"
+    assert broken(("n3", _log(prep, ("decision", "t", "abort")), 2), ("n1", part, 2)) == "atomicity"
+    assert broken(("n1", _log(("finish", "t", "commit")), 1), ("n3", coord, 2)) == "atomicity"
+    assert broken(("n3", coord, 1), ("n1", part, 2)) == "atomicity"  # the decision is not committed yet
+    rules = TxnRules(groups)
+    rules.committed("n3", coord, 1, 0.0)
+    rules.committed("n1", part, 1, 0.0)  # the finish is not committed: nothing to judge yet
+    rules.atomic(0.0)
+
 
 LIAR = '''
     @property
