@@ -9,27 +9,30 @@ is no longer linearizable.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..checks import Check, Violation
 from ..hosting import _ABSENT
-from .ex12 import SLOW, KVJudge
+from .ex12 import SLOW, KVJudge, KVRules
 from .ex12 import Spec as PartA
 
 
-class ReadIndexJudge(KVJudge):
-    reads_once = False  # a retried read is a new read: it may see newer writes
+class ReadIndexRules(KVRules):
+    reads_in_log = False  # a retried read is a new read: it may see newer writes
     suspects = ("a write applied twice, a read answered by a leader that no longer leads, or one answered "
                 "before the leader knew what was committed?")
 
-    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        if "log" in before:
-            old, new = before["log"], self.store(node.id).get("log", ())
-            old = () if old is _ABSENT else old
-            for entry in new[len(old):] if type(new) is tuple else ():
-                command = getattr(entry, "command", None)
-                if getattr(command, "f", None) == "get":
-                    raise Violation("reads without a log entry", f"{node.id} appended {command.client}'s get "
-                                    f"#{command.seq} to its log; a read must be answered by read index", now)
-        super().after_call(node, handler, before, effects, view_changed, now)
+    def log_changed(self, nid: str, old: Any, new: Any, now: float) -> None:
+        old = () if old is _ABSENT else old
+        for entry in new[len(old):] if type(new) is tuple else ():
+            command = getattr(entry, "command", None)
+            if getattr(command, "f", None) == "get":
+                raise Violation("reads without a log entry", f"{nid} appended {command.client}'s get "
+                                f"#{command.seq} to its log; a read must be answered by read index", now)
+
+
+class ReadIndexJudge(KVJudge):
+    rules_class = ReadIndexRules
 
 
 MIX = [["put", 0.25], ["append", 0.25], ["get", 0.5]]
