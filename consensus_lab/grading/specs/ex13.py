@@ -44,6 +44,14 @@ class Spec(PartA):
     notebook = "ex13_capstone_b_read_index.ipynb"
     judge_class = ReadIndexJudge
     defaults = {**PartA.defaults, "workload": {**PartA.defaults["workload"], "mix": MIX}}
+    hints = {
+        **PartA.hints,
+        "reads without a log entry": "A get is never proposed: the leader queues it, confirms a ReadProbe round "
+        "with a majority and answers from its state once last_applied >= its read index.",
+        "linearizability": "A read must see every write that completed before it began: answer it only after a "
+        "majority acknowledged a ReadProbe round sent after the read arrived (a cut-off leader never gets "
+        "one), and only once an entry of the leader's own term has committed.",
+    }
     checks = (
         Check("reads and writes, no faults", 2, hint="A get is answered by the leader from its state, never "
               "proposed: confirm the read's round with a majority and wait until last_applied >= read_index.",
