@@ -72,7 +72,7 @@ def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
                                     "ex00-delivered-not-stored", "ex14-gateway-in-rid", "ex14-no-dedup",
                                     "ex14-fail-without-asking", "ex14-ok-on-any-outcome",
                                     "ex14-cancel-not-recorded", "ex11-no-fencing", "ex11-highest-not-stored",
-                                    "ex11-ok-when-refused"])
+                                    "ex11-ok-when-refused", "ex12-reply-at-propose", "ex13-reads-in-the-log"])
 def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
