@@ -136,7 +136,7 @@ def test_a_search_judged_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
     assert spec.hint_for(check, bad.problem) == spec.hints.get(rule, check.hint)
 
 
-@pytest.mark.parametrize("exercise", ["ex11", "ex14"])
+@pytest.mark.parametrize("exercise", ["ex11", "ex14", pytest.param("ex13", marks=pytest.mark.slow)])
 def test_a_judged_search_explores_every_schedule_of_the_reference_within_its_bounds(exercise):
     spec = registry.get(exercise)
     check = search_check(exercise)
@@ -259,3 +259,37 @@ def test_a_paxos_node_that_hides_its_decision_is_judged_by_its_answers():
     exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
     r = spec.run_check(search_check("ex07"), LocalHost("ex07", {"PaxosNode": scope["PaxosNode"]}))
     assert r.points == 0 and r.kind == "agreement", r.message
+
+
+def test_kv_rules_judge_an_answer_by_the_committed_log_run_once():
+    """KVRules (ex12/ex13, seeded runs and search alike): an answer must come from a committed entry of
+    its own operation, and a get must equal the log up to it with every operation run once."""
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.exercises.ex12 import Command, Entry
+    from consensus_lab.grading.specs.ex12 import KVRules
+    from consensus_lab.grading.specs.ex13 import ReadIndexRules
+    from consensus_lab.sim.clients import ClientRequest, Ok
+
+    a = Command("c0", 1, "append", "x", "a")
+    log = (Entry(1, None), Entry(1, a), Entry(2, a), Entry(2, Command("c1", 1, "get", "x", None)))  # a retried
+    stored = {"n1": log, "n2": log, "n3": log[:1]}
+    get = ClientRequest("c1", 1, "get", "x")
+
+    def broken(rules, nid, request, result, logs):
+        with pytest.raises(Violation) as caught:
+            rules.answered(nid, request, result, logs, 0.5)
+        return caught.value
+
+    KVRules().answered("n1", get, Ok("a"), stored, 0.5)  # the retry ran once: "a"
+    v = broken(KVRules(), "n1", get, Ok("aa"), stored)
+    assert v.rule == "answers agree with the log" and "gives 'a'" in v.message
+    v = broken(KVRules(), "n1", get, Ok("a"), {"n1": log, "n2": log[:3], "n3": log[:1]})
+    assert v.rule == "answer only committed operations" and "only 1 of 3" in v.message
+    v = broken(KVRules(), "n2", ClientRequest("c2", 1, "put", "x", "z"), Ok(), stored)
+    assert v.rule == "answer only committed operations" and "holds no command" in v.message
+    rules = KVRules()
+    rules.answered("n1", get, Ok("a"), stored, 0.5)
+    assert broken(rules, "n2", get, Ok("b"), None).rule == "exactly once"
+    ReadIndexRules().answered("n1", get, Ok("anything"), stored, 0.5)  # part B: reads are judged by the history
+    assert broken(ReadIndexRules(), "n1", ClientRequest("c0", 1, "append", "x", "a"), Ok(),
+                  {"n1": log, "n2": (), "n3": ()}).rule == "answer only committed operations"

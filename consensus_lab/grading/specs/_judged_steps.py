@@ -1,11 +1,11 @@
-"""A search check judged by the rules of the seeded runs' judge (exercises 11 and 14).
+"""A search check judged by the rules of the seeded runs' judge (exercises 11 to 14).
 
 A seeded run's :class:`~consensus_lab.grading.checks.Judge` sees every handler
 call: the storage keys it wrote (with their old values) and its effects.  In a
 search check the nodes are :class:`~consensus_lab.grading.search.SteppedNode`
 stand-ins and the explorer calls invariants on states, so :class:`JudgedSteps`
 rebuilds the same two observations after every step: what one node's storage
-changed since the last state it judged (its memory, kept per state by the
+(or every node's) changed since the last state it judged (its memory, kept per state by the
 explorer), and what each node was *seen* to do (``facts``, which the spec's
 ``observe`` gathers with :func:`seen`).  Both go through the exercise's own
 rules object, the one its judge uses, so a search and a seeded run break the

@@ -4,7 +4,9 @@ Part A's rules (one answer per operation, a linearizable history), and: no
 ``get`` is ever appended to a log.  The schedules cut the leader off with its
 clients still talking to it, so a leader that answers reads from its own state
 without confirming that it still leads serves stale values -- and the history
-is no longer linearizable.
+is no longer linearizable.  The rules are part A's :class:`~.ex12.KVRules`
+(:class:`ReadIndexRules`): its search check judges the history so far after
+every step, so a stale read is reported at the step that answers it.
 """
 
 from __future__ import annotations
