@@ -15,7 +15,8 @@ from consensus_lab.grading.worker import Runtime
 
 HIDDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "hidden"
 MUTANT = {m.id: m for m in MUTANTS}
-PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14", "ex17")
+PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14", "ex12", "ex13", "ex17")
+SLOW_SEARCHES = ("ex12", "ex13")  # about 10 s each on a loaded machine: the other tests grade them anyway
 
 
 def search_check(exercise: str):
@@ -56,7 +57,8 @@ def test_a_step_is_stateless_and_agrees_with_the_node_itself():
     assert [e[1] for e in sends] == ["n2", "n3"]
 
 
-@pytest.mark.parametrize("exercise", PROTOCOLS)
+@pytest.mark.parametrize("exercise", [pytest.param(e, marks=pytest.mark.slow) if e in SLOW_SEARCHES else e
+                                      for e in PROTOCOLS])
 def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
     spec = registry.get(exercise)
     check = search_check(exercise)
@@ -70,7 +72,7 @@ def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
                                     "ex00-delivered-not-stored", "ex14-gateway-in-rid", "ex14-no-dedup",
                                     "ex14-fail-without-asking", "ex14-ok-on-any-outcome",
                                     "ex14-cancel-not-recorded", "ex11-no-fencing", "ex11-highest-not-stored",
-                                    "ex11-ok-when-refused"])
+                                    "ex11-ok-when-refused", "ex12-reply-at-propose", "ex13-reads-in-the-log"])
 def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
@@ -114,10 +116,17 @@ def test_the_prev_term_mutant_survives_every_seeded_check_and_falls_to_the_searc
     ("ex14-gateway-in-rid", "one request id per operation", 2), ("ex14-no-dedup", "exactly once", 4),
     ("ex14-fail-without-asking", "Fail only once cancelled", 7), ("ex14-ok-on-any-outcome", "Ok only once applied", 9),
     ("ex14-cancel-not-recorded", "Fail only once cancelled", 9), ("ex11-no-fencing", "fencing", 9),
-    ("ex11-highest-not-stored", "fencing", 9), ("ex11-ok-when-refused", "answer what the storage decided", 10)])
+    ("ex11-highest-not-stored", "fencing", 9), ("ex11-ok-when-refused", "answer what the storage decided", 10),
+    ("ex12-reply-at-propose", "answer only committed operations", 2),
+    ("ex13-reads-in-the-log", "reads without a log entry", 2),
+    pytest.param("ex12-no-dedup", "answers agree with the log", 7, marks=pytest.mark.slow),
+    pytest.param("ex12-dedup-table-not-updated", "answers agree with the log", 7, marks=pytest.mark.slow),
+    pytest.param("ex12-append-is-put", "answers agree with the log", 4, marks=pytest.mark.slow),
+    pytest.param("ex13-no-confirmation", "linearizability", 5, marks=pytest.mark.slow)])
 def test_a_search_judged_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
-    """The search checks of ex11 and ex14 break the rules of their judges (FencingRules, LedgerRules,
-    through JudgedSteps) with the shortest schedule; the feedback's hint is the rule's."""
+    """The search checks of ex11, ex14, ex12 and ex13 break the rules of their judges (FencingRules,
+    LedgerRules, KVRules, through JudgedSteps) with the shortest schedule found (ex12's random walks:
+    the shortest of its walks); the feedback's hint is the rule's."""
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
     check = search_check(m.exercise)
@@ -127,7 +136,7 @@ def test_a_search_judged_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
     assert spec.hint_for(check, bad.problem) == spec.hints.get(rule, check.hint)
 
 
-@pytest.mark.parametrize("exercise", ["ex11", "ex14"])
+@pytest.mark.parametrize("exercise", ["ex11", "ex14", pytest.param("ex13", marks=pytest.mark.slow)])
 def test_a_judged_search_explores_every_schedule_of_the_reference_within_its_bounds(exercise):
     spec = registry.get(exercise)
     check = search_check(exercise)
@@ -309,3 +318,37 @@ def test_a_paxos_node_that_hides_its_decision_is_judged_by_its_answers():
     exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
     r = spec.run_check(search_check("ex07"), LocalHost("ex07", {"PaxosNode": scope["PaxosNode"]}))
     assert r.points == 0 and r.kind == "agreement", r.message
+
+
+def test_kv_rules_judge_an_answer_by_the_committed_log_run_once():
+    """KVRules (ex12/ex13, seeded runs and search alike): an answer must come from a committed entry of
+    its own operation, and a get must equal the log up to it with every operation run once."""
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.exercises.ex12 import Command, Entry
+    from consensus_lab.grading.specs.ex12 import KVRules
+    from consensus_lab.grading.specs.ex13 import ReadIndexRules
+    from consensus_lab.sim.clients import ClientRequest, Ok
+
+    a = Command("c0", 1, "append", "x", "a")
+    log = (Entry(1, None), Entry(1, a), Entry(2, a), Entry(2, Command("c1", 1, "get", "x", None)))  # a retried
+    stored = {"n1": log, "n2": log, "n3": log[:1]}
+    get = ClientRequest("c1", 1, "get", "x")
+
+    def broken(rules, nid, request, result, logs):
+        with pytest.raises(Violation) as caught:
+            rules.answered(nid, request, result, logs, 0.5)
+        return caught.value
+
+    KVRules().answered("n1", get, Ok("a"), stored, 0.5)  # the retry ran once: "a"
+    v = broken(KVRules(), "n1", get, Ok("aa"), stored)
+    assert v.rule == "answers agree with the log" and "gives 'a'" in v.message
+    v = broken(KVRules(), "n1", get, Ok("a"), {"n1": log, "n2": log[:3], "n3": log[:1]})
+    assert v.rule == "answer only committed operations" and "only 1 of 3" in v.message
+    v = broken(KVRules(), "n2", ClientRequest("c2", 1, "put", "x", "z"), Ok(), stored)
+    assert v.rule == "answer only committed operations" and "holds no command" in v.message
+    rules = KVRules()
+    rules.answered("n1", get, Ok("a"), stored, 0.5)
+    assert broken(rules, "n2", get, Ok("b"), None).rule == "exactly once"
+    ReadIndexRules().answered("n1", get, Ok("anything"), stored, 0.5)  # part B: reads are judged by the history
+    assert broken(ReadIndexRules(), "n1", ClientRequest("c0", 1, "append", "x", "a"), Ok(),
+                  {"n1": log, "n2": (), "n3": ()}).rule == "answer only committed operations"
