@@ -250,3 +250,34 @@ def test_a_paxos_node_that_hides_its_decision_is_judged_by_its_answers():
     exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
     r = spec.run_check(search_check("ex07"), LocalHost("ex07", {"PaxosNode": scope["PaxosNode"]}))
     assert r.points == 0 and r.kind == "agreement", r.message
+
+
+def test_judged_steps_remembers_each_nodes_storage_on_its_own():
+    """``watched = None`` judges every node's storage, each against its own last judged storage
+    (a write at n2 is not a write at n1); a violation names the rule."""
+    from types import SimpleNamespace
+
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.hosting import _ABSENT
+    from consensus_lab.grading.specs._judged_steps import JudgedSteps
+
+    class Watch(JudgedSteps):
+        watched = None
+
+        def __init__(self):
+            super().__init__()
+            self.writes = []
+
+        def storage_changed(self, before, store, world, node_id):
+            self.writes.append((node_id, {k: None if v is _ABSENT else v for k, v in before.items()}))
+            if store.get("x", 0) < 0:
+                raise Violation("x stays positive", f"{node_id} stored x = {store['x']}")
+
+    inv = Watch()
+    world = SimpleNamespace(nodes={"n1": None, "n2": None}, now=0.0, storage={"n1": {"x": 1}, "n2": {}})
+    assert inv.check(world) is None and inv.writes == [("n1", {"x": None})]
+    world.storage["n2"] = {"x": 2}
+    assert inv.check(world) is None and inv.writes[1:] == [("n2", {"x": None})]  # n1 wrote nothing new
+    world.storage["n1"] = {"x": -1}
+    assert inv.check(world) == "n1 stored x = -1" and inv.name == "x stays positive"
+    assert inv.writes[2:] == [("n1", {"x": 1})]

@@ -4,10 +4,10 @@ A seeded run's :class:`~consensus_lab.grading.checks.Judge` sees every handler
 call: the storage keys it wrote (with their old values) and its effects.  In a
 search check the nodes are :class:`~consensus_lab.grading.search.SteppedNode`
 stand-ins and the explorer calls invariants on states, so :class:`JudgedSteps`
-rebuilds the same two observations after every step: what the watched nodes'
-storage changed since the last state it judged (its memory, one storage per
-watched node, kept per state by the explorer), and what each node was *seen*
-to do (``facts``, which the spec's ``observe`` gathers with :func:`seen`).  Both go through the exercise's own
+rebuilds the same two observations after every step: what one node's storage
+changed since the last state it judged (its memory, kept per state by the
+explorer), and what each node was *seen* to do (``facts``, which the spec's
+``observe`` gathers with :func:`seen`).  Both go through the exercise's own
 rules object, the one its judge uses, so a search and a seeded run break the
 same rule with the same words.
 """
@@ -36,55 +36,41 @@ def seen(facts: dict[str, Any], **new: list[tuple]) -> dict[str, Any]:
 
 
 class JudgedSteps(Invariant):
-    """Subclasses name the nodes whose storage is judged (``watched``: one node id, or a tuple of
-    them; override :meth:`watched_nodes` to watch every node) and feed their rules in
-    :meth:`storage_changed` (one watched node) or :meth:`node_stored` (several), :meth:`seen_node`
-    and :meth:`observed`; a rule raises :class:`~consensus_lab.grading.checks.Violation`, and the
-    invariant takes the rule's name, so the feedback and the hints name the rule as in a seeded run."""
+    """Subclasses name the node whose storage is judged (``watched``; ``None``: every node's) and
+    feed their rules in :meth:`storage_changed` and :meth:`observed`; a rule raises
+    :class:`~consensus_lab.grading.checks.Violation`, and the invariant takes the rule's name, so
+    the feedback and the hints name the rule as in a seeded run."""
 
     name = "the exercise's rules"
-    watched: str | tuple[str, ...] = "n1"
+    watched: str | None = "n1"
 
     def __init__(self) -> None:
-        self.store_seen: dict[str, dict[Any, Any]] = {}  # watched node -> its storage, as last judged
+        self.store_seen: dict[str, dict[Any, Any]] = {}  # node -> its storage when last judged
 
-    def watched_nodes(self, world: Any) -> tuple[str, ...]:
-        return (self.watched,) if isinstance(self.watched, str) else tuple(self.watched)
-
-    def storage_changed(self, before: dict[Any, Any], store: dict[Any, Any], world: Any) -> None:
-        """The watched node wrote the keys of ``before`` (their old values, ``_ABSENT`` if new)."""
-
-    def node_stored(self, node_id: str, before: dict[Any, Any], store: dict[Any, Any], world: Any) -> None:
-        """Watched node ``node_id`` wrote the keys of ``before`` (default: :meth:`storage_changed`)."""
-        self.storage_changed(before, store, world)
-
-    def seen_node(self, node_id: str, node: Any, world: Any) -> None:
-        """Every node as this state has it (``None``: crashed), every state, before :meth:`observed`."""
+    def storage_changed(self, before: dict[Any, Any], store: dict[Any, Any], world: Any, node_id: str) -> None:
+        """Node ``node_id`` wrote the keys of ``before`` (their old values, ``_ABSENT`` if new)."""
 
     def observed(self, node_id: str, facts: dict[str, Any], store: dict[Any, Any], world: Any) -> None:
         """What a live node was seen to do so far (every state: the rules must take a fact twice);
-        ``store``: the storage of the first watched node."""
+        ``store``: the watched node's storage (with ``watched = None``, this node's)."""
 
     def check(self, world: Any) -> str | None:
+        stores = {}
         try:
-            stores = [self._judge_storage(nid, world) for nid in self.watched_nodes(world)]
+            for nid in world.storage if self.watched is None else (self.watched,):
+                st = world.storage[nid]
+                store = stores[nid] = dict(getattr(st, "_data", st))
+                old = self.store_seen.get(nid, {})
+                before = {k: old.get(k, _ABSENT) for k in sorted(set(store) | set(old), key=str)
+                          if store.get(k, _ABSENT) != old.get(k, _ABSENT)}
+                if before:
+                    self.storage_changed(before, store, world, nid)
+                    self.store_seen = {**self.store_seen, nid: store}
             for nid, node in world.nodes.items():
-                self.seen_node(nid, node, world)
                 facts = getattr(node, "facts", None) if node is not None else None
                 if facts:
-                    self.observed(nid, facts, stores[0] if stores else {}, world)
+                    self.observed(nid, facts, stores[nid if self.watched is None else self.watched], world)
         except Violation as v:
             self.name = v.rule
             return v.message
         return None
-
-    def _judge_storage(self, node_id: str, world: Any) -> dict[Any, Any]:
-        st = world.storage[node_id]
-        store = dict(getattr(st, "_data", st))
-        old = self.store_seen.get(node_id, {})
-        before = {k: old.get(k, _ABSENT) for k in sorted(set(store) | set(old), key=str)
-                  if store.get(k, _ABSENT) != old.get(k, _ABSENT)}
-        if before:
-            self.node_stored(node_id, before, store, world)
-            self.store_seen = {**self.store_seen, node_id: store}
-        return store
