@@ -11,7 +11,8 @@ every handler:
 * **replicas agree on every snapshot** -- two snapshots stored at one index
   hold the same state (an entry run twice or lost shows here, at the moment);
 * **the stored log matches the snapshot** -- a stored entry at an index and
-  term is the entry every other node stored there (Log Matching), so the
+  term is the entry every other node stored there (Log Matching), and terms
+  never go down along the stored log from the snapshot's term on, so the
   snapshot and the log after it are stored together;
 * **acknowledged entries stay stored** -- within one term a follower's log
   never shrinks below what it acknowledged to the leader.
@@ -19,6 +20,11 @@ every handler:
 With ``expect.caught_up``, at the end every live node has applied as far as the
 most advanced one: a follower cut off while the others compacted must have
 caught up by installing the leader's snapshot.
+
+These rules live in :class:`SnapshotRules`, which the seeded runs' judge feeds
+every handler call and the hidden search check's :class:`SearchRules` every
+state of the explorer (every node's storage, its reported ``last_applied``, the
+acknowledgements it was seen to send): both break a rule with the same words.
 """
 
 from __future__ import annotations
