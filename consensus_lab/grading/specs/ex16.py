@@ -149,10 +149,10 @@ class SnapshotJudge(KVJudge):
 
     def __init__(self, *a) -> None:
         super().__init__(*a)
-        self.rules = SnapshotRules()
+        self.snapshot_rules = SnapshotRules()  # beside part A's ``rules`` (KVRules), which it keeps
 
     def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        nid, rules = node.id, self.rules
+        nid, rules = node.id, self.snapshot_rules
         st = self.store(nid)
         index = getattr(st.get("snapshot"), "index", 0)
         if handler == "on_start":
