@@ -101,9 +101,6 @@ def symmetry_for(world: ExploreWorld) -> Symmetry:
     """The declared symmetry of ``world``; ValueError (one line, saying why) if it has none."""
     name = world.spec.name
     head = f"symmetry reduction does not apply to {name} ({world.variant})"
-    if world.network != "async":
-        raise ValueError(f"{head}: the network of partitions settles messages in node order, which renaming "
-                         "nodes does not preserve (use network='async')")
     fn = _DECLARED.get(name)
     if fn is None:
         raise ValueError(f"{head}: it declares no interchangeable nodes (renaming is exact only if every node id "
@@ -112,6 +109,9 @@ def symmetry_for(world: ExploreWorld) -> Symmetry:
     got = fn(world)
     if isinstance(got, str):
         raise ValueError(f"{head}: {got}")
+    if world.network != "async":
+        raise ValueError(f"{head}: the network of partitions settles messages in node order, which renaming "
+                         "nodes does not preserve (use network='async')")
     groups = tuple(g for g in got.groups if len(g) > 1)
     if not groups:
         raise ValueError(f"{head}: no two of its {world.n} nodes are interchangeable in this setup")
