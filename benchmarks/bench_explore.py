@@ -80,15 +80,18 @@ def timed(**kw):
     return r, time.process_time() - c0, time.perf_counter() - w0
 
 
+def _bounded_cases(quick: bool, paxos: tuple[str, dict]) -> list[tuple[str, dict]]:
+    """The bounded searches of the correct protocols that parts 1 and 5 time (Paxos's is the caller's)."""
+    return [("two-phase commit, 3 participants", dict(protocol="twopc", nodes=4, depth=6 if quick else 8)),
+            paxos, ("Raft, 3 servers", dict(protocol="raft", nodes=3, depth=5 if quick else 6))]
+
+
 def part1(quick: bool) -> None:
     print("== distinct states per second (correct protocols, bounded BFS; same run, loaded machine) ==")
     print(f"{'configuration':40s} {'states':>7s} {'fast st/s':>9s} {'before':>7s} {'naive':>7s} "
           f"{'x before':>8s} {'x naive':>7s}  fast/before/naive cpu s")
-    cases = [
-        ("two-phase commit, 3 participants", dict(protocol="twopc", nodes=4, depth=6 if quick else 8)),
-        ("single-decree Paxos, 3 acceptors", dict(protocol="paxos", nodes=3, depth=6 if quick else 7)),
-        ("Raft, 3 servers", dict(protocol="raft", nodes=3, depth=5 if quick else 6)),
-    ]
+    cases = _bounded_cases(quick, ("single-decree Paxos, 3 acceptors", dict(protocol="paxos", nodes=3,
+                                                                           depth=6 if quick else 7)))
     for label, kw in cases:
         fast, fc, _ = timed(**kw)
         before, bc, _ = timed(world_class=BeforeWorld, **kw)
@@ -194,11 +197,8 @@ def part5(quick: bool, workers: int) -> None:
     print("== reductions: one row per technique, ratios against the plain BFS of the same run (loaded machine) ==")
     print(f"{'configuration / technique':44s} {'states':>7s} {'st/cpu s':>8s} {'wall s':>7s} {'cpu s':>7s} "
           f"{'x states':>8s} {'x cpu':>6s}  verdict")
-    cases = [
-        ("two-phase commit, 3 participants", dict(protocol="twopc", nodes=4, depth=6 if quick else 8)),
-        ("Raft, 3 servers", dict(protocol="raft", nodes=3, depth=5 if quick else 6)),
-        ("Paxos, 2 proposers + 3 acceptors", dict(protocol="paxos", nodes=5, depth=5 if quick else 6)),
-    ]
+    cases = _bounded_cases(quick, ("Paxos, 2 proposers + 3 acceptors", dict(protocol="paxos", nodes=5,
+                                                                           depth=5 if quick else 6)))
     rows = [*REDUCTION_ROWS, (f"symmetry, {workers} workers", {"reduction": "symmetry", "workers": workers})]
     for label, kw in cases:
         print(f"{label}, depth {kw['depth']}")
