@@ -177,77 +177,81 @@ class Canonical:
                 names.update(zip(g, image, strict=True))
             index = tuple(world.index[names[x]] for x in ids)
             self.perms.append((index, names))
-        self._nodes: dict[tuple[bytes, int], bytes] = {}
-        self._msgs: dict[tuple[bytes, int], bytes] = {}
-        self._mems: dict[tuple[bytes, int], bytes] = {}
+        # digest (or bytes) of a part -> its renamings, one per permutation
+        self._nodes: dict[bytes, tuple[bytes, ...]] = {}
+        self._msgs: dict[bytes, tuple[bytes, ...]] = {}
+        self._mems: dict[bytes, tuple[bytes, ...]] = {}
+        self._no_memory = (b"",) * len(self.perms)
 
     @property
     def size(self) -> int:
         """How many renamings (the order of the symmetry group)."""
         return len(self.perms)
 
-    def _rename(self, e: Any, k: int) -> Any:
-        return rename_encoding(e, self.perms[k][1], self.symmetry.unordered)
+    def _renamed(self, cache: dict, key: bytes, enc: Callable[[], Any], digest: bool) -> tuple[bytes, ...]:
+        """The renamings of one part under every permutation (its digests, or bytes), cached by ``key``.
 
-    def _node_part(self, s: State, i: int, k: int) -> bytes:
-        key = (s.comps[i][0], k)
-        got = self._nodes.get(key)
+        ``enc()`` gives the part's encoding; it is computed once and renamed once per permutation.
+        """
+        got = cache.get(key)
         if got is None:
+            e = enc()
+            unordered = self.symmetry.unordered
+            out = []
+            for _, names in self.perms:
+                b = to_bytes(rename_encoding(e, names, unordered))
+                out.append(hashlib.blake2b(b, digest_size=16).digest() if digest else b)
+            got = tuple(out)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = got
+        return got
+
+    def _node_parts(self, s: State, i: int) -> tuple[bytes, ...]:
+        def enc() -> Any:
             node = s.nodes[i]
             data = s.stores[i]._data
             t = s.timers[i]
-            enc = (
+            return (
                 encode(node) if node is not None else None,
                 encode(data) if data else None,
-                tuple(sorted((k2, encode(v)) for k2, v in t.items())) if t else None,
+                tuple(sorted((name, encode(v)) for name, v in t.items())) if t else None,
             )
-            got = hashlib.blake2b(to_bytes(self._rename(enc, k)), digest_size=16).digest()
-            if len(self._nodes) >= _CACHE_LIMIT:
-                self._nodes.clear()
-            self._nodes[key] = got
-        return got
 
-    def _msg_part(self, mb: bytes, msg: Any, k: int) -> bytes:
-        key = (mb, k)
-        got = self._msgs.get(key)
-        if got is None:
-            got = to_bytes(self._rename(encode(msg), k))
-            if len(self._msgs) >= _CACHE_LIMIT:
-                self._msgs.clear()
-            self._msgs[key] = got
-        return got
+        return self._renamed(self._nodes, s.comps[i][0], enc, True)
 
-    def _memory_part(self, memory: Any, k: int) -> bytes:
+    def _memory_parts(self, memory: Any) -> tuple[bytes, ...]:
         if memory is None:
-            return b""
-        key = (memory.digest, k)
-        got = self._mems.get(key)
-        if got is None:
-            enc = self.world._encode_memory
+            return self._no_memory
+
+        def enc() -> Any:
+            encm = self.world._encode_memory
             parts = []
             for c in memory.snap:
                 if isinstance(c, tuple):  # (attribute dict, slot values) of an object
                     d, slot_values = c
-                    parts.append((enc(d) if d is not None else None,
-                                  tuple([enc(v) for v in slot_values if v is not _MISSING])))
+                    parts.append((encm(d) if d is not None else None,
+                                  tuple([encm(v) for v in slot_values if v is not _MISSING])))
                 else:
-                    parts.append(enc(c))
-            got = hashlib.blake2b(to_bytes(self._rename(tuple(parts), k)), digest_size=16).digest()
-            if len(self._mems) >= _CACHE_LIMIT:
-                self._mems.clear()
-            self._mems[key] = got
-        return got
+                    parts.append(encm(c))
+            return tuple(parts)
+
+        return self._renamed(self._mems, memory.digest, enc, True)
 
     def __call__(self, s: State) -> bytes:
         n = self.world.n
         timed = self.world._timed
+        nodes = [self._node_parts(s, i) for i in range(n)]
+        mems = self._memory_parts(s.memory)
+        net = [(src, dst, self._renamed(self._msgs, mb, lambda msg=msg: encode(msg), False), cnt)
+               for (src, dst, mb), (msg, cnt) in s.net.items()]
+        rest = (s.henc, s.clients, s.faults)
         best = None
         for k, (p, _) in enumerate(self.perms):
             comps: list[bytes] = [b""] * n
             for i in range(n):
-                comps[p[i]] = self._node_part(s, i, k)
-            net = tuple(sorted([(p[src], p[dst], self._msg_part(mb, msg, k), cnt)
-                                for (src, dst, mb), (msg, cnt) in s.net.items()]))
+                comps[p[i]] = nodes[i][k]
+            renamed_net = tuple(sorted([(p[src], p[dst], m[k], cnt) for src, dst, m, cnt in net]))
             clocks = None
             if timed:
                 cl = [0.0] * n
@@ -259,8 +263,8 @@ class Canonical:
             h = hashlib.blake2b(digest_size=16)
             for c in comps:
                 h.update(c)
-            h.update(self._memory_part(s.memory, k))
-            h.update(to_bytes((net, s.henc, s.clients, s.faults, clocks, fired, s.error, cut)))
+            h.update(mems[k])
+            h.update(to_bytes((renamed_net, rest, clocks, fired, s.error, cut)))
             fp = h.digest()
             if best is None or fp < best:
                 best = fp
