@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consensus_lab import protocols
 from consensus_lab.explore import ClientOp, explore, make_world, replay
@@ -201,3 +203,39 @@ def test_cli_symmetry(capsys):
     assert main(["explore", "paxos", "--reduction", "symmetry"]) == 2
     err = capsys.readouterr().err.strip()
     assert "symmetry reduction does not apply to paxos" in err and len(err.splitlines()) == 1
+
+
+# --- renaming an encoding is renaming the value ---------------------------------------------
+
+_IDS = ["n1", "n2", "n3"]
+_values = st.recursive(
+    st.sampled_from([*_IDS, "x", "v-n1"]) | st.integers(0, 3) | st.none(),
+    lambda inner: (st.lists(inner, max_size=4) | st.lists(inner, max_size=4).map(tuple)
+                   | st.dictionaries(st.sampled_from([*_IDS, "k", 7]), inner, max_size=4)
+                   | st.frozensets(st.sampled_from([*_IDS, "y", 5]), max_size=4)),
+    max_leaves=12,
+)
+
+
+def _rename_value(v, names):
+    if isinstance(v, str):
+        return names.get(v, v)
+    if isinstance(v, list | tuple):
+        return type(v)(_rename_value(x, names) for x in v)
+    if isinstance(v, dict):
+        return {_rename_value(k, names): _rename_value(x, names) for k, x in v.items()}
+    if isinstance(v, frozenset):
+        return frozenset(_rename_value(x, names) for x in v)
+    return v
+
+
+@settings(max_examples=200, deadline=None)
+@given(_values, st.permutations(_IDS))
+def test_renaming_an_encoding_is_encoding_the_renamed_value(value, image):
+    from consensus_lab.explore import encode
+    from consensus_lab.explore.symmetry import rename_encoding
+
+    names = dict(zip(_IDS, image, strict=True))
+    assert rename_encoding(encode(value), names, frozenset()) == encode(_rename_value(value, names))
+    back = {b: a for a, b in names.items()}
+    assert rename_encoding(rename_encoding(encode(value), names, frozenset()), back, frozenset()) == encode(value)
