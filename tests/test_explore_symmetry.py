@@ -57,7 +57,7 @@ def test_reduced_and_full_search_agree_on_every_twin(kw):
     reduced = _cx(kw, "symmetry")
     assert reduced.reduction == "symmetry"
     assert (reduced.verdict, reduced.counterexample_length) == (full.verdict, full.counterexample_length)
-    assert reduced.states < full.states
+    assert reduced.states < full.states or full.states <= 2  # (a violation in the first step: nothing to merge)
     if full.verdict == "violation":
         assert reduced.violation.invariant == full.violation.invariant
         # the path is a schedule of the real, un-reduced world: replaying it breaks the invariant
