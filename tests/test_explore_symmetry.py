@@ -13,6 +13,7 @@ have the same verdict; and a wrong declaration is caught by the same checks.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -25,36 +26,37 @@ from consensus_lab.explore.symmetry import Canonical, Symmetry, symmetry_for
 
 # every twin of the protocols that declare a symmetry (twopc's article and raft's
 # commit-previous-term are refused: see the refusal test), at bounds that keep the full
-# search short; the deeper ones run under ``make stress`` (the slow mark).  Paxos's proposers
-# n1, n2 are not interchangeable, so with 4 nodes its acceptors n3, n4 are the group.
-_slow = pytest.mark.slow
+# search short.  The deeper ones (the full search alone takes 5-80 CPU seconds each) run under
+# ``make stress`` only.  Paxos's proposers n1, n2 are not interchangeable, so with 4 nodes its
+# acceptors n3, n4 are the group.
 TWINS = [
     dict(protocol="twopc", variant="timeout-commit"),
     dict(protocol="twopc", variant="uncertain-abort"),
     dict(protocol="twopc", variant="uncertain-abort", nodes=4),
     dict(protocol="twopc", variant="no-vote-log"),
-    pytest.param(dict(protocol="twopc", variant="no-decision-log"), marks=_slow),
-    pytest.param(dict(protocol="raft", variant="volatile-vote"), marks=_slow),
     dict(protocol="raft", variant="article"),
-    pytest.param(dict(protocol="raft", variant="no-up-to-date-check"), marks=_slow),
-    pytest.param(dict(protocol="raft", variant="stale-truncate"), marks=_slow),
-    pytest.param(dict(protocol="raft", variant="log-by-reference", depth=7), marks=_slow),
     dict(protocol="paxos", variant="minority-learner", nodes=4),
-    pytest.param(dict(protocol="paxos", variant="ignore-accepted", nodes=4, depth=8), marks=_slow),
-    pytest.param(dict(protocol="paxos", variant="first-promise", nodes=4, depth=8), marks=_slow),
-    pytest.param(dict(protocol="paxos", variant="forget-promise", nodes=4, depth=8), marks=_slow),
-    pytest.param(dict(protocol="paxos", variant="article", nodes=4, depth=7), marks=_slow),
+    dict(protocol="paxos", variant="article", nodes=4, depth=7),
+]
+DEEP_TWINS = [
+    dict(protocol="twopc", variant="no-decision-log"),
+    dict(protocol="raft", variant="volatile-vote"),
+    dict(protocol="raft", variant="no-up-to-date-check"),
+    dict(protocol="raft", variant="stale-truncate"),
+    dict(protocol="raft", variant="log-by-reference", depth=7),
+    dict(protocol="paxos", variant="ignore-accepted", nodes=4, depth=8),
+    dict(protocol="paxos", variant="first-promise", nodes=4, depth=8),
+    dict(protocol="paxos", variant="forget-promise", nodes=4, depth=8),
 ]
 
 
-def _cx(kw: dict, reduction: str | None):
-    return explore(progress=False, time_budget=None, reduction=reduction, **kw)
+def _twin_id(kw: dict) -> str:
+    return "-".join(str(v) for v in kw.values())
 
 
-@pytest.mark.parametrize("kw", TWINS, ids=lambda kw: "-".join(str(v) for v in kw.values()))
-def test_reduced_and_full_search_agree_on_every_twin(kw):
-    full = _cx(kw, None)
-    reduced = _cx(kw, "symmetry")
+def _agree(kw: dict) -> None:
+    full = explore(progress=False, time_budget=None, **kw)
+    reduced = explore(progress=False, time_budget=None, reduction="symmetry", **kw)
     assert reduced.reduction == "symmetry"
     assert (reduced.verdict, reduced.counterexample_length) == (full.verdict, full.counterexample_length)
     assert reduced.states < full.states or full.states <= 2  # (a violation in the first step: nothing to merge)
@@ -66,8 +68,20 @@ def test_reduced_and_full_search_agree_on_every_twin(kw):
         assert run.violations and run.violations[0].invariant == full.violation.invariant
 
 
+@pytest.mark.parametrize("kw", TWINS, ids=_twin_id)
+def test_reduced_and_full_search_agree_on_every_twin(kw):
+    _agree(kw)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("CONSENSUS_LAB_STRESS"), reason="deep twins: make stress runs them")
+@pytest.mark.parametrize("kw", DEEP_TWINS, ids=_twin_id)
+def test_stress_reduced_and_full_search_agree_on_the_deep_twins(kw):
+    _agree(kw)
+
+
 def test_every_twin_is_compared_or_refused():
-    listed = {(kw["protocol"], kw["variant"]) for kw in (t if isinstance(t, dict) else t.values[0] for t in TWINS)}
+    listed = {(kw["protocol"], kw["variant"]) for kw in TWINS + DEEP_TWINS}
     for name in ("twopc", "raft", "paxos"):
         for variant in protocols.get(name).variants:
             if variant == "correct" or (name, variant) in listed:
