@@ -37,7 +37,15 @@ critical path: this process's CPU plus the busiest worker's (what the wall
 clock would show on an idle machine with enough cores); the workers' total is
 printed too.
 
-Part 5 (``--only 5``) -- the slow twins at their default settings (Paxos
+Part 5 (``--reductions``) -- the reductions, one row per technique, on bounded
+breadth-first searches of the correct protocols: the plain search, sleep sets,
+symmetry (the nodes each protocol declares interchangeable count up to
+renaming: two-phase commit's participants, Raft's servers, Paxos's acceptors
+that do not propose), both, and symmetry with ``--workers`` processes.  States,
+states per CPU second, wall and CPU seconds, and the ratios against the plain
+search in the same run: states (how many fewer) and CPU time (how much sooner
+the same bounded space is covered).  All rows must agree on the verdict.
+Part 6 (``--only 6``) -- the slow twins at their default settings (Paxos
 ``forget-promise`` and ``first-promise``, Raft ``stale-truncate``): counterexample
 length, states, CPU seconds and states per second.  With ``--baseline DIR`` (a
 checkout of another version, e.g. ``git archive main | tar -x -C DIR``) each
@@ -78,15 +86,18 @@ def timed(**kw):
     return r, time.process_time() - c0, time.perf_counter() - w0
 
 
+def _bounded_cases(quick: bool, paxos: tuple[str, dict]) -> list[tuple[str, dict]]:
+    """The bounded searches of the correct protocols that parts 1 and 5 time (Paxos's is the caller's)."""
+    return [("two-phase commit, 3 participants", dict(protocol="twopc", nodes=4, depth=6 if quick else 8)),
+            paxos, ("Raft, 3 servers", dict(protocol="raft", nodes=3, depth=5 if quick else 6))]
+
+
 def part1(quick: bool) -> None:
     print("== distinct states per second (correct protocols, bounded BFS; same run, loaded machine) ==")
     print(f"{'configuration':40s} {'states':>7s} {'fast st/s':>9s} {'before':>7s} {'naive':>7s} "
           f"{'x before':>8s} {'x naive':>7s}  fast/before/naive cpu s")
-    cases = [
-        ("two-phase commit, 3 participants", dict(protocol="twopc", nodes=4, depth=6 if quick else 8)),
-        ("single-decree Paxos, 3 acceptors", dict(protocol="paxos", nodes=3, depth=6 if quick else 7)),
-        ("Raft, 3 servers", dict(protocol="raft", nodes=3, depth=5 if quick else 6)),
-    ]
+    cases = _bounded_cases(quick, ("single-decree Paxos, 3 acceptors", dict(protocol="paxos", nodes=3,
+                                                                           depth=6 if quick else 7)))
     for label, kw in cases:
         fast, fc, _ = timed(**kw)
         before, bc, _ = timed(world_class=BeforeWorld, **kw)
@@ -183,6 +194,30 @@ def part4(workers: int) -> None:
     print()
 
 
+REDUCTION_ROWS = [("plain BFS", {}), ("sleep-sets", {"reduction": "sleep-sets"}),
+                  ("symmetry", {"reduction": "symmetry"}),
+                  ("sleep-sets+symmetry", {"reduction": "sleep-sets+symmetry"})]
+
+
+def part5(quick: bool, workers: int) -> None:
+    print("== reductions: one row per technique, ratios against the plain BFS of the same run (loaded machine) ==")
+    print(f"{'configuration / technique':44s} {'states':>7s} {'st/cpu s':>8s} {'wall s':>7s} {'cpu s':>7s} "
+          f"{'x states':>8s} {'x cpu':>6s}  verdict")
+    cases = _bounded_cases(quick, ("Paxos, 2 proposers + 3 acceptors", dict(protocol="paxos", nodes=5,
+                                                                           depth=5 if quick else 6)))
+    rows = [*REDUCTION_ROWS, (f"symmetry, {workers} workers", {"reduction": "symmetry", "workers": workers})]
+    for label, kw in cases:
+        print(f"{label}, depth {kw['depth']}")
+        base = None
+        for name, extra in rows:
+            r, c, w = timed(**kw, **extra)
+            if r.worker_cpu:  # the critical path: this process and the busiest worker
+                c += max(r.worker_cpu)
+            if base is None:
+                base = (r.states, c, r.verdict)
+            assert r.verdict == base[2], f"{name} disagrees with the plain search"
+            print(f"  {name:42s} {r.states:7d} {r.states / c:8,.0f} {w:7.2f} {c:7.2f} "
+                  f"{base[0] / r.states:7.2f}x {base[1] / c:5.2f}x  {r.verdict}")
 SLOW = [("paxos", "forget-promise"), ("paxos", "first-promise"), ("raft", "stale-truncate")]
 
 _CHILD = """
@@ -197,7 +232,7 @@ print(json.dumps({"cpu": time.process_time() - c, "states": r.states, "length": 
 """
 
 
-def part5(baseline: str | None) -> None:
+def part6(baseline: str | None) -> None:
     import json
     import subprocess
 
@@ -228,13 +263,15 @@ def main() -> None:
     ap.add_argument("--no-naive", action="store_true", help="skip the naive runs in part 2")
     ap.add_argument("--walk-budget", type=float, default=60.0, help="seconds of random walks per twin BFS cannot reach")
     ap.add_argument("--exhaust", action="store_true", help="part 4: the correct protocols at their default bounds")
-    ap.add_argument("--workers", type=int, default=2, help="processes of the parallel search in part 4")
-    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4 (5: the slow twins)")
+    ap.add_argument("--workers", type=int, default=2, help="processes of the parallel search in parts 4 and 5")
+    ap.add_argument("--reductions", action="store_true", help="part 5: one row per reduction technique")
+    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4 (6: the slow twins)")
     ap.add_argument("--baseline", default=None, metavar="DIR",
-                    help="part 5: also time the checkout in DIR (before/after in the same run)")
+                    help="part 6: also time the checkout in DIR (before/after in the same run)")
     args = ap.parse_args()
     print(f"consensus_lab explorer benchmark -- Python {platform.python_version()} on {platform.machine()}\n")
-    parts = {int(x) for x in args.only.split(",")} if args.only else {1, 2, 3} | ({4} if args.exhaust else set())
+    parts = {int(x) for x in args.only.split(",")} if args.only else ({1, 2, 3} | ({4} if args.exhaust else set())
+                                                                      | ({5} if args.reductions else set()))
     if 1 in parts:
         part1(args.quick)
     if 2 in parts:
@@ -244,7 +281,9 @@ def main() -> None:
     if 4 in parts:
         part4(args.workers)
     if 5 in parts:
-        part5(args.baseline)
+        part5(args.quick, args.workers)
+    if 6 in parts:
+        part6(args.baseline)
 
 
 if __name__ == "__main__":

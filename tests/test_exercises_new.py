@@ -43,7 +43,7 @@ BUGS = {
     "ex11_bug_volatile_highest.py": ("fencing", "after it had accepted token", "t="),
     "ex11_bug_no_verdict_memory.py": ("verdicts are final", "t="),
     "ex12_bug_no_dedup.py": ("exactly once", "ran twice", "t="),
-    "ex12_bug_leader_only_dedup.py": ("exactly once", "not linearizable"),
+    "ex12_bug_leader_only_dedup.py": ("answers agree with the log", "ran twice", "t="),
     "ex13_bug_leader_reads_locally.py": ("linearizability", "not linearizable"),
     "ex13_bug_no_noop_wait.py": ("linearizability", "not linearizable"),
     "ex14_bug_gateway_in_rid.py": ("one request id per operation", "same operation went out as request", "t="),
@@ -88,8 +88,16 @@ def load(path: Path, exercise: str) -> list:
     return [scope[n] for n in spec.interface]
 
 
-def every_check(exercise: str) -> list:
-    return registry.get(exercise).visible_checks() + load_hidden(HIDDEN)[exercise]
+#: exercises whose search check the bug and mutant tests leave out: their seeded checks kill every one,
+#: and test_search_checks.py holds the search to the mutants it finds (seconds of search per answer)
+SEARCH_TESTED_ELSEWHERE = ("ex16",)
+
+
+def every_check(exercise: str, search: bool = True) -> list:
+    checks = registry.get(exercise).visible_checks() + load_hidden(HIDDEN)[exercise]
+    if search or exercise not in SEARCH_TESTED_ELSEWHERE:
+        return checks
+    return [c for c in checks if "search" not in c.params]
 
 
 @pytest.mark.parametrize("exercise", [e for e in NEW if _present(e)])
@@ -107,7 +115,7 @@ def test_the_reference_earns_every_hidden_point(exercise):
 @pytest.mark.parametrize("name", [b for b in BUGS if _present(b[:4])])
 def test_buggy_answers_lose_points_with_feedback_at_the_event(name):
     exercise = name[:4]
-    report = run_checks(exercise, *load(ANSWERS / name, exercise), checks=every_check(exercise))
+    report = run_checks(exercise, *load(ANSWERS / name, exercise), checks=every_check(exercise, search=False))
     assert report.points < report.max_points, format_report(report)
     messages = " | ".join(r.message for r in report.results if not r.passed)
     for word in BUGS[name]:
@@ -116,7 +124,7 @@ def test_buggy_answers_lose_points_with_feedback_at_the_event(name):
 
 @pytest.mark.parametrize("exercise, i", [(e, i) for e in NEW if _present(e) for i in range(len(MUTANTS.get(e, ())))])
 def test_mutants_of_the_reference_are_killed(exercise, i):
-    report = run_checks(exercise, *answer(exercise, *MUTANTS[exercise][i]), checks=every_check(exercise))
+    report = run_checks(exercise, *answer(exercise, *MUTANTS[exercise][i]), checks=every_check(exercise, search=False))
     assert not report.passed, f"mutant {i} of {exercise} survives every check"
 
 
@@ -126,7 +134,7 @@ def test_new_exercises_in_the_grader(tmp_path):
     The from-scratch answers earn every point in process (test_a_from_scratch_answer_earns_every_point);
     through the sandbox they are graded under ``make stress`` (the next test), to keep ``make test`` short.
     """
-    from consensus_lab.grading.grader import grade
+    from consensus_lab.grading.grader import DEFAULT_TIMEOUT, grade
     from consensus_lab.grading.sandbox import Limits
 
     subs = tmp_path / "subs"
@@ -143,7 +151,10 @@ def test_new_exercises_in_the_grader(tmp_path):
     submit(subs, "patcher", "ex12", PATCH_THE_JUDGE)
     submit(subs, "faker", "ex10", FAKE_PASS_EX10)
     out = tmp_path / "gradebook.csv"
-    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=60, limits=Limits(call_timeout=4.0, cpu_seconds=40))
+    # the grader's own default time (ex12, ex13 and ex17 take 35-45 s each with their search checks on a
+    # loaded machine: 60 s ran out once), so a slow CI machine cannot turn a full mark into a timeout
+    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=DEFAULT_TIMEOUT,
+          limits=Limits(call_timeout=4.0, cpu_seconds=int(DEFAULT_TIMEOUT)))
     with open(out, newline="") as f:
         table = {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
     for key in expect_full:
@@ -163,7 +174,7 @@ def test_stress_from_scratch_answers_in_the_grader(tmp_path):
     """``make stress``: every from-scratch answer earns full marks through the sandbox, hidden checks included."""
     if not stress_mode():
         pytest.skip("make stress grades the from-scratch answers in the sandbox (in process: every run)")
-    from consensus_lab.grading.grader import grade
+    from consensus_lab.grading.grader import DEFAULT_TIMEOUT, grade
     from consensus_lab.grading.sandbox import Limits
 
     subs = tmp_path / "subs"
@@ -171,7 +182,10 @@ def test_stress_from_scratch_answers_in_the_grader(tmp_path):
     for exercise in present:
         submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
     out = tmp_path / "gradebook.csv"
-    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=60, limits=Limits(call_timeout=4.0, cpu_seconds=40))
+    # the grader's own default time (ex12, ex13 and ex17 take 35-45 s each with their search checks on a
+    # loaded machine: 60 s ran out once), so a slow CI machine cannot turn a full mark into a timeout
+    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=DEFAULT_TIMEOUT,
+          limits=Limits(call_timeout=4.0, cpu_seconds=int(DEFAULT_TIMEOUT)))
     with open(out, newline="") as f:
         table = {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
     for exercise in present:

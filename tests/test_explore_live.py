@@ -200,7 +200,7 @@ def test_sleep_sets_skip_commuting_deliveries():
 
 def test_unknown_reduction_is_refused():
     with pytest.raises(ValueError, match="unknown reduction"):
-        explore("paxos", reduction="symmetry", progress=False)
+        explore("paxos", reduction="partial-order", progress=False)
 
 
 def test_cli_reduction():
@@ -216,7 +216,7 @@ def test_cli_reduction():
     full = explore("paxos", variant="ignore-accepted", progress=False)
     assert got["reduction"] == "sleep-sets"
     assert (got["states"], got["counterexample_length"]) == (full.states, full.counterexample_length)
-    bad = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "explore", "paxos", "--reduction", "symmetry"],
+    bad = subprocess.run([sys.executable, "-m", "consensus_lab.cli", "explore", "paxos", "--reduction", "partial-order"],
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown reduction 'symmetry'" in bad.stderr
+    assert bad.returncode == 2 and "unknown reduction 'partial-order'" in bad.stderr
     assert bad.stderr.count("\n") == 1

@@ -15,7 +15,8 @@ from consensus_lab.grading.worker import Runtime
 
 HIDDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "hidden"
 MUTANT = {m.id: m for m in MUTANTS}
-PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14")
+PROTOCOLS = ("ex00", "ex06", "ex07", "ex08", "ex09", "ex11", "ex14", "ex12", "ex13", "ex16", "ex17")
+SLOW_SEARCHES = ("ex12", "ex13", "ex16")  # 2-10 s each on a loaded machine: the other tests grade them anyway
 
 
 def search_check(exercise: str):
@@ -56,7 +57,8 @@ def test_a_step_is_stateless_and_agrees_with_the_node_itself():
     assert [e[1] for e in sends] == ["n2", "n3"]
 
 
-@pytest.mark.parametrize("exercise", PROTOCOLS)
+@pytest.mark.parametrize("exercise", [pytest.param(e, marks=pytest.mark.slow) if e in SLOW_SEARCHES else e
+                                      for e in PROTOCOLS])
 def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
     spec = registry.get(exercise)
     check = search_check(exercise)
@@ -70,7 +72,7 @@ def test_the_reference_keeps_full_marks_on_the_search_check(exercise):
                                     "ex00-delivered-not-stored", "ex14-gateway-in-rid", "ex14-no-dedup",
                                     "ex14-fail-without-asking", "ex14-ok-on-any-outcome",
                                     "ex14-cancel-not-recorded", "ex11-no-fencing", "ex11-highest-not-stored",
-                                    "ex11-ok-when-refused"])
+                                    "ex11-ok-when-refused", "ex12-reply-at-propose", "ex13-reads-in-the-log"])
 def test_the_search_catches_mutants_with_the_shortest_schedule_every_time(mutant):
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
@@ -114,10 +116,21 @@ def test_the_prev_term_mutant_survives_every_seeded_check_and_falls_to_the_searc
     ("ex14-gateway-in-rid", "one request id per operation", 2), ("ex14-no-dedup", "exactly once", 4),
     ("ex14-fail-without-asking", "Fail only once cancelled", 7), ("ex14-ok-on-any-outcome", "Ok only once applied", 9),
     ("ex14-cancel-not-recorded", "Fail only once cancelled", 9), ("ex11-no-fencing", "fencing", 9),
-    ("ex11-highest-not-stored", "fencing", 9), ("ex11-ok-when-refused", "answer what the storage decided", 10)])
+    ("ex11-highest-not-stored", "fencing", 9), ("ex11-ok-when-refused", "answer what the storage decided", 10),
+    ("ex12-reply-at-propose", "answer only committed operations", 2),
+    ("ex13-reads-in-the-log", "reads without a log entry", 2),
+    pytest.param("ex12-no-dedup", "answers agree with the log", 7, marks=pytest.mark.slow),
+    pytest.param("ex12-dedup-table-not-updated", "answers agree with the log", 7, marks=pytest.mark.slow),
+    pytest.param("ex12-append-is-put", "answers agree with the log", 4, marks=pytest.mark.slow),
+    pytest.param("ex13-no-confirmation", "linearizability", 5, marks=pytest.mark.slow),
+    ("ex16-install-log-not-stored", "the stored log matches the snapshot", 14),
+    pytest.param("ex16-install-not-stored", "acknowledged entries stay stored", 16, marks=pytest.mark.slow),
+    pytest.param("ex16-install-no-last-applied", "no handler raises", 15, marks=pytest.mark.slow),
+    pytest.param("ex16-compact-at-commit", "no handler raises", 11, marks=pytest.mark.slow)])
 def test_a_search_judged_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
-    """The search checks of ex11 and ex14 break the rules of their judges (FencingRules, LedgerRules,
-    through JudgedSteps) with the shortest schedule; the feedback's hint is the rule's."""
+    """The search checks of ex11, ex14, ex12, ex13 and ex16 break the rules of their judges (FencingRules,
+    LedgerRules, KVRules, SnapshotRules, through JudgedSteps) with the shortest schedule found (random walks:
+    the shortest of its walks); the feedback's hint is the rule's."""
     m = MUTANT[mutant]
     spec = registry.get(m.exercise)
     check = search_check(m.exercise)
@@ -127,13 +140,72 @@ def test_a_search_judged_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
     assert spec.hint_for(check, bad.problem) == spec.hints.get(rule, check.hint)
 
 
-@pytest.mark.parametrize("exercise", ["ex11", "ex14"])
+@pytest.mark.parametrize("exercise", ["ex11", "ex14", pytest.param("ex13", marks=pytest.mark.slow)])
 def test_a_judged_search_explores_every_schedule_of_the_reference_within_its_bounds(exercise):
     spec = registry.get(exercise)
     check = search_check(exercise)
     good = run_search(spec, LocalHost(spec.id, answers(exercise)), check.params)
     assert good.problem is None and good.result.verdict == "no violation", good.result.verdict
     assert 1000 < good.result.states < check.params["search"]["max_states"]  # the whole space, not the cap
+
+@pytest.mark.parametrize(("mutant", "rule", "steps"), [
+    ("ex17-vote-before-logged", "a vote is a logged promise", 2),
+    ("ex17-decision-not-logged", "act only on a logged decision", 3),
+    pytest.param("ex17-finish-not-installed", "per-key linearizability", 4, marks=pytest.mark.slow),
+    pytest.param("ex17-no-locks", "isolation", 6, marks=pytest.mark.slow)])
+def test_the_capstone_search_judges_every_group_by_the_rules_of_the_seeded_runs(mutant, rule, steps):
+    """ex17's random walks (two shard groups of two, two conflicting transactions and a read) find these
+    mutants with the judge's own rules (TxnRules), on every node's committed log and on the clients'
+    history: the rule is named, the steps are numbered, the hint is the rule's."""
+    m = MUTANT[mutant]
+    spec = registry.get("ex17")
+    check = search_check("ex17")
+    r = spec.run_check(check, LocalHost(spec.id, answers(spec.id, m.edits)))
+    assert (r.points, r.status, r.kind) == (0, "fail", rule), r.message
+    numbered = [e for e in r.evidence if e[0].isdigit()]
+    assert len(numbered) == steps and numbered[0].startswith("1. ") and r.evidence[-1].startswith(f"-> broken: {rule}")
+    assert f"a schedule of {steps} steps" in r.message and r.hint == spec.hints.get(rule, check.hint)
+
+
+def _log(*steps):
+    from consensus_lab.grading.exercises.ex17 import Entry, Step
+
+    return tuple(Entry(1, Step(*s)) for s in steps)
+
+
+def test_the_capstone_rules_on_committed_logs_are_exact():
+    """TxnRules.committed/atomic on hand-made logs (shard 0: n1, n2; shard 1: n3, n4): a presumed abort
+    logged after a commit is harmless (the first decision entry wins); two different first decisions, a
+    commit finished against an abort or without a prepare, and an uncommitted tail are told apart."""
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.specs.ex17 import TxnRules
+
+    groups = (("n1", "n2"), ("n3", "n4"))
+    prep = ("prepare", "t", ((("a", 1),), 1))
+    coord = _log(prep, ("decision", "t", "commit"), ("decision", "t", "abort"))
+    part = _log(prep, ("finish", "t", "commit"))
+    rules = TxnRules(groups)
+    rules.committed("n3", coord, 3, 0.0)
+    rules.committed("n1", part, 2, 0.0)
+    rules.atomic(0.0)  # commit, then a presumed abort that lost: fine
+
+    def broken(*logs) -> str:
+        rules = TxnRules(groups)
+        with pytest.raises(Violation) as got:
+            for nid, log, ci in logs:
+                rules.committed(nid, log, ci, 0.0)
+            rules.atomic(0.0)
+        return got.value.rule
+
+    assert broken(("n3", coord, 3), ("n4", _log(prep, ("decision", "t", "abort")), 2)) == "a decision is final"
+    assert broken(("n3", _log(prep, ("decision", "t", "abort")), 2), ("n1", part, 2)) == "atomicity"
+    assert broken(("n1", _log(("finish", "t", "commit")), 1), ("n3", coord, 2)) == "atomicity"
+    assert broken(("n3", coord, 1), ("n1", part, 2)) == "atomicity"  # the decision is not committed yet
+    rules = TxnRules(groups)
+    rules.committed("n3", coord, 1, 0.0)
+    rules.committed("n1", part, 1, 0.0)  # the finish is not committed: nothing to judge yet
+    rules.atomic(0.0)
+
 
 LIAR = '''
     @property
@@ -250,3 +322,68 @@ def test_a_paxos_node_that_hides_its_decision_is_judged_by_its_answers():
     exec(spec.module.PREAMBLE + src, scope)  # noqa: S102 - a test answer
     r = spec.run_check(search_check("ex07"), LocalHost("ex07", {"PaxosNode": scope["PaxosNode"]}))
     assert r.points == 0 and r.kind == "agreement", r.message
+
+
+def test_kv_rules_judge_an_answer_by_the_committed_log_run_once():
+    """KVRules (ex12/ex13, seeded runs and search alike): an answer must come from a committed entry of
+    its own operation, and a get must equal the log up to it with every operation run once."""
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.exercises.ex12 import Command, Entry
+    from consensus_lab.grading.specs.ex12 import KVRules
+    from consensus_lab.grading.specs.ex13 import ReadIndexRules
+    from consensus_lab.sim.clients import ClientRequest, Ok
+
+    a = Command("c0", 1, "append", "x", "a")
+    log = (Entry(1, None), Entry(1, a), Entry(2, a), Entry(2, Command("c1", 1, "get", "x", None)))  # a retried
+    stored = {"n1": log, "n2": log, "n3": log[:1]}
+    get = ClientRequest("c1", 1, "get", "x")
+
+    def broken(rules, nid, request, result, logs):
+        with pytest.raises(Violation) as caught:
+            rules.answered(nid, request, result, logs, 0.5)
+        return caught.value
+
+    KVRules().answered("n1", get, Ok("a"), stored, 0.5)  # the retry ran once: "a"
+    v = broken(KVRules(), "n1", get, Ok("aa"), stored)
+    assert v.rule == "answers agree with the log" and "gives 'a'" in v.message
+    v = broken(KVRules(), "n1", get, Ok("a"), {"n1": log, "n2": log[:3], "n3": log[:1]})
+    assert v.rule == "answer only committed operations" and "only 1 of 3" in v.message
+    v = broken(KVRules(), "n2", ClientRequest("c2", 1, "put", "x", "z"), Ok(), stored)
+    assert v.rule == "answer only committed operations" and "holds no command" in v.message
+    rules = KVRules()
+    rules.answered("n1", get, Ok("a"), stored, 0.5)
+    assert broken(rules, "n2", get, Ok("b"), None).rule == "exactly once"
+    ReadIndexRules().answered("n1", get, Ok("anything"), stored, 0.5)  # part B: reads are judged by the history
+    assert broken(ReadIndexRules(), "n1", ClientRequest("c0", 1, "append", "x", "a"), Ok(),
+                  {"n1": log, "n2": (), "n3": ()}).rule == "answer only committed operations"
+
+
+def test_judged_steps_remembers_each_nodes_storage_on_its_own():
+    """``watched = None`` judges every node's storage, each against its own last judged storage
+    (a write at n2 is not a write at n1); a violation names the rule."""
+    from types import SimpleNamespace
+
+    from consensus_lab.grading.checks import Violation
+    from consensus_lab.grading.hosting import _ABSENT
+    from consensus_lab.grading.specs._judged_steps import JudgedSteps
+
+    class Watch(JudgedSteps):
+        watched = None
+
+        def __init__(self):
+            super().__init__()
+            self.writes = []
+
+        def storage_changed(self, before, store, world, node_id):
+            self.writes.append((node_id, {k: None if v is _ABSENT else v for k, v in before.items()}))
+            if store.get("x", 0) < 0:
+                raise Violation("x stays positive", f"{node_id} stored x = {store['x']}")
+
+    inv = Watch()
+    world = SimpleNamespace(nodes={"n1": None, "n2": None}, now=0.0, storage={"n1": {"x": 1}, "n2": {}})
+    assert inv.check(world) is None and inv.writes == [("n1", {"x": None})]
+    world.storage["n2"] = {"x": 2}
+    assert inv.check(world) is None and inv.writes[1:] == [("n2", {"x": None})]  # n1 wrote nothing new
+    world.storage["n1"] = {"x": -1}
+    assert inv.check(world) == "n1 stored x = -1" and inv.name == "x stays positive"
+    assert inv.writes[2:] == [("n1", {"x": 1})]

@@ -36,9 +36,12 @@ def register(sub) -> None:
     p.add_argument("--timer-limit", type=str, default=None, help="each timer fires at most this often per node")
     p.add_argument("--strategy", default="bfs", help="bfs (shortest counterexample), dfs or random")
     p.add_argument("--reduction", default="none",
-                   help="none, or sleep-sets (bfs over single deliveries: skip the other order of two steps at "
+                   help="none, sleep-sets (bfs over single deliveries: skip the other order of two steps at "
                    "different nodes that touch neither history nor invariant memory; same states and "
-                   "shortest counterexamples)")
+                   "shortest counterexamples), symmetry (states that differ by a renaming of the nodes the "
+                   "protocol declares interchangeable count as one; same verdicts and shortest "
+                   "counterexample lengths, fewer states; refused with the reason where no symmetry is "
+                   "declared) or sleep-sets+symmetry")
     p.add_argument("--workers", type=str, default="1",
                    help="processes sharing breadth-first search (e.g. 2 on two cores; same states, verdict "
                    "and shortest counterexample as 1)")

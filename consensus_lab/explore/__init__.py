@@ -22,6 +22,11 @@ stimulus or a link cut and lets the messages settle in between -- coarser,
 but deep enough for Raft's figure 8::
 
     explore("raft", variant="commit-previous-term")   # 7 steps, one cut link
+
+Reductions that keep the answer exact: ``reduction="sleep-sets"`` (skip the
+second order of two independent steps) and ``reduction="symmetry"`` (states
+that differ by a renaming of the nodes a protocol declares interchangeable
+count once; see :mod:`.symmetry`), or both.
 """
 
 from .progress import ProgressInfo, TextProgress, WidgetProgress
@@ -37,6 +42,7 @@ from .search import (
 )
 from .setups import ExploreSetup, get_setup, register_setup, setup_for
 from .state import StateEncodingError, clone, digest, encode
+from .symmetry import Symmetry, declare_symmetry
 from .world import (
     FAULT_KINDS,
     HANDLER_ERROR,
@@ -65,10 +71,12 @@ __all__ = [
     "State",
     "StateEncodingError",
     "Step",
+    "Symmetry",
     "TextProgress",
     "VERDICTS",
     "WidgetProgress",
     "clone",
+    "declare_symmetry",
     "digest",
     "encode",
     "explore",

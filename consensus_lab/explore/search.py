@@ -42,7 +42,7 @@ VERDICTS = ("violation", "no violation", "budget exhausted")
 #: and a command must end by itself.  ``time_budget=None`` lifts it.
 DEFAULT_TIME_BUDGET = 120.0
 STRATEGIES = ("bfs", "dfs", "random")
-REDUCTIONS = ("sleep-sets",)
+REDUCTIONS = ("sleep-sets", "symmetry", "sleep-sets+symmetry")
 _REPORT_EVERY = 0.25  # seconds between progress reports
 _CHECK_EVERY = 256  # transitions between clock readings
 
@@ -389,7 +389,7 @@ class _Search:
         first parent, so the search judges the same states in the same order.
         """
         world = self.world
-        sleeping = self.reduction == "sleep-sets"
+        sleeping = self.reduction is not None and "sleep-sets" in self.reduction.split("+")
         init = world.initial()
         seen = self.visited = FingerprintSet([init.fp])
         if self.new_state(init, None, 0):
@@ -682,6 +682,14 @@ def explore(
     touched the client history or the invariants' memory.  The same states
     are judged in the same order, with the same shortest counterexamples;
     only duplicate transitions are saved (``transitions_avoided``).
+    ``reduction="symmetry"`` (any strategy, network ``"async"``): states that
+    differ only by a permutation of the nodes the protocol declares
+    interchangeable (two-phase commit's participants, Raft's servers, Paxos's
+    acceptors that do not propose) count as one state; a protocol that
+    declares none is refused with a ValueError saying why (see
+    :mod:`consensus_lab.explore.symmetry`).  Same verdicts and shortest
+    counterexample lengths, fewer states; the path is a real schedule.
+    ``"sleep-sets+symmetry"`` combines both.
     ``workers``: breadth-first search splits each level's frontier between this many
     processes (``fork``; see :mod:`consensus_lab.explore.parallel`) and finds the same
     states, verdict and shortest counterexample as one process, sooner on several cores.
@@ -711,9 +719,15 @@ def explore(
     )
     if goal is not None and goal not in world.goal_names:
         raise ValueError(f"{world.spec.name} has no goal {goal!r} (goals: {', '.join(world.goal_names) or 'none'})")
+    techniques = reduction.split("+") if reduction is not None else []
+    if "symmetry" in techniques:
+        from .symmetry import install
+
+        install(world)  # ValueError (one line) if the protocol declares no interchangeable nodes
+    applied = [t for t in techniques if t == "symmetry" or (strategy == "bfs" and world.network == "async")]
     reporter = make_progress(progress)
     search = _Search(world, strategy=strategy, goal=goal, time_budget=time_budget, max_states=max_states,
-                     progress=reporter, reduction=reduction if strategy == "bfs" and world.network == "async" else None)
+                     progress=reporter, reduction="+".join(applied) or None)
     complete = interrupted = False
     try:
         if strategy == "bfs" and workers > 1 and "fork" in multiprocessing.get_all_start_methods():

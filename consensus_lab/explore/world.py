@@ -294,6 +294,8 @@ class ExploreWorld:
     _settle_lightly = True  # the states inside a settling are judged, fingerprinted only at its end
     _keep_memory_live = True  # install the invariants' memory once per parent, not per successor
     _light = False
+    #: ``canonical(state) -> fingerprint`` replacing the state's own (symmetry reduction, see .symmetry)
+    canonical: Any = None
 
     def __init__(
         self,
@@ -610,6 +612,9 @@ class ExploreWorld:
                 comps[i] = self._node_comp(s, i)
         except StateEncodingError as exc:
             raise StateEncodingError(f"{self.spec.name}: {exc}") from None
+        if self.canonical is not None:
+            s.fp = self.canonical(s)
+            return s
         net = s.net
         net_enc = tuple([(k, net[k][1]) for k in sorted(net)]) if net else ()
         h = hashlib.blake2b(digest_size=16)

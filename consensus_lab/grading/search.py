@@ -210,9 +210,15 @@ def _requests(params: Mapping[str, Any], nodes: tuple[str, ...]) -> tuple:
         targets = r.get("targets")
         if targets is not None and (not isinstance(targets, list | tuple) or not set(targets) <= set(nodes)):
             raise ValueError(f"search request {r['f']!r}: targets must be among {', '.join(nodes)}")
-        out.append(ClientOp(r["f"], r.get("key"), r.get("value"), None if targets is None else tuple(targets),
+        out.append(ClientOp(r["f"], r.get("key"), _frozen(r.get("value")), None if targets is None else tuple(targets),
                             int(r.get("attempts", 1))))
     return tuple(out)
+
+
+def _frozen(value: Any) -> Any:
+    """A request's value from JSON with every list a tuple (a transaction's writes ``((key, value), ...)``
+    travel in messages, which are hashable)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
 @dataclass

@@ -92,12 +92,15 @@ def shared_prefix(old: tuple, new: tuple) -> int:
 
 def thaw(v: Any) -> Any:
     """Decoded node variables made mutable again: the codec gives a set as a frozenset (a set and a
-    frozenset cross the wall alike), so sets held in variables, lists and dicts become sets."""
+    frozenset cross the wall alike), so sets held in variables, lists, dicts and tuples (not in
+    dict keys or set members, which must stay hashable) become sets."""
     t = type(v)
     if t is frozenset:
         return set(v)
     if t is list:
         return [thaw(x) for x in v]
+    if t is tuple:
+        return tuple([thaw(x) for x in v])
     if t is dict:
         return {k: thaw(x) for k, x in v.items()}
     return v

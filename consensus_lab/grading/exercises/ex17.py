@@ -155,9 +155,14 @@ class TxnServer(RaftNode):
     """A Raft node of one shard group, with the routing of client requests (given)."""
 
     def __init__(self, node_id: str, cluster: tuple[str, ...], shards: int = SHARDS) -> None:
-        self.layout = Layout.build(tuple(cluster), shards)
+        self.shard_groups = Layout.build(tuple(cluster), shards).groups  # plain data: a search check copies it
         self.group = self.layout.group_of(node_id)
-        super().__init__(node_id, self.layout.groups[self.group])  # Raft among the group's members
+        super().__init__(node_id, self.shard_groups[self.group])  # Raft among the group's members
+
+    @property
+    def layout(self) -> Layout:
+        """The shard groups (:class:`Layout`), the same on every node."""
+        return Layout(self.shard_groups)
 
     def on_start(self, ctx) -> None:
         super().on_start(ctx)

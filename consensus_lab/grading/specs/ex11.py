@@ -131,7 +131,7 @@ class SearchRules(JudgedSteps):
         super().__init__()
         self.rules = FencingRules()
 
-    def storage_changed(self, before, store, world) -> None:
+    def storage_changed(self, before, store, world, node_id) -> None:
         self.rules.storage_changed(before, store, world.now)
 
     def observed(self, node_id, facts, store, world) -> None:

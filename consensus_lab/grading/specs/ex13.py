@@ -4,32 +4,37 @@ Part A's rules (one answer per operation, a linearizable history), and: no
 ``get`` is ever appended to a log.  The schedules cut the leader off with its
 clients still talking to it, so a leader that answers reads from its own state
 without confirming that it still leads serves stale values -- and the history
-is no longer linearizable.
+is no longer linearizable.  The rules are part A's :class:`~.ex12.KVRules`
+(:class:`ReadIndexRules`): its search check judges the history so far after
+every step, so a stale read is reported at the step that answers it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..checks import Check, Violation
 from ..hosting import _ABSENT
-from .ex12 import SLOW, KVJudge
+from .ex12 import SLOW, KVJudge, KVRules
 from .ex12 import Spec as PartA
 
 
-class ReadIndexJudge(KVJudge):
-    reads_once = False  # a retried read is a new read: it may see newer writes
+class ReadIndexRules(KVRules):
+    reads_in_log = False  # a retried read is a new read: it may see newer writes
     suspects = ("a write applied twice, a read answered by a leader that no longer leads, or one answered "
                 "before the leader knew what was committed?")
 
-    def after_call(self, node, handler, before, effects, view_changed, now) -> None:
-        if "log" in before:
-            old, new = before["log"], self.store(node.id).get("log", ())
-            old = () if old is _ABSENT else old
-            for entry in new[len(old):] if type(new) is tuple else ():
-                command = getattr(entry, "command", None)
-                if getattr(command, "f", None) == "get":
-                    raise Violation("reads without a log entry", f"{node.id} appended {command.client}'s get "
-                                    f"#{command.seq} to its log; a read must be answered by read index", now)
-        super().after_call(node, handler, before, effects, view_changed, now)
+    def log_changed(self, nid: str, old: Any, new: Any, now: float) -> None:
+        old = () if old is _ABSENT else old
+        for entry in new[len(old):] if type(new) is tuple else ():
+            command = getattr(entry, "command", None)
+            if getattr(command, "f", None) == "get":
+                raise Violation("reads without a log entry", f"{nid} appended {command.client}'s get "
+                                f"#{command.seq} to its log; a read must be answered by read index", now)
+
+
+class ReadIndexJudge(KVJudge):
+    rules_class = ReadIndexRules
 
 
 MIX = [["put", 0.25], ["append", 0.25], ["get", 0.5]]
@@ -41,6 +46,14 @@ class Spec(PartA):
     notebook = "ex13_capstone_b_read_index.ipynb"
     judge_class = ReadIndexJudge
     defaults = {**PartA.defaults, "workload": {**PartA.defaults["workload"], "mix": MIX}}
+    hints = {
+        **PartA.hints,
+        "reads without a log entry": "A get is never proposed: the leader queues it, confirms a ReadProbe round "
+        "with a majority and answers from its state once last_applied >= its read index.",
+        "linearizability": "A read must see every write that completed before it began: answer it only after a "
+        "majority acknowledged a ReadProbe round sent after the read arrived (a cut-off leader never gets "
+        "one), and only once an entry of the leader's own term has committed.",
+    }
     checks = (
         Check("reads and writes, no faults", 2, hint="A get is answered by the leader from its state, never "
               "proposed: confirm the read's round with a majority and wait until last_applied >= read_index.",

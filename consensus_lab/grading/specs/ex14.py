@@ -180,7 +180,7 @@ class SearchRules(JudgedSteps):
         super().__init__()
         self.rules = LedgerRules()
 
-    def storage_changed(self, before, store, world) -> None:
+    def storage_changed(self, before, store, world, node_id) -> None:
         self.rules.store_changed(before, store, lambda: appended_values(world.history), world.now)
 
     def observed(self, node_id, facts, store, world) -> None:
