@@ -45,6 +45,12 @@ that do not propose), both, and symmetry with ``--workers`` processes.  States,
 states per CPU second, wall and CPU seconds, and the ratios against the plain
 search in the same run: states (how many fewer) and CPU time (how much sooner
 the same bounded space is covered).  All rows must agree on the verdict.
+Part 6 (``--only 6``) -- the slow twins at their default settings (Paxos
+``forget-promise`` and ``first-promise``, Raft ``stale-truncate``): counterexample
+length, states, CPU seconds and states per second.  With ``--baseline DIR`` (a
+checkout of another version, e.g. ``git archive main | tar -x -C DIR``) each
+twin is also searched by that version, in a child process, right before this
+one: before/after in the same run, under the same load.
 
 Times are CPU seconds of this process (``time.process_time``), so that other
 work on the machine disturbs them less; the wall-clock figure is printed too.
@@ -212,6 +218,41 @@ def part5(quick: bool, workers: int) -> None:
             assert r.verdict == base[2], f"{name} disagrees with the plain search"
             print(f"  {name:42s} {r.states:7d} {r.states / c:8,.0f} {w:7.2f} {c:7.2f} "
                   f"{base[0] / r.states:7.2f}x {base[1] / c:5.2f}x  {r.verdict}")
+SLOW = [("paxos", "forget-promise"), ("paxos", "first-promise"), ("raft", "stale-truncate")]
+
+_CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import consensus_lab
+from consensus_lab.explore import explore
+c = time.process_time()
+r = explore(sys.argv[2], variant=sys.argv[3], progress=False, time_budget=None)
+print(json.dumps({"cpu": time.process_time() - c, "states": r.states, "length": r.counterexample_length,
+                  "where": consensus_lab.__file__}))
+"""
+
+
+def part6(baseline: str | None) -> None:
+    import json
+    import subprocess
+
+    print("== the slow twins at their default settings (BFS, one process; loaded machine) ==")
+    print(f"{'twin':28s} {'version':9s} {'length':>6s} {'states':>8s} {'cpu s':>7s} {'states/s':>8s}")
+    for proto, variant in SLOW:
+        rows = []
+        if baseline is not None:
+            out = subprocess.run([sys.executable, "-c", _CHILD, baseline, proto, variant], check=True,
+                                 capture_output=True, text=True).stdout
+            got = json.loads(out.strip().splitlines()[-1])
+            assert got["where"].startswith(str(Path(baseline).resolve())), got["where"]
+            rows.append(("baseline", got["length"], got["states"], got["cpu"]))
+        r, c, _ = timed(protocol=proto, variant=variant)
+        rows.append(("this", r.counterexample_length, r.states, c))
+        for version, length, states, cpu in rows:
+            print(f"{proto + ' ' + variant:28s} {version:9s} {length!s:>6s} {states:8d} {cpu:7.1f} {states / cpu:8,.0f}")
+        if baseline is not None:
+            assert rows[0][1] == rows[1][1], "the shortest counterexample lengths differ"
+            print(f"{'':28s} {'ratio':9s} {'':6s} {'':8s} {rows[0][3] / rows[1][3]:6.2f}x")
     print()
 
 
@@ -224,7 +265,9 @@ def main() -> None:
     ap.add_argument("--exhaust", action="store_true", help="part 4: the correct protocols at their default bounds")
     ap.add_argument("--workers", type=int, default=2, help="processes of the parallel search in parts 4 and 5")
     ap.add_argument("--reductions", action="store_true", help="part 5: one row per reduction technique")
-    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4")
+    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4 (6: the slow twins)")
+    ap.add_argument("--baseline", default=None, metavar="DIR",
+                    help="part 6: also time the checkout in DIR (before/after in the same run)")
     args = ap.parse_args()
     print(f"consensus_lab explorer benchmark -- Python {platform.python_version()} on {platform.machine()}\n")
     parts = {int(x) for x in args.only.split(",")} if args.only else ({1, 2, 3} | ({4} if args.exhaust else set())
@@ -239,6 +282,8 @@ def main() -> None:
         part4(args.workers)
     if 5 in parts:
         part5(args.quick, args.workers)
+    if 6 in parts:
+        part6(args.baseline)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,11 @@ def _walk(v: Any, holder: Any, key: Any, is_attr: bool, refs: dict, owned: set[i
     if t in _PLAIN or isinstance(v, type | types.ModuleType) or (callable(v) and not isinstance(v, Node)):
         return
     if t is not tuple and isinstance(v, tuple) and not isinstance(v, Node):
+        for x in v:
+            if type(x) not in _PLAIN:
+                break
+        else:
+            return  # a named tuple of numbers and strings (a ballot): a value
         if _deep_has_node(v, set()):  # (a named tuple: clone_memory would copy a node in it)
             raise _Fallback
         for x in v:

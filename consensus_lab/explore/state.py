@@ -392,7 +392,7 @@ def clone_storage(s: Storage) -> Storage:
 # --- what invariants remember ------------------------------------------------------------
 
 
-_ATOM, _DICT_K, _LIST_K, _SET_K, _TUPLE_K, _OBJECT_K, _DEEP_K, _NODE_K = range(8)
+_ATOM, _DICT_K, _LIST_K, _SET_K, _TUPLE_K, _OBJECT_K, _DEEP_K, _NODE_K, _NAMED_K = range(9)
 _MEM_KIND: dict[type, int] = {}
 
 
@@ -415,6 +415,8 @@ def _mem_kind(t: type) -> int:
             k = _SET_K
         elif t is tuple:
             k = _TUPLE_K
+        elif issubclass(t, tuple) and hasattr(t, "_fields"):
+            k = _NAMED_K  # a named tuple (a Paxos ballot): a value when what it holds is
         elif t.__module__ == "builtins" or issubclass(t, dict | list | set | collections.deque | tuple):
             k = _DEEP_K
         else:
@@ -470,9 +472,23 @@ def clone_memory(v: Any, memo: dict[int, Any]) -> Any:
                     break
         else:
             return v  # only values inside: the tuple is a value too
-        new = tuple([x if type(x) in _SCALARS else clone_memory(x, memo) for x in v])
+        items = [x if type(x) in _SCALARS else clone_memory(x, memo) for x in v]
+        for x, y in zip(items, v, strict=True):
+            if x is not y:
+                new = tuple(items)
+                break
+        else:
+            new = v  # every item is the same object (a node that stays itself): share the tuple
         memo[i] = new
         return new
+    if k == _NAMED_K:
+        for x in v:
+            tx = type(x)
+            if tx not in _SCALARS:
+                kx = _MEM_KIND.get(tx)
+                if (kx if kx is not None else _mem_kind(tx)) != _ATOM:
+                    return copy.deepcopy(v, memo)
+        return v  # numbers and strings inside (a ballot): shared, as a plain tuple of them is
     if k == _DEEP_K:
         return copy.deepcopy(v, memo)
     new = object.__new__(t)

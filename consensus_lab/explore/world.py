@@ -359,7 +359,7 @@ class ExploreWorld:
         self.invariant_names = [i.name for i in invs if i.kind == "always"]
         self.goal_names = [i.name for i in invs if i.kind == "sometimes"]
         self._roots = _memory_roots(invs)
-        self._root_slots = [_slots(type(r)) for r in self._roots]
+        self._root_slots = [_memory_slots(type(r)) for r in self._roots]
         self._encode_memory = memory_encoder({id(r): ("\x00root", k) for k, r in enumerate(self._roots)})
         self._memory0: _Memory | None = None
         # the invariants' memory, installed once per parent state (see .live)
@@ -454,12 +454,15 @@ class ExploreWorld:
         for k, c in enumerate(snap):
             if isinstance(c, tuple):  # (attribute dict, slot values) of an object
                 d, slot_values = c
+                pc = pcaches[k] if pcaches is not None else None
+                h = hs = cache = scache = None
                 if d is not None:
-                    h, cache = digest_attrs(d, pcaches[k] if pcaches is not None else None, enc)
-                else:
-                    h, cache = None, None
-                parts.append((h, tuple([enc(v) for v in slot_values if v is not _MISSING])))
-                caches.append(cache)
+                    h, cache = digest_attrs(d, pc[0] if pc is not None else None, enc)
+                if slot_values:  # slots are digested as attributes are: unchanged ones reused
+                    sd = {n: v for n, v in zip(self._root_slots[k], slot_values, strict=False) if v is not _MISSING}
+                    hs, scache = digest_attrs(sd, pc[1] if pc is not None else None, enc)
+                parts.append((h, hs))
+                caches.append((cache, scache))
             else:
                 parts.append(enc(c))
                 caches.append(None)
@@ -1115,6 +1118,19 @@ def _slots(t: type) -> tuple[str, ...]:
         out.extend(n for n in sl if n not in ("__dict__", "__weakref__") and n not in out)
     _SLOTS[t] = tuple(out)
     return _SLOTS[t]
+
+
+def _memory_slots(t: type) -> tuple[str, ...]:
+    """The slots of an invariant object that are its memory: all but those its class names in
+    ``explore_cache`` (caches keyed by node identity, which stay valid from state to state;
+    see :class:`consensus_lab.protocols._ballot.Watch`)."""
+    slots = _slots(t)
+    cache = tuple(getattr(t, "explore_cache", ()))
+    bad = [n for n in cache if n not in slots]
+    if bad:
+        raise ValueError(f"{t.__qualname__}.explore_cache names {bad[0]!r}, which is not a slot "
+                         "(only slots can be caches the explorer leaves out)")
+    return tuple(n for n in slots if n not in cache)
 
 
 def _memory_roots(invs: Sequence[Invariant]) -> list[Any]:

@@ -64,6 +64,13 @@ class Watch:
     """
 
     __slots__ = ("_seen", "_fingerprint")
+    #: For the explorer: ``_seen`` is a cache, not memory.  It is keyed by node *identity*, and
+    #: the explorer never changes a node object once a state holding it was judged (a step
+    #: copies the node that acts), so an entry it left from another state can only make a node
+    #: look changed when it is not -- and the observers using a Watch treat a node reported
+    #: twice alike (their updates are idempotent).  Left out of each state's memory, it is
+    #: neither copied, compared nor fingerprinted per state.
+    explore_cache = ("_seen",)
 
     def __init__(self, fingerprint: Callable[[Any], Hashable] | None = None) -> None:
         self._seen: dict[str, tuple[Any, int, Hashable]] = {}
