@@ -4,6 +4,7 @@ For every new exercise, ``tests/data/answers/`` holds
 
 * ``exNN_student.py`` -- an answer written from the brief alone, without the reference: it must
   earn every visible and hidden point (the worked example of hidden checks);
+* ``exNN_blind.py`` (some exercises) -- the same, written by someone who never saw the reference;
 * ``exNN_bug_*.py`` -- realistic wrong answers: each loses points, and the feedback names the rule
   and the moment (or the input) that shows the mistake.
 
@@ -100,9 +101,17 @@ def every_check(exercise: str, search: bool = True) -> list:
     return [c for c in checks if "search" not in c.params]
 
 
-@pytest.mark.parametrize("exercise", [e for e in NEW if _present(e)])
-def test_a_from_scratch_answer_earns_every_point(exercise):
-    report = run_checks(exercise, *load(ANSWERS / f"{exercise}_student.py", exercise), checks=every_check(exercise))
+def _from_scratch() -> list[str]:
+    """``exNN_student.py`` for every new exercise, and ``exNN_blind.py`` where one was written blind (by
+    someone who never saw the reference, from the exercise notebook alone)."""
+    names = [f"{e}_student.py" for e in NEW if _present(e)]
+    return names + sorted(p.name for p in ANSWERS.glob("ex*_blind.py") if _present(p.name[:4]))
+
+
+@pytest.mark.parametrize("name", _from_scratch())
+def test_a_from_scratch_answer_earns_every_point(name):
+    exercise = name[:4]
+    report = run_checks(exercise, *load(ANSWERS / name, exercise), checks=every_check(exercise))
     assert report.passed, format_report(report)
 
 
