@@ -4,6 +4,19 @@ Approach: one retry timer per request id at the gateway (Apply until GIVE_UP, th
 from the store's Outcome; the store keeps a durable verdict per rid and appends at most once.
 """
 
+from consensus_lab.grading.exercises.ex14 import (
+    GIVE_UP,
+    RETRY,
+    STORE,
+    Apply,
+    Cancel,
+    Fail,
+    Node,
+    Ok,
+    Outcome,
+    Redirect,
+)
+
 
 class Gateway(Node):
     def __init__(self, node_id, cluster):
