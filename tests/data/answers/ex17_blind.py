@@ -3,6 +3,21 @@ Approach: all 2PC state (locks, prepared, outcomes, decisions, data) is rebuilt 
 a leader keeps only volatile bookkeeping (running transactions, who asked for a vote, pending reads) and
 acts on a step only after its entry is applied."""
 
+from consensus_lab.grading.exercises.ex17 import (
+    ABORT,
+    COMMIT,
+    VOTE_TIMEOUT,
+    Command,
+    Decision,
+    DecisionRequest,
+    Fail,
+    Ok,
+    Prepare,
+    Step,
+    TxnServer,
+    TxnVote,
+)
+
 
 class ShardServer(TxnServer):
     def on_start(self, ctx):
