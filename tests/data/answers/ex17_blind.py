@@ -1,7 +1,9 @@
 """Written blind from the brief by a helper who never saw the reference (session of 2026-12-07)
 Approach: all 2PC state (locks, prepared, outcomes, decisions, data) is rebuilt by apply from the group log;
 a leader keeps only volatile bookkeeping (running transactions, who asked for a vote, pending reads) and
-acts on a step only after its entry is applied."""
+acts on a step only after its entry is applied.
+Not blind to the protocol: the writer read the library's consensus_lab/protocols/sharded_txn.py (allowed),
+a working version of the same protocol, and followed its structure."""
 
 from consensus_lab.grading.exercises.ex17 import (
     ABORT,
