@@ -180,16 +180,17 @@ def test_new_exercises_in_the_grader(tmp_path):
 
 
 def test_stress_from_scratch_answers_in_the_grader(tmp_path):
-    """``make stress``: every from-scratch answer earns full marks through the sandbox, hidden checks included."""
+    """``make stress``: every from-scratch answer (``_student`` and ``_blind``) earns full marks through the
+    sandbox, hidden checks included."""
     if not stress_mode():
         pytest.skip("make stress grades the from-scratch answers in the sandbox (in process: every run)")
     from consensus_lab.grading.grader import DEFAULT_TIMEOUT, grade
     from consensus_lab.grading.sandbox import Limits
 
     subs = tmp_path / "subs"
-    present = [e for e in NEW if _present(e)]
-    for exercise in present:
-        submit(subs, "student", exercise, (ANSWERS / f"{exercise}_student.py").read_text())
+    answers = _from_scratch()
+    for name in answers:
+        submit(subs, name[5:-3], name[:4], (ANSWERS / name).read_text())
     out = tmp_path / "gradebook.csv"
     # the grader's own default time (ex12, ex13 and ex17 take 35-45 s each with their search checks on a
     # loaded machine: 60 s ran out once), so a slow CI machine cannot turn a full mark into a timeout
@@ -197,8 +198,8 @@ def test_stress_from_scratch_answers_in_the_grader(tmp_path):
           limits=Limits(call_timeout=4.0, cpu_seconds=int(DEFAULT_TIMEOUT)))
     with open(out, newline="") as f:
         table = {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
-    for exercise in present:
-        row = table[("student", exercise)]
+    for name in answers:
+        row = table[(name[5:-3], name[:4])]
         assert row["points"] == row["max_points"], row
 
 # Nodes that "deliver" through a module-level dict instead of messages: in one process they would agree;
