@@ -8,6 +8,7 @@ on small hopeless histories; each runs in milliseconds.
 from __future__ import annotations
 
 import pytest
+from _toys import Ticker
 from test_check_defects import hopeless_history
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
@@ -25,7 +26,7 @@ from consensus_lab.protocols.raft import (
     RequestVoteReply,
 )
 from consensus_lab.protocols.raft_log import Entry, Snapshot
-from consensus_lab.sim import ClientRequest, Redirect
+from consensus_lab.sim import ClientRequest, Redirect, Simulation
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -283,3 +284,75 @@ def test_a_states_budget_keeps_searching_the_keys_that_fit_and_names_no_key_with
     assert r.verdict == NOT_LINEARIZABLE and r.partition == "z"
     r = check_linearizable(hopeless_history(12), "register", prechecks=False, max_states=500)
     assert r.reason == "search gave up: more than 500 configurations"
+
+
+
+def memo_sizes_at_each_look(monkeypatch) -> list[int]:
+    """Record how many configurations a partition's search remembers each time it hands control
+    back to ``_search`` (which then looks at its budgets), in order, over all partitions."""
+    from consensus_lab.checkers import linearizability
+
+    sizes: list[int] = []
+    run = linearizability._PartitionSearch.run
+
+    def recording(self):
+        steps = run(self)
+        try:
+            while True:
+                next(steps)
+                sizes.append(len(self.memo))
+                yield
+        except StopIteration as stop:
+            return stop.value
+
+    monkeypatch.setattr(linearizability._PartitionSearch, "run", recording)
+    return sizes
+
+
+def test_a_states_budget_of_exactly_what_the_search_remembers_is_enough(monkeypatch):
+    """``max_states`` is the most configurations the search may remember: a budget equal to the
+    largest number it remembers at a look still gets the verdict; one less gives up."""
+    h = hopeless_history(6)
+    sizes = memo_sizes_at_each_look(monkeypatch)
+    assert check_linearizable(h, "register", prechecks=False).verdict == NOT_LINEARIZABLE
+    peak = max(sizes)
+    assert check_linearizable(h, "register", prechecks=False, max_states=peak).verdict \
+        == NOT_LINEARIZABLE
+    r = check_linearizable(h, "register", prechecks=False, max_states=peak - 1)
+    assert r.verdict == UNKNOWN and r.budget == "states"
+
+
+def test_a_states_budget_drops_partitions_until_the_rest_fits(monkeypatch):
+    """Three keys over the budget at the first look: dropping the largest (``a``) still leaves
+    more than the budget, so the next largest (``b``, the first of two equal ones) goes too, and
+    ``c`` is searched to its verdict (the budget counts what the partitions left remember, not
+    what the dropped one did)."""
+    def keyed(n, key, offset):
+        return [Op(e.process + offset, e.type, e.f, key, e.value) for e in hopeless_history(n)]
+
+    h = keyed(9, "a", 0) + keyed(6, "b", 1000) + keyed(6, "c", 2000)
+    sizes = memo_sizes_at_each_look(monkeypatch)
+    check_linearizable(h, "kv", prechecks=False)
+    a, b, c = sizes[:3]  # the first look, in key order
+    assert a > b == c and a + b + c > 1000 and b + c > 1000 >= a and c <= 1000
+    r = check_linearizable(h, "kv", prechecks=False, max_states=1000)
+    assert r.verdict == NOT_LINEARIZABLE and r.partition == "c"
+
+
+# --- the simulator: crashes and restarts are counted ------------------------------------------------
+
+
+def test_the_summary_counts_every_crash_and_every_restart():
+    """Two crash-restart cycles of one node and one of another: ``summary_stats`` says 3 and 3
+    (a no-op restart of a live node, or crash of a crashed one, counts nothing)."""
+    sim = Simulation(lambda nid, cl: Ticker(nid, cl), ("n1", "n2", "n3"))
+    sim.start()
+    for t, n in [(0.2, "n2"), (0.4, "n2"), (0.6, "n3")]:
+        sim.run_until(t)
+        sim.crash(n)
+        sim.crash(n)
+        sim.run_until(t + 0.1)
+        sim.restart(n)
+        sim.restart(n)
+    stats = sim.summary_stats()
+    assert (stats["crashes"], stats["restarts"]) == (3, 3)
