@@ -25,8 +25,8 @@ from consensus_lab.protocols.raft import (
     RequestVote,
     RequestVoteReply,
 )
-from consensus_lab.protocols.raft_log import Entry, Snapshot
-from consensus_lab.sim import ClientRequest, Redirect, Simulation
+from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
+from consensus_lab.sim import ClientRequest, Ok, Redirect, Simulation
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -356,3 +356,41 @@ def test_the_summary_counts_every_crash_and_every_restart():
         sim.restart(n)
     stats = sim.summary_stats()
     assert (stats["crashes"], stats["restarts"]) == (3, 3)
+
+
+# --- Raft's log and state machine (raft_log.py) --------------------------------------------------
+
+
+def test_a_snapshot_that_disagrees_with_the_log_discards_the_whole_log():
+    """Figure 13, InstallSnapshot steps 6 and 7: the entries after the snapshot's index are kept
+    only if the log holds that index with the snapshot's term; otherwise the log is discarded,
+    even when it is longer than the snapshot."""
+    log = RaftLog([Entry(1), Entry(1), Entry(2)])
+    log.compact(2, 3)
+    assert (log.entries, log.snapshot_index, log.snapshot_term) == ([], 2, 3)
+    log = RaftLog([Entry(1), Entry(1), Entry(2)])
+    log.compact(2, 1)
+    assert (log.entries, log.snapshot_index, log.terms()) == ([Entry(2)], 2, (None, None, 2))
+
+
+def test_a_snapshot_keeps_the_sessions_and_sorts_the_data_by_key():
+    """A snapshot is a value: its data sorted by the keys' repr (keys of any type, ``None``
+    too), whatever order they were written in, and it carries the session table, so a retry
+    of an operation applied before the snapshot is not applied again after it."""
+    sm = KVStateMachine()
+    for seq, (key, value) in enumerate([("y", 1), (None, 3), ("x", 2)], 1):
+        sm.apply(Command("c1", seq, "write", key, value))
+    sm.apply(Command("c2", 1, "append", "x", 5))
+    snap = sm.to_snapshot(4, 1)
+    assert snap.data == (("x", 7), ("y", 1), (None, 3))
+    assert snap.sessions == (("c1", (3, Ok())), ("c2", (1, Ok())))
+    again = KVStateMachine.from_snapshot(snap)
+    assert again.apply(Command("c2", 1, "append", "x", 5)) == Ok() and again.data["x"] == 7
+
+
+def test_commands_and_entries_print_as_the_trace_shows_them():
+    """``c1#3 write x 5``; a value is shown by its repr and only when there is one."""
+    assert str(Command("c1", 3, "write", "x", "v")) == "c1#3 write x 'v'"
+    assert str(Command("c2", 1, "read", "x")) == "c2#1 read x"
+    assert str(Entry(2, Command("c2", 1, "read", "x"))) == "[2] c2#1 read x"
+    assert str(Entry(4)) == "[4] no-op"
