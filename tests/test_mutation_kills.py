@@ -394,3 +394,12 @@ def test_commands_and_entries_print_as_the_trace_shows_them():
     assert str(Command("c2", 1, "read", "x")) == "c2#1 read x"
     assert str(Entry(2, Command("c2", 1, "read", "x"))) == "[2] c2#1 read x"
     assert str(Entry(4)) == "[4] no-op"
+
+
+def test_the_last_index_of_a_term_looks_at_every_entry_and_at_the_snapshot():
+    """The leader's fast backup (a follower's conflicting term) jumps to the last entry of that
+    term in its own log: the last entry, the first one, or the snapshot's last index."""
+    log = RaftLog([Entry(1), Entry(1), Entry(2), Entry(3), Entry(3)])
+    assert [log.last_index_of_term(t) for t in (1, 2, 3, 4)] == [2, 3, 5, None]
+    log = RaftLog([Entry(3), Entry(5)], snapshot_index=4, snapshot_term=2)
+    assert [log.last_index_of_term(t) for t in (2, 3, 4, 5)] == [4, 5, None, 6]
