@@ -24,6 +24,7 @@ from consensus_lab.protocols.raft import (
     InstallSnapshot,
     RequestVote,
     RequestVoteReply,
+    durable_view,
 )
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
 from consensus_lab.sim import ClientRequest, Ok, Redirect, Simulation
@@ -403,3 +404,25 @@ def test_the_last_index_of_a_term_looks_at_every_entry_and_at_the_snapshot():
     assert [log.last_index_of_term(t) for t in (1, 2, 3, 4)] == [2, 3, 5, None]
     log = RaftLog([Entry(3), Entry(5)], snapshot_index=4, snapshot_term=2)
     assert [log.last_index_of_term(t) for t in (2, 3, 4, 5)] == [4, 5, None, 6]
+
+
+# --- Raft: what the pictures show (state_view, and durable_view for a crashed node) ----------------
+
+
+def test_a_node_and_its_disk_show_the_same_fields():
+    """A live node's ``state_view`` and a crashed node's ``durable_view`` (read from its disk
+    alone; its commit index is the snapshot's) have the same fields, with their values."""
+    down = {"role": "down", "term": 0, "vote": None, "leader": None, "log_terms": [],
+            "commit_index": 0, "last_applied": 0, "snapshot_index": 0}
+    assert durable_view({}) == down  # a node that crashed before writing anything
+    f, ctx = node("n3")
+    f.on_message(ctx, "n2", RequestVote(2, "n2", 0, 0))
+    f.on_message(ctx, "n1", InstallSnapshot(3, "n1", 2, 1, Snapshot(2, 1, (("x", 2),), ())))
+    f.on_message(ctx, "n1", AppendEntries(3, "n1", 2, 1, (Entry(3, cmd(3)),), 2))
+    assert f.state_view() == {"role": FOLLOWER, "term": 3, "vote": None, "leader": "n1",
+                              "log_terms": [None, None, 3], "commit_index": 2,
+                              "last_applied": 2, "snapshot_index": 2}
+    f.on_message(ctx, "n2", RequestVote(4, "n2", 3, 3))
+    assert durable_view(ctx.storage.snapshot()) == {
+        **down, "term": 4, "vote": "n2", "log_terms": [None, None, 3],
+        "commit_index": 2, "last_applied": 2, "snapshot_index": 2}
