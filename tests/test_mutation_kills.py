@@ -7,6 +7,8 @@ on small hopeless histories; each runs in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from _toys import Ticker
 from test_check_defects import hopeless_history
@@ -14,7 +16,12 @@ from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
 
-from consensus_lab.checkers import NOT_LINEARIZABLE, UNKNOWN, check_linearizable
+from consensus_lab.checkers import (
+    NOT_LINEARIZABLE,
+    UNKNOWN,
+    check_linearizable,
+    linearization_points,
+)
 from consensus_lab.history import Op
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
@@ -426,3 +433,51 @@ def test_a_node_and_its_disk_show_the_same_fields():
     assert durable_view(ctx.storage.snapshot()) == {
         **down, "term": 4, "vote": "n2", "log_terms": [None, None, 3],
         "commit_index": 2, "last_applied": 2, "snapshot_index": 2}
+
+
+# --- the linearizability checker: where the pictures put each linearization point ------------------
+
+
+def test_linearization_points_sit_midway_in_the_room_the_neighbours_leave():
+    """Each point is the middle of [the later of its call and just after the previous point,
+    the earlier of its return and just before the next point]; an indeterminate operation ends
+    at ``end`` (default: one past the last finite time). Two writes, 0 = [0, 3] and 1 = [1, 2],
+    then a read [4, 5]: linearized 1, 0 (read 1) or 0, 1 (read 2)."""
+    eps = 1e-6
+    w1, w2 = Op(0, "invoke", "write", None, 1), Op(1, "invoke", "write", None, 2)
+    writes = [w1, w2, Op(1, "ok", "write", None, 2), Op(0, "ok", "write", None, 1)]
+    read = [Op(2, "invoke", "read"), Op(2, "ok", "read", None, 1)]
+    r = check_linearizable(writes + read, "register")
+    assert r.linearization == [1, 0, 2]
+    assert linearization_points(r) == pytest.approx({1: 1.5, 0: (1 + eps + 3) / 2, 2: 4.5},
+                                                    abs=1e-9)
+    read[1] = Op(2, "ok", "read", None, 2)
+    r = check_linearizable(writes + read, "register")
+    assert r.linearization == [0, 1, 2]
+    assert linearization_points(r) == pytest.approx({0: (2 - eps) / 2, 1: 1.5, 2: 4.5}, abs=1e-9)
+    # the second write never answers (ret = inf) and a read returns its value
+    h = [w1, Op(0, "ok", "write", None, 1), w2, Op(2, "invoke", "read"), Op(2, "ok", "read", None, 2)]
+    r = check_linearizable(h, "register")
+    assert r.linearization == [0, 1, 2] and r.operations[1].ret == float("inf")
+    assert linearization_points(r) == pytest.approx({0: 0.5, 1: (2 + 4 - eps) / 2, 2: 3.5},
+                                                    abs=1e-9)
+
+
+def test_linearization_points_of_an_unfinished_last_operation_and_of_a_refutation():
+    """An operation that never answered and is linearized last ends at ``end``, or one past
+    the last finite time; a refuted history gets points along its longest prefix; no
+    operations, no points."""
+    h = [Op(0, "invoke", "write", None, 1), Op(1, "invoke", "read"), Op(1, "ok", "read", None, 1)]
+    r = check_linearizable(h, "register")
+    assert r.linearization == [0, 1] and r.operations[0].ret == float("inf")
+    assert linearization_points(r) == pytest.approx({0: (0 + 2 - 1e-6) / 2, 1: 1.5}, abs=1e-9)
+    # a witness may also place a write that never answered last (it took effect after the read)
+    r = check_linearizable(h + [Op(2, "invoke", "write", None, 2)], "register")
+    r = dataclasses.replace(r, witness={None: [0, 1, 2]})
+    assert r.operations[2].call == 3 and r.operations[2].ret == float("inf")
+    assert linearization_points(r)[2] == pytest.approx((3 + 4) / 2)
+    assert linearization_points(r, end=7)[2] == pytest.approx((3 + 7) / 2)
+    r = check_linearizable(hopeless_history(4), "register", prechecks=False)
+    assert r.verdict == NOT_LINEARIZABLE and r.longest_prefix
+    assert sorted(linearization_points(r)) == sorted(r.longest_prefix)
+    assert linearization_points(check_linearizable([], "register")) == {}
