@@ -12,9 +12,12 @@ import dataclasses
 import pytest
 from _toys import Ticker
 from test_check_defects import hopeless_history
+from test_multipaxos import leader as mp_leader
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
+from test_twopc import WRITES
+from test_twopc import participant as twopc_participant
 
 from consensus_lab.checkers import (
     NOT_LINEARIZABLE,
@@ -481,3 +484,60 @@ def test_linearization_points_of_an_unfinished_last_operation_and_of_a_refutatio
     assert r.verdict == NOT_LINEARIZABLE and r.longest_prefix
     assert sorted(linearization_points(r)) == sorted(r.longest_prefix)
     assert linearization_points(check_linearizable([], "register")) == {}
+
+
+# --- Multi-Paxos ------------------------------------------------------------------------------------
+
+
+def test_a_multipaxos_leader_steps_down_only_for_a_higher_ballot_and_stops_its_heartbeat():
+    """A Nack naming the leader's own ballot (the answer to a stale message of an earlier round)
+    deposes nobody; a Nack naming a higher ballot makes it a follower that stops its heartbeat
+    and waits for the new leader (n2)."""
+    from consensus_lab.protocols import multipaxos as mp
+    from consensus_lab.protocols._ballot import Ballot
+
+    n, ctx = mp_leader()
+    own = n.lead.ballot
+    n.on_message(ctx, "n2", mp.Nack(Ballot(0, "n1"), own))
+    assert n.is_leader and not cancelled(ctx)
+    n.on_message(ctx, "n2", mp.Nack(own, Ballot(own.round + 1, "n2")))
+    assert not n.is_leader and n.leader_hint == "n2" and cancelled(ctx) == ["heartbeat"]
+    assert "election" in ctx.timers()
+
+
+def test_multipaxos_commands_print_as_the_trace_shows_them():
+    from consensus_lab.protocols import multipaxos as mp
+
+    assert str(mp.NOOP) == "noop"
+    assert str(mp.Command("c1", 2, "write", "x", 5)) == "c1#2 write x 5"
+    assert str(mp.Command("c1", 3, "cas", "x", (1, 2))) == "c1#3 cas x (1, 2)"
+
+
+def test_the_multipaxos_battery_draws_from_the_documented_family():
+    """random_scenario: 3 or 5 nodes, one second, a nemesis interval in [0.2, 0.4] to the
+    millisecond, and one of two latency laws (exponential around 12 ms, uniform 5-20 ms)."""
+    from consensus_lab.protocols import multipaxos as mp
+    from consensus_lab.sim import Latency
+
+    laws = (Latency.exponential(0.012, 0.002), Latency.uniform(0.005, 0.02))
+    scenarios = [mp.random_scenario(seed) for seed in range(60)]
+    assert {s.nodes for s in scenarios} == {3, 5} and {s.duration for s in scenarios} == {1.0}
+    assert {s.network.latency for s in scenarios} == set(laws)
+    assert all(0.2 <= s.nemesis_interval <= 0.4 for s in scenarios)
+    assert all(round(s.nemesis_interval, 3) == s.nemesis_interval for s in scenarios)
+    assert len({s.nemesis_interval for s in scenarios}) > 30
+
+
+# --- 2PC: the participant ---------------------------------------------------------------------------
+
+
+def test_a_participant_view_names_each_transaction_committed_aborted_or_prepared():
+    from consensus_lab.protocols.twopc import Abort, Commit, Prepare
+
+    p, ctx = twopc_participant()
+    p.on_message(ctx, "n1", Prepare("t1", WRITES))
+    p.on_message(ctx, "n1", Commit("t1"))
+    p.on_message(ctx, "n1", Abort("t2"))
+    p.on_message(ctx, "n1", Prepare("t3", (("c", 3),)))
+    assert p.state_view() == {"role": "participant", "data": {"a": 1, "b": 2},
+                              "state": {"t1": "committed", "t2": "aborted", "t3": "prepared"}}
