@@ -541,3 +541,28 @@ def test_a_participant_view_names_each_transaction_committed_aborted_or_prepared
     p.on_message(ctx, "n1", Prepare("t3", (("c", 3),)))
     assert p.state_view() == {"role": "participant", "data": {"a": 1, "b": 2},
                               "state": {"t1": "committed", "t2": "aborted", "t3": "prepared"}}
+
+
+def test_the_multipaxos_observer_records_what_is_chosen_by_whom_and_names_each_problem():
+    """Each chosen slot: a no-op needs no request and counts as no command; a command must
+    have been requested; the proposers that chose something are the leaders seen; a second
+    value for a slot breaks "one value per slot". Each problem is named and explained."""
+    from consensus_lab.protocols._ballot import Ballot
+    from consensus_lab.protocols._multipaxos_invariants import _Observer
+    from consensus_lab.protocols.multipaxos import NOOP
+    from consensus_lab.protocols.multipaxos import Command as MPCommand
+
+    b1, b2 = Ballot(1, "n1"), Ballot(2, "n2")
+    obs = _Observer()
+    obs.requested.add(("write", "x", 1))
+    obs._chosen(0, b1, NOOP)
+    assert (obs.problems, obs.commands_chosen, obs.leaders) == ({}, 0, ["n1"])
+    obs._chosen(1, b1, MPCommand("c1", 1, "write", "x", 1))
+    assert (obs.problems, obs.commands_chosen) == ({}, 1)
+    stray = MPCommand("c9", 1, "write", "x", 7)
+    obs._chosen(2, b2, stray)
+    assert obs.problems == {
+        "chosen commands were requested": f"{stray} is chosen in slot 2 but no client asked for it"}
+    assert (obs.commands_chosen, obs.leaders) == (2, ["n1", "n2"])
+    obs._chosen(1, b2, NOOP)
+    assert obs.problems["one value per slot"] == f"slot 1: c1#1 write x 1 was chosen in {b1}, then noop in {b2}"
