@@ -566,3 +566,13 @@ def test_the_multipaxos_observer_records_what_is_chosen_by_whom_and_names_each_p
     assert (obs.commands_chosen, obs.leaders) == (2, ["n1", "n2"])
     obs._chosen(1, b2, NOOP)
     assert obs.problems["one value per slot"] == f"slot 1: c1#1 write x 1 was chosen in {b1}, then noop in {b2}"
+
+
+def test_the_multipaxos_observer_sees_only_the_slots_that_are_new_or_changed():
+    """Between two looks at a node, only new slots and slots whose value changed (an acceptor
+    that accepts a higher ballot's value) are looked at again, not every slot."""
+    from consensus_lab.protocols._multipaxos_invariants import _new_or_changed
+
+    assert _new_or_changed({0: "a"}, {0: "a", 2: "c", 1: "b"}) == [1, 2]
+    assert _new_or_changed({0: "a", 1: "b", 2: "c"}, {0: "a", 1: "B", 2: "c"}) == [1]
+    assert _new_or_changed({0: "a", 1: "b"}, {1: "b"}) == []
