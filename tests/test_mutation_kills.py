@@ -13,6 +13,7 @@ import pytest
 from _toys import Ticker
 from test_check_defects import hopeless_history
 from test_multipaxos import leader as mp_leader
+from test_multipaxos import node as mp_node
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
@@ -576,3 +577,18 @@ def test_the_multipaxos_observer_sees_only_the_slots_that_are_new_or_changed():
     assert _new_or_changed({0: "a"}, {0: "a", 2: "c", 1: "b"}) == [1, 2]
     assert _new_or_changed({0: "a", 1: "b", 2: "c"}, {0: "a", 1: "B", 2: "c"}) == [1]
     assert _new_or_changed({0: "a", 1: "b"}, {1: "b"}) == []
+
+
+def test_multipaxos_timers_reach_only_the_role_they_are_for():
+    """An election timer that fires at a leader, or a heartbeat timer that fires at a follower
+    (both left over from an earlier role), does nothing; the election timeout option is read."""
+    from consensus_lab.protocols.multipaxos import Config as MPConfig
+
+    n, ctx = mp_leader()
+    ballot = n.lead.ballot
+    n.on_timer(ctx, "election", None)
+    assert n.is_leader and n.lead.ballot == ballot and ctx.sent() == []
+    f, fctx = mp_node("n2")
+    f.on_timer(fctx, "heartbeat", None)
+    assert not f.is_leader and fctx.sent() == []
+    assert MPConfig.from_options({"heartbeat": 0.02, "election_timeout": 0.7}) == MPConfig(0.02, 0.7)
