@@ -38,7 +38,7 @@ from consensus_lab.protocols.raft import (
     durable_view,
 )
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
-from consensus_lab.sim import ClientRequest, Ok, Redirect, Simulation
+from consensus_lab.sim import ClientRequest, Fail, Ok, Redirect, Simulation
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -592,3 +592,11 @@ def test_multipaxos_timers_reach_only_the_role_they_are_for():
     f.on_timer(fctx, "heartbeat", None)
     assert not f.is_leader and fctx.sent() == []
     assert MPConfig.from_options({"heartbeat": 0.02, "election_timeout": 0.7}) == MPConfig(0.02, 0.7)
+
+
+def test_multipaxos_refuses_an_operation_it_does_not_offer_to_the_client_that_asked():
+    n, ctx = mp_node("n2")
+    request = ClientRequest("c1", 1, "incr", "x", 1)
+    n.on_client_request(ctx, request)
+    [(to, answer)] = ctx.replies()
+    assert to == request and isinstance(answer, Fail) and "not 'incr'" in str(answer)
