@@ -27,6 +27,9 @@ from consensus_lab.checkers import (
     linearization_points,
 )
 from consensus_lab.history import Op
+from consensus_lab.protocols._ballot import Ballot
+from consensus_lab.protocols.multipaxos import Command as MPCommand
+from consensus_lab.protocols.multipaxos import Promise as MPPromise
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
@@ -598,5 +601,21 @@ def test_multipaxos_refuses_an_operation_it_does_not_offer_to_the_client_that_as
     n, ctx = mp_node("n2")
     request = ClientRequest("c1", 1, "incr", "x", 1)
     n.on_client_request(ctx, request)
-    [(to, answer)] = ctx.replies()
-    assert to == request and isinstance(answer, Fail) and "not 'incr'" in str(answer)
+    assert ctx.replies() == [(request, Fail("the key-value service offers read, write, cas, not 'incr'"))]
+
+
+def test_a_multipaxos_cas_that_finds_another_value_fails_and_says_what_it_found():
+    n, _ = mp_node("n2")
+    n.kv["x"] = 5
+    assert n.execute(MPCommand("c1", 1, "cas", "x", (1, 2))) == Fail("cas on x: expected 1, found 5")
+    assert n.kv == {"x": 5}
+
+
+def test_a_multipaxos_candidate_counts_only_the_promises_for_its_own_ballot():
+    n, ctx = mp_node("n1")
+    n.start_election(ctx)
+    stale = Ballot(n.lead.ballot.round - 1, "n1")
+    n.on_message(ctx, "n2", MPPromise(stale, ()))
+    assert not n.is_leader
+    n.on_message(ctx, "n2", MPPromise(n.lead.ballot, ()))
+    assert n.is_leader
