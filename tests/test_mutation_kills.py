@@ -29,6 +29,7 @@ from consensus_lab.checkers import (
 from consensus_lab.history import Op
 from consensus_lab.protocols._ballot import Ballot
 from consensus_lab.protocols.multipaxos import Command as MPCommand
+from consensus_lab.protocols.multipaxos import Prepare as MPPrepare
 from consensus_lab.protocols.multipaxos import Promise as MPPromise
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
@@ -619,3 +620,18 @@ def test_a_multipaxos_candidate_counts_only_the_promises_for_its_own_ballot():
     assert not n.is_leader
     n.on_message(ctx, "n2", MPPromise(n.lead.ballot, ()))
     assert n.is_leader
+
+
+def test_a_multipaxos_acceptor_answers_a_repeated_prepare_with_the_same_promise():
+    n, ctx = mp_node("n2")
+    prepare = MPPrepare(Ballot(2, "n3"), 0)
+    n.on_message(ctx, "n3", prepare)
+    n.on_message(ctx, "n3", prepare)
+    assert ctx.sent() == [("n3", MPPromise(prepare.ballot, ()))] * 2
+
+
+def test_a_new_multipaxos_leader_stops_its_election_timer():
+    n, ctx = mp_node("n1")
+    n.start_election(ctx)
+    n.on_message(ctx, "n2", MPPromise(n.lead.ballot, ()))
+    assert n.is_leader and cancelled(ctx) == ["election"]
