@@ -29,6 +29,7 @@ from consensus_lab.checkers import (
 from consensus_lab.history import Op
 from consensus_lab.protocols._ballot import Ballot
 from consensus_lab.protocols.multipaxos import Command as MPCommand
+from consensus_lab.protocols.multipaxos import Nack as MPNack
 from consensus_lab.protocols.multipaxos import Prepare as MPPrepare
 from consensus_lab.protocols.multipaxos import Promise as MPPromise
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
@@ -635,3 +636,12 @@ def test_a_new_multipaxos_leader_stops_its_election_timer():
     n.start_election(ctx)
     n.on_message(ctx, "n2", MPPromise(n.lead.ballot, ()))
     assert n.is_leader and cancelled(ctx) == ["election"]
+
+
+def test_a_multipaxos_acceptor_refuses_a_stale_prepare_naming_it_and_its_promise():
+    n, ctx = mp_node("n2")
+    high, low = Ballot(3, "n3"), Ballot(2, "n1")
+    n.on_message(ctx, "n3", MPPrepare(high, 0))
+    ctx.clear()
+    n.on_message(ctx, "n1", MPPrepare(low, 0))
+    assert ctx.sent() == [("n1", MPNack(low, high))]
