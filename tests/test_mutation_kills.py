@@ -28,7 +28,9 @@ from consensus_lab.checkers import (
 )
 from consensus_lab.history import Op
 from consensus_lab.protocols._ballot import Ballot
+from consensus_lab.protocols.multipaxos import CatchUp as MPCatchUp
 from consensus_lab.protocols.multipaxos import Command as MPCommand
+from consensus_lab.protocols.multipaxos import Entries as MPEntries
 from consensus_lab.protocols.multipaxos import Nack as MPNack
 from consensus_lab.protocols.multipaxos import Prepare as MPPrepare
 from consensus_lab.protocols.multipaxos import Promise as MPPromise
@@ -645,3 +647,11 @@ def test_a_multipaxos_acceptor_refuses_a_stale_prepare_naming_it_and_its_promise
     ctx.clear()
     n.on_message(ctx, "n1", MPPrepare(low, 0))
     assert ctx.sent() == [("n1", MPNack(low, high))]
+
+
+def test_a_multipaxos_catch_up_sends_the_chosen_slots_from_the_one_asked_for():
+    chosen = [MPCommand("c1", i, "write", "x", i) for i in range(1, 4)]
+    n, ctx = mp_node("n1", storage={"round": 1, **{f"chosen:{i}": c for i, c in enumerate(chosen)}})
+    assert n.applied == 3
+    n.on_message(ctx, "n2", MPCatchUp(1))
+    assert ctx.sent() == [("n2", MPEntries(((1, chosen[1]), (2, chosen[2]))))]
