@@ -28,7 +28,9 @@ from consensus_lab.checkers import (
 )
 from consensus_lab.history import Op
 from consensus_lab.protocols._ballot import Ballot
+from consensus_lab.protocols.multipaxos import NOOP as MPNOOP
 from consensus_lab.protocols.multipaxos import CatchUp as MPCatchUp
+from consensus_lab.protocols.multipaxos import Chosen as MPChosen
 from consensus_lab.protocols.multipaxos import Command as MPCommand
 from consensus_lab.protocols.multipaxos import Entries as MPEntries
 from consensus_lab.protocols.multipaxos import Nack as MPNack
@@ -655,3 +657,34 @@ def test_a_multipaxos_catch_up_sends_the_chosen_slots_from_the_one_asked_for():
     assert n.applied == 3
     n.on_message(ctx, "n2", MPCatchUp(1))
     assert ctx.sent() == [("n2", MPEntries(((1, chosen[1]), (2, chosen[2]))))]
+
+
+def test_a_restarted_multipaxos_acceptor_keeps_its_promise_and_what_it_accepted():
+    """Phase 1's durable state: after a restart the acceptor still refuses ballots below its
+    promise and reports what it accepted to a higher Prepare."""
+    low, high = Ballot(1, "n1"), Ballot(3, "n3")
+    accepted = MPCommand("c1", 1, "write", "x", 7)
+    n, ctx = mp_node("n2", storage={"round": 0, "promised": Ballot(2, "n1"), "acc:0": (low, accepted)})
+    n.on_message(ctx, "n1", MPPrepare(low, 0))
+    n.on_message(ctx, "n3", MPPrepare(high, 0))
+    assert ctx.sent() == [("n1", MPNack(low, Ballot(2, "n1"))),
+                          ("n3", MPPromise(high, ((0, low, accepted),)))]
+
+
+def test_a_fresh_multipaxos_node_knows_no_leader_and_its_first_ballot_is_round_1():
+    n, ctx = mp_node("n1")
+    assert n.state_view() == {"role": "follower", "ballot": None, "promised": str(Ballot(0, "")),
+                              "chosen_upto": 0, "log": [], "kv": {}}
+    request = ClientRequest("c1", 1, "write", "x", 1)
+    n.on_client_request(ctx, request)
+    assert ctx.replies() == [(request, Redirect(None))]
+    n.start_election(ctx)
+    assert n.lead.ballot == Ballot(1, "n1")
+
+
+def test_a_multipaxos_replica_skips_no_ops_when_it_applies_the_log():
+    n, ctx = mp_node("n2")
+    n.on_message(ctx, "n1", MPChosen(0, MPNOOP))
+    n.on_message(ctx, "n1", MPChosen(1, MPCommand("c1", 1, "write", "x", 4)))
+    assert n.applied == 2 and n.kv == {"x": 4} and n.sessions == {"c1": (1, Ok(4))}
+    assert n.state_view()["log"] == ["noop", "c1#1 write x 4"]
