@@ -688,3 +688,12 @@ def test_a_multipaxos_replica_skips_no_ops_when_it_applies_the_log():
     n.on_message(ctx, "n1", MPChosen(1, MPCommand("c1", 1, "write", "x", 4)))
     assert n.applied == 2 and n.kv == {"x": 4} and n.sessions == {"c1": (1, Ok(4))}
     assert n.state_view()["log"] == ["noop", "c1#1 write x 4"]
+
+
+def test_a_multipaxos_replica_applies_the_whole_chosen_prefix_past_no_ops_and_duplicates():
+    """At a restart the replica applies every chosen slot in one go: a no-op and a retried
+    command chosen twice are passed over, not stopped at."""
+    first, second = MPCommand("c1", 1, "write", "x", 1), MPCommand("c1", 2, "write", "x", 2)
+    log = [MPNOOP, first, first, second]
+    n, _ = mp_node("n2", storage={f"chosen:{i}": c for i, c in enumerate(log)})
+    assert n.applied == 4 and n.kv == {"x": 2} and n.sessions == {"c1": (2, Ok(2))}
