@@ -697,3 +697,37 @@ def test_a_multipaxos_replica_applies_the_whole_chosen_prefix_past_no_ops_and_du
     log = [MPNOOP, first, first, second]
     n, _ = mp_node("n2", storage={f"chosen:{i}": c for i, c in enumerate(log)})
     assert n.applied == 4 and n.kv == {"x": 2} and n.sessions == {"c1": (2, Ok(2))}
+
+
+def test_the_multipaxos_observer_tells_a_replica_that_changed_its_mind_from_one_that_learned_wrong():
+    """Replicas learn only chosen commands: a replica that learns a command other than the
+    chosen one, and a replica that changes a slot it had learned, are two different stories
+    (each replica's learned slots are remembered apart)."""
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._multipaxos_invariants import _Observer
+
+    b1 = Ballot(1, "n1")
+    a, b = MPCommand("c1", 1, "write", "x", 1), MPCommand("c1", 1, "write", "x", 2)
+
+    def world():
+        nodes = {n: SimpleNamespace(accepted={}, chosen={}) for n in ("n1", "n2", "n3")}
+        disks = {n: SimpleNamespace(writes=0) for n in nodes}
+        asked = [Op(0, "invoke", "write", "x", 1), Op(1, "invoke", "write", "x", 2)]
+        return SimpleNamespace(nodes=nodes, storage=disks, history=asked)
+
+    def change(w, nid, **fields):
+        for name, value in fields.items():
+            getattr(w.nodes[nid], name).update(value)
+        w.storage[nid].writes += 1
+
+    for culprit, story in [("n2", "n2 learned {b} in slot 0, where {a} is chosen"),
+                           ("n1", "n1 changed slot 0 from {a} to {b}")]:
+        w, obs = world(), _Observer()
+        change(w, "n1", accepted={0: (b1, a)}, chosen={0: a})
+        change(w, "n2", accepted={0: (b1, a)})
+        obs.update(w)
+        assert obs.chosen == {0: (a, b1)} and obs.problems == {}
+        change(w, culprit, chosen={0: b})
+        obs.update(w)
+        assert obs.problems == {"replicas learn only chosen commands": story.format(a=a, b=b)}
