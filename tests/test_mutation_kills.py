@@ -731,3 +731,26 @@ def test_the_multipaxos_observer_tells_a_replica_that_changed_its_mind_from_one_
         change(w, culprit, chosen={0: b})
         obs.update(w)
         assert obs.problems == {"replicas learn only chosen commands": story.format(a=a, b=b)}
+    w, obs = world(), _Observer()
+    change(w, "n3", chosen={1: a})
+    obs.update(w)
+    assert obs.problems == {"replicas learn only chosen commands":
+                            f"n3 learned {a} in slot 1, where nothing is chosen"}
+
+
+@pytest.mark.parametrize("read", [1, 2])
+def test_the_multipaxos_observer_counts_a_cas_as_a_write_of_its_new_value(read):
+    """Stale reads: a cas that completed is a write of its new value. x=1, then cas 1->2, then
+    x=3, all done before a read begins: the read may return neither 1 nor 2."""
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._multipaxos_invariants import _Observer
+
+    ops = [("write", 1), ("cas", (1, 2)), ("write", 3)]
+    history = []
+    for i, (f, value) in enumerate(ops):
+        history += [Op(i, "invoke", f, "x", value, 2.0 * i), Op(i, "ok", f, "x", value, 2.0 * i + 1)]
+    history += [Op(9, "invoke", "read", "x", None, 10.0), Op(9, "ok", "read", "x", read, 11.0)]
+    obs = _Observer()
+    obs.update(SimpleNamespace(nodes={}, storage={}, history=history))
+    assert list(obs.problems) == ["reads are not stale"]
