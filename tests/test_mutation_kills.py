@@ -738,19 +738,37 @@ def test_the_multipaxos_observer_tells_a_replica_that_changed_its_mind_from_one_
                             f"n3 learned {a} in slot 1, where nothing is chosen"}
 
 
-@pytest.mark.parametrize("read", [1, 2])
-def test_the_multipaxos_observer_counts_a_cas_as_a_write_of_its_new_value(read):
-    """Stale reads: a cas that completed is a write of its new value. x=1, then cas 1->2, then
-    x=3, all done before a read begins: the read may return neither 1 nor 2."""
+def stale_read_problems(ops, read, at):
+    """The Multi-Paxos observer's problems for completed ``(f, value, invoked, done)`` ops on
+    key x, then a read of x returning ``read`` over ``at`` = (invoked, done)."""
     from types import SimpleNamespace
 
     from consensus_lab.protocols._multipaxos_invariants import _Observer
 
-    ops = [("write", 1), ("cas", (1, 2)), ("write", 3)]
     history = []
-    for i, (f, value) in enumerate(ops):
-        history += [Op(i, "invoke", f, "x", value, 2.0 * i), Op(i, "ok", f, "x", value, 2.0 * i + 1)]
-    history += [Op(9, "invoke", "read", "x", None, 10.0), Op(9, "ok", "read", "x", read, 11.0)]
+    for i, (f, value, t0, t1) in enumerate([*ops, ("read", read, *at)]):
+        history += [Op(i, "invoke", f, "x", None if f == "read" else value, t0),
+                    Op(i, "ok", f, "x", value, t1)]
     obs = _Observer()
     obs.update(SimpleNamespace(nodes={}, storage={}, history=history))
-    assert list(obs.problems) == ["reads are not stale"]
+    return obs.problems
+
+
+@pytest.mark.parametrize(("read", "why"), [
+    (1, "1 (written by an operation done at t=1.000), but a later write (t=2.000 to 3.000)"),
+    (2, "2 (written by an operation done at t=3.000), but a later write (t=4.000 to 5.000)"),
+    (None, "None (the initial value), but a later write (t=0.000 to 1.000)")])
+def test_the_multipaxos_observer_counts_a_cas_as_a_write_of_its_new_value(read, why):
+    """Stale reads: a cas that completed is a write of its new value. x=1, then cas 1->2, then
+    x=3, all done before a read begins: the read may return neither 1, nor 2, nor the
+    initial value; the problem names what it read and the later write it missed."""
+    ops = [("write", 1, 0.0, 1.0), ("cas", (1, 2), 2.0, 3.0), ("write", 3, 4.0, 5.0)]
+    assert stale_read_problems(ops, read, (10.0, 11.0)) == {
+        "reads are not stale": f"a read of x invoked at t=10.000 returned {why} had already completed"}
+
+
+def test_the_multipaxos_observer_takes_writes_at_the_same_instant_as_concurrent():
+    """A write that completes at the instant the read begins, or begins at the instant the
+    read's source completed, may be ordered either way: no stale read."""
+    assert stale_read_problems([("write", 1, 0.0, 1.0), ("write", 2, 2.0, 3.0)], 1, (3.0, 4.0)) == {}
+    assert stale_read_problems([("write", 1, 0.0, 1.0), ("write", 2, 1.0, 2.0)], 1, (3.0, 4.0)) == {}
