@@ -772,3 +772,13 @@ def test_the_multipaxos_observer_takes_writes_at_the_same_instant_as_concurrent(
     read's source completed, may be ordered either way: no stale read."""
     assert stale_read_problems([("write", 1, 0.0, 1.0), ("write", 2, 2.0, 3.0)], 1, (3.0, 4.0)) == {}
     assert stale_read_problems([("write", 1, 0.0, 1.0), ("write", 2, 1.0, 2.0)], 1, (3.0, 4.0)) == {}
+
+
+def test_a_participant_that_aborts_before_voting_records_a_no_vote():
+    """Asked for a decision before any Prepare, a participant aborts alone: its votes say no
+    (the validity invariant reads ``votes()``), so a commit could never be justified by it."""
+    from consensus_lab.protocols.twopc import DecisionRequest
+
+    p, ctx = twopc_participant("n3")
+    p.on_message(ctx, "n2", DecisionRequest("t1"))
+    assert p.votes() == {"t1": False} and p.decisions() == {"t1": "abort"}
