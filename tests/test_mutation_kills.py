@@ -782,3 +782,24 @@ def test_a_participant_that_aborts_before_voting_records_a_no_vote():
     p, ctx = twopc_participant("n3")
     p.on_message(ctx, "n2", DecisionRequest("t1"))
     assert p.votes() == {"t1": False} and p.decisions() == {"t1": "abort"}
+
+
+def test_the_2pc_validity_check_counts_every_participant():
+    """Validity: a commit needs a yes vote from every participant, n2 included (n1 is the
+    coordinator, every other node a participant)."""
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    def node(decisions, votes):
+        return SimpleNamespace(decisions=lambda: decisions, votes=lambda: votes)
+
+    decided: dict[str, str] = {}
+    nodes = {"n1": node(decided, {}), "n2": node({}, {"t1": False}), "n3": node({}, {"t1": True})}
+    world = SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes})
+    obs = TwoPCObserver()
+    obs.update(world)
+    decided["t1"] = "commit"
+    world.storage["n1"].writes += 1
+    obs.update(world)
+    assert obs.problems == {"validity": "t1 committed at n1 without a yes vote from n2"}
