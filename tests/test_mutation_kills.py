@@ -803,3 +803,21 @@ def test_the_2pc_validity_check_counts_every_participant():
     world.storage["n1"].writes += 1
     obs.update(world)
     assert obs.problems == {"validity": "t1 committed at n1 without a yes vote from n2"}
+
+
+def test_the_2pc_observer_catches_a_decision_that_changes():
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    decided = {"t1": "commit"}
+    nodes = {"n1": SimpleNamespace(decisions=lambda: {}, votes=lambda: {}),
+             "n2": SimpleNamespace(decisions=lambda: decided, votes=lambda: {"t1": True})}
+    world = SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes})
+    obs = TwoPCObserver()
+    obs.update(world)
+    assert obs.problems == {}
+    decided["t1"] = "abort"
+    world.storage["n2"].writes += 1
+    obs.update(world)
+    assert obs.problems == {"decisions are final": "n2 decided commit for t1, later abort"}
