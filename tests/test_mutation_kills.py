@@ -821,3 +821,19 @@ def test_the_2pc_observer_catches_a_decision_that_changes():
     world.storage["n2"].writes += 1
     obs.update(world)
     assert obs.problems == {"decisions are final": "n2 decided commit for t1, later abort"}
+
+
+def test_the_2pc_observer_names_the_two_nodes_that_disagree():
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    def node(decisions, votes):
+        return SimpleNamespace(decisions=lambda: decisions, votes=lambda: votes)
+
+    nodes = {"n1": node({}, {}), "n2": node({"t1": "abort"}, {"t1": True}),
+             "n3": node({"t1": "commit"}, {"t1": True})}
+    obs = TwoPCObserver()
+    obs.update(SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes}))
+    assert obs.problems == {"atomicity": "t1 is abort at n2 but commit at n3"}
+    assert obs.first == {"t1": ("abort", "n2")} and obs.where == {"t1": {"abort": ["n2"], "commit": ["n3"]}}
