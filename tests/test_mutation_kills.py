@@ -837,3 +837,15 @@ def test_the_2pc_observer_names_the_two_nodes_that_disagree():
     obs.update(SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes}))
     assert obs.problems == {"atomicity": "t1 is abort at n2 but commit at n3"}
     assert obs.first == {"t1": ("abort", "n2")} and obs.where == {"t1": {"abort": ["n2"], "commit": ["n3"]}}
+
+
+def test_the_2pc_validity_check_names_every_missing_vote():
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    nodes = {n: SimpleNamespace(decisions=lambda: {}, votes=lambda: {}) for n in ("n2", "n3")}
+    nodes = {"n1": SimpleNamespace(decisions=lambda: {"t1": "commit"}, votes=lambda: {}), **nodes}
+    obs = TwoPCObserver()
+    obs.update(SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes}))
+    assert obs.problems == {"validity": "t1 committed at n1 without a yes vote from n2, n3"}
