@@ -849,3 +849,21 @@ def test_the_2pc_validity_check_names_every_missing_vote():
     obs = TwoPCObserver()
     obs.update(SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes}))
     assert obs.problems == {"validity": "t1 committed at n1 without a yes vote from n2, n3"}
+
+
+def test_the_2pc_article_participant_flips_a_coin_votes_and_decides_alone():
+    """The article's sketch: a coin-flip vote for the transaction asked about, and the
+    participant's own decision follows its own vote at once."""
+    from consensus_lab.protocols.twopc import Prepare as TwoPCPrepare
+    from consensus_lab.protocols.twopc import Vote
+
+    votes = set()
+    p, ctx = twopc_participant(variant="article")
+    for k in range(12):
+        ctx.clear()
+        p.on_message(ctx, "n1", TwoPCPrepare(f"t{k}", WRITES))
+        [(to, vote)] = ctx.sent()
+        assert to == "n1" and vote == Vote(f"t{k}", vote.yes)
+        assert p.decisions()[f"t{k}"] == ("commit" if vote.yes else "abort")
+        votes.add(vote.yes)
+    assert votes == {True, False}
