@@ -867,3 +867,11 @@ def test_the_2pc_article_participant_flips_a_coin_votes_and_decides_alone():
         assert p.decisions()[f"t{k}"] == ("commit" if vote.yes else "abort")
         votes.add(vote.yes)
     assert votes == {True, False}
+
+
+def test_a_participant_that_refuses_records_a_no_vote():
+    from consensus_lab.protocols.twopc import Prepare as TwoPCPrepare
+
+    p, ctx = twopc_participant("n3", refuse=("n3",))
+    p.on_message(ctx, "n1", TwoPCPrepare("t1", WRITES))
+    assert p.votes() == {"t1": False} and p.decisions() == {"t1": "abort"}
