@@ -875,3 +875,12 @@ def test_a_participant_that_refuses_records_a_no_vote():
     p, ctx = twopc_participant("n3", refuse=("n3",))
     p.on_message(ctx, "n1", TwoPCPrepare("t1", WRITES))
     assert p.votes() == {"t1": False} and p.decisions() == {"t1": "abort"}
+
+
+def test_a_restarted_participant_reads_back_its_votes_and_data_whatever_the_key():
+    """From its log alone: a yes vote for every logged vote, a no vote for an abort it never
+    voted on, and the installed data (keys may contain colons)."""
+    p, _ = twopc_participant(storage={"vote:t1": WRITES, "vote:t0": (("k:1", 5),),
+                                      "outcome:t0": "commit", "outcome:t2": "abort", "data:k:1": 5})
+    assert p.votes() == {"t0": True, "t1": True, "t2": False}
+    assert p.decisions() == {"t0": "commit", "t2": "abort"} and p.data == {"k:1": 5}
