@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -41,7 +42,14 @@ def read(root: Path) -> dict[str, dict[str, str]]:
     """module -> mutant name -> status."""
     out = {}
     for meta in sorted(root.rglob("*.py.meta")):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        for attempt in range(5):  # a run going on rewrites the file: read it again
+            try:
+                codes = json.loads(meta.read_text())["exit_code_by_key"]
+                break
+            except json.JSONDecodeError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
         out[module_name(meta, root)] = {k: STATUS.get(v, "other") for k, v in codes.items()}
     return out
 

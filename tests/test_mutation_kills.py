@@ -7,14 +7,35 @@ on small hopeless histories; each runs in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from _toys import Ticker
 from test_check_defects import hopeless_history
+from test_multipaxos import leader as mp_leader
+from test_multipaxos import node as mp_node
 from test_paxos import B1, B2
 from test_paxos import node as paxos_node
 from test_raft import cmd, make_leader, node, with_log
+from test_twopc import WRITES
+from test_twopc import participant as twopc_participant
 
-from consensus_lab.checkers import NOT_LINEARIZABLE, UNKNOWN, check_linearizable
+from consensus_lab.checkers import (
+    NOT_LINEARIZABLE,
+    UNKNOWN,
+    check_linearizable,
+    linearization_points,
+)
 from consensus_lab.history import Op
+from consensus_lab.protocols._ballot import Ballot
+from consensus_lab.protocols.multipaxos import NOOP as MPNOOP
+from consensus_lab.protocols.multipaxos import CatchUp as MPCatchUp
+from consensus_lab.protocols.multipaxos import Chosen as MPChosen
+from consensus_lab.protocols.multipaxos import Command as MPCommand
+from consensus_lab.protocols.multipaxos import Entries as MPEntries
+from consensus_lab.protocols.multipaxos import Nack as MPNack
+from consensus_lab.protocols.multipaxos import Prepare as MPPrepare
+from consensus_lab.protocols.multipaxos import Promise as MPPromise
 from consensus_lab.protocols.paxos import Accept, Config, PaxosNode, Prepare, Promise
 from consensus_lab.protocols.raft import (
     FOLLOWER,
@@ -23,9 +44,10 @@ from consensus_lab.protocols.raft import (
     InstallSnapshot,
     RequestVote,
     RequestVoteReply,
+    durable_view,
 )
-from consensus_lab.protocols.raft_log import Entry, Snapshot
-from consensus_lab.sim import ClientRequest, Redirect
+from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
+from consensus_lab.sim import ClientRequest, Fail, Ok, Redirect, Simulation
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -283,3 +305,582 @@ def test_a_states_budget_keeps_searching_the_keys_that_fit_and_names_no_key_with
     assert r.verdict == NOT_LINEARIZABLE and r.partition == "z"
     r = check_linearizable(hopeless_history(12), "register", prechecks=False, max_states=500)
     assert r.reason == "search gave up: more than 500 configurations"
+
+
+
+def memo_sizes_at_each_look(monkeypatch) -> list[int]:
+    """Record how many configurations a partition's search remembers each time it hands control
+    back to ``_search`` (which then looks at its budgets), in order, over all partitions."""
+    from consensus_lab.checkers import linearizability
+
+    sizes: list[int] = []
+    run = linearizability._PartitionSearch.run
+
+    def recording(self):
+        steps = run(self)
+        try:
+            while True:
+                next(steps)
+                sizes.append(len(self.memo))
+                yield
+        except StopIteration as stop:
+            return stop.value
+
+    monkeypatch.setattr(linearizability._PartitionSearch, "run", recording)
+    return sizes
+
+
+def test_a_states_budget_of_exactly_what_the_search_remembers_is_enough(monkeypatch):
+    """``max_states`` is the most configurations the search may remember: a budget equal to the
+    largest number it remembers at a look still gets the verdict; one less gives up."""
+    h = hopeless_history(6)
+    sizes = memo_sizes_at_each_look(monkeypatch)
+    assert check_linearizable(h, "register", prechecks=False).verdict == NOT_LINEARIZABLE
+    peak = max(sizes)
+    assert check_linearizable(h, "register", prechecks=False, max_states=peak).verdict \
+        == NOT_LINEARIZABLE
+    r = check_linearizable(h, "register", prechecks=False, max_states=peak - 1)
+    assert r.verdict == UNKNOWN and r.budget == "states"
+
+
+def test_a_states_budget_drops_partitions_until_the_rest_fits(monkeypatch):
+    """Three keys over the budget at the first look: dropping the largest (``a``) still leaves
+    more than the budget, so the next largest (``b``, the first of two equal ones) goes too, and
+    ``c`` is searched to its verdict (the budget counts what the partitions left remember, not
+    what the dropped one did)."""
+    def keyed(n, key, offset):
+        return [Op(e.process + offset, e.type, e.f, key, e.value) for e in hopeless_history(n)]
+
+    h = keyed(9, "a", 0) + keyed(6, "b", 1000) + keyed(6, "c", 2000)
+    sizes = memo_sizes_at_each_look(monkeypatch)
+    check_linearizable(h, "kv", prechecks=False)
+    a, b, c = sizes[:3]  # the first look, in key order
+    assert a > b == c and a + b + c > 1000 and b + c > 1000 >= a and c <= 1000
+    r = check_linearizable(h, "kv", prechecks=False, max_states=1000)
+    assert r.verdict == NOT_LINEARIZABLE and r.partition == "c"
+
+
+# --- the simulator: crashes and restarts are counted ------------------------------------------------
+
+
+def test_the_summary_counts_every_crash_and_every_restart():
+    """Two crash-restart cycles of one node and one of another: ``summary_stats`` says 3 and 3
+    (a no-op restart of a live node, or crash of a crashed one, counts nothing)."""
+    sim = Simulation(lambda nid, cl: Ticker(nid, cl), ("n1", "n2", "n3"))
+    sim.start()
+    for t, n in [(0.2, "n2"), (0.4, "n2"), (0.6, "n3")]:
+        sim.run_until(t)
+        sim.crash(n)
+        sim.crash(n)
+        sim.run_until(t + 0.1)
+        sim.restart(n)
+        sim.restart(n)
+    stats = sim.summary_stats()
+    assert (stats["crashes"], stats["restarts"]) == (3, 3)
+
+
+# --- Raft's log and state machine (raft_log.py) --------------------------------------------------
+
+
+def test_a_snapshot_that_disagrees_with_the_log_discards_the_whole_log():
+    """Figure 13, InstallSnapshot steps 6 and 7: the entries after the snapshot's index are kept
+    only if the log holds that index with the snapshot's term; otherwise the log is discarded,
+    even when it is longer than the snapshot."""
+    log = RaftLog([Entry(1), Entry(1), Entry(2)])
+    log.compact(2, 3)
+    assert (log.entries, log.snapshot_index, log.snapshot_term) == ([], 2, 3)
+    log = RaftLog([Entry(1), Entry(1), Entry(2)])
+    log.compact(2, 1)
+    assert (log.entries, log.snapshot_index, log.terms()) == ([Entry(2)], 2, (None, None, 2))
+
+
+def test_a_snapshot_keeps_the_sessions_and_sorts_the_data_by_key():
+    """A snapshot is a value: its data sorted by the keys' repr (keys of any type, ``None``
+    too), whatever order they were written in, and it carries the session table, so a retry
+    of an operation applied before the snapshot is not applied again after it."""
+    sm = KVStateMachine()
+    for seq, (key, value) in enumerate([("y", 1), (None, 3), ("x", 2)], 1):
+        sm.apply(Command("c1", seq, "write", key, value))
+    sm.apply(Command("c2", 1, "append", "x", 5))
+    snap = sm.to_snapshot(4, 1)
+    assert snap.data == (("x", 7), ("y", 1), (None, 3))
+    assert snap.sessions == (("c1", (3, Ok())), ("c2", (1, Ok())))
+    again = KVStateMachine.from_snapshot(snap)
+    assert again.apply(Command("c2", 1, "append", "x", 5)) == Ok() and again.data["x"] == 7
+
+
+def test_commands_and_entries_print_as_the_trace_shows_them():
+    """``c1#3 write x 5``; a value is shown by its repr and only when there is one."""
+    assert str(Command("c1", 3, "write", "x", "v")) == "c1#3 write x 'v'"
+    assert str(Command("c2", 1, "read", "x")) == "c2#1 read x"
+    assert str(Entry(2, Command("c2", 1, "read", "x"))) == "[2] c2#1 read x"
+    assert str(Entry(4)) == "[4] no-op"
+
+
+def test_the_last_index_of_a_term_looks_at_every_entry_and_at_the_snapshot():
+    """The leader's fast backup (a follower's conflicting term) jumps to the last entry of that
+    term in its own log: the last entry, the first one, or the snapshot's last index."""
+    log = RaftLog([Entry(1), Entry(1), Entry(2), Entry(3), Entry(3)])
+    assert [log.last_index_of_term(t) for t in (1, 2, 3, 4)] == [2, 3, 5, None]
+    log = RaftLog([Entry(3), Entry(5)], snapshot_index=4, snapshot_term=2)
+    assert [log.last_index_of_term(t) for t in (2, 3, 4, 5)] == [4, 5, None, 6]
+
+
+# --- Raft: what the pictures show (state_view, and durable_view for a crashed node) ----------------
+
+
+def test_a_node_and_its_disk_show_the_same_fields():
+    """A live node's ``state_view`` and a crashed node's ``durable_view`` (read from its disk
+    alone; its commit index is the snapshot's) have the same fields, with their values."""
+    down = {"role": "down", "term": 0, "vote": None, "leader": None, "log_terms": [],
+            "commit_index": 0, "last_applied": 0, "snapshot_index": 0}
+    assert durable_view({}) == down  # a node that crashed before writing anything
+    f, ctx = node("n3")
+    f.on_message(ctx, "n2", RequestVote(2, "n2", 0, 0))
+    f.on_message(ctx, "n1", InstallSnapshot(3, "n1", 2, 1, Snapshot(2, 1, (("x", 2),), ())))
+    f.on_message(ctx, "n1", AppendEntries(3, "n1", 2, 1, (Entry(3, cmd(3)),), 2))
+    assert f.state_view() == {"role": FOLLOWER, "term": 3, "vote": None, "leader": "n1",
+                              "log_terms": [None, None, 3], "commit_index": 2,
+                              "last_applied": 2, "snapshot_index": 2}
+    f.on_message(ctx, "n2", RequestVote(4, "n2", 3, 3))
+    assert durable_view(ctx.storage.snapshot()) == {
+        **down, "term": 4, "vote": "n2", "log_terms": [None, None, 3],
+        "commit_index": 2, "last_applied": 2, "snapshot_index": 2}
+
+
+# --- the linearizability checker: where the pictures put each linearization point ------------------
+
+
+def test_linearization_points_sit_midway_in_the_room_the_neighbours_leave():
+    """Each point is the middle of [the later of its call and just after the previous point,
+    the earlier of its return and just before the next point]; an indeterminate operation ends
+    at ``end`` (default: one past the last finite time). Two writes, 0 = [0, 3] and 1 = [1, 2],
+    then a read [4, 5]: linearized 1, 0 (read 1) or 0, 1 (read 2)."""
+    eps = 1e-6
+    w1, w2 = Op(0, "invoke", "write", None, 1), Op(1, "invoke", "write", None, 2)
+    writes = [w1, w2, Op(1, "ok", "write", None, 2), Op(0, "ok", "write", None, 1)]
+    read = [Op(2, "invoke", "read"), Op(2, "ok", "read", None, 1)]
+    r = check_linearizable(writes + read, "register")
+    assert r.linearization == [1, 0, 2]
+    assert linearization_points(r) == pytest.approx({1: 1.5, 0: (1 + eps + 3) / 2, 2: 4.5},
+                                                    abs=1e-9)
+    read[1] = Op(2, "ok", "read", None, 2)
+    r = check_linearizable(writes + read, "register")
+    assert r.linearization == [0, 1, 2]
+    assert linearization_points(r) == pytest.approx({0: (2 - eps) / 2, 1: 1.5, 2: 4.5}, abs=1e-9)
+    # the second write never answers (ret = inf) and a read returns its value
+    h = [w1, Op(0, "ok", "write", None, 1), w2, Op(2, "invoke", "read"), Op(2, "ok", "read", None, 2)]
+    r = check_linearizable(h, "register")
+    assert r.linearization == [0, 1, 2] and r.operations[1].ret == float("inf")
+    assert linearization_points(r) == pytest.approx({0: 0.5, 1: (2 + 4 - eps) / 2, 2: 3.5},
+                                                    abs=1e-9)
+
+
+def test_linearization_points_of_an_unfinished_last_operation_and_of_a_refutation():
+    """An operation that never answered and is linearized last ends at ``end``, or one past
+    the last finite time; a refuted history gets points along its longest prefix; no
+    operations, no points."""
+    h = [Op(0, "invoke", "write", None, 1), Op(1, "invoke", "read"), Op(1, "ok", "read", None, 1)]
+    r = check_linearizable(h, "register")
+    assert r.linearization == [0, 1] and r.operations[0].ret == float("inf")
+    assert linearization_points(r) == pytest.approx({0: (0 + 2 - 1e-6) / 2, 1: 1.5}, abs=1e-9)
+    # a witness may also place a write that never answered last (it took effect after the read)
+    r = check_linearizable(h + [Op(2, "invoke", "write", None, 2)], "register")
+    r = dataclasses.replace(r, witness={None: [0, 1, 2]})
+    assert r.operations[2].call == 3 and r.operations[2].ret == float("inf")
+    assert linearization_points(r)[2] == pytest.approx((3 + 4) / 2)
+    assert linearization_points(r, end=7)[2] == pytest.approx((3 + 7) / 2)
+    r = check_linearizable(hopeless_history(4), "register", prechecks=False)
+    assert r.verdict == NOT_LINEARIZABLE and r.longest_prefix
+    assert sorted(linearization_points(r)) == sorted(r.longest_prefix)
+    assert linearization_points(check_linearizable([], "register")) == {}
+
+
+# --- Multi-Paxos ------------------------------------------------------------------------------------
+
+
+def test_a_multipaxos_leader_steps_down_only_for_a_higher_ballot_and_stops_its_heartbeat():
+    """A Nack naming the leader's own ballot (the answer to a stale message of an earlier round)
+    deposes nobody; a Nack naming a higher ballot makes it a follower that stops its heartbeat
+    and waits for the new leader (n2)."""
+    from consensus_lab.protocols import multipaxos as mp
+    from consensus_lab.protocols._ballot import Ballot
+
+    n, ctx = mp_leader()
+    own = n.lead.ballot
+    n.on_message(ctx, "n2", mp.Nack(Ballot(0, "n1"), own))
+    assert n.is_leader and not cancelled(ctx)
+    n.on_message(ctx, "n2", mp.Nack(own, Ballot(own.round + 1, "n2")))
+    assert not n.is_leader and n.leader_hint == "n2" and cancelled(ctx) == ["heartbeat"]
+    assert "election" in ctx.timers()
+
+
+def test_multipaxos_commands_print_as_the_trace_shows_them():
+    from consensus_lab.protocols import multipaxos as mp
+
+    assert str(mp.NOOP) == "noop"
+    assert str(mp.Command("c1", 2, "write", "x", 5)) == "c1#2 write x 5"
+    assert str(mp.Command("c1", 3, "cas", "x", (1, 2))) == "c1#3 cas x (1, 2)"
+
+
+def test_the_multipaxos_battery_draws_from_the_documented_family():
+    """random_scenario: 3 or 5 nodes, one second, a nemesis interval in [0.2, 0.4] to the
+    millisecond, and one of two latency laws (exponential around 12 ms, uniform 5-20 ms)."""
+    from consensus_lab.protocols import multipaxos as mp
+    from consensus_lab.sim import Latency
+
+    laws = (Latency.exponential(0.012, 0.002), Latency.uniform(0.005, 0.02))
+    scenarios = [mp.random_scenario(seed) for seed in range(60)]
+    assert {s.nodes for s in scenarios} == {3, 5} and {s.duration for s in scenarios} == {1.0}
+    assert {s.network.latency for s in scenarios} == set(laws)
+    assert all(0.2 <= s.nemesis_interval <= 0.4 for s in scenarios)
+    assert all(round(s.nemesis_interval, 3) == s.nemesis_interval for s in scenarios)
+    assert len({s.nemesis_interval for s in scenarios}) > 30
+
+
+# --- 2PC: the participant ---------------------------------------------------------------------------
+
+
+def test_a_participant_view_names_each_transaction_committed_aborted_or_prepared():
+    from consensus_lab.protocols.twopc import Abort, Commit, Prepare
+
+    p, ctx = twopc_participant()
+    p.on_message(ctx, "n1", Prepare("t1", WRITES))
+    p.on_message(ctx, "n1", Commit("t1"))
+    p.on_message(ctx, "n1", Abort("t2"))
+    p.on_message(ctx, "n1", Prepare("t3", (("c", 3),)))
+    assert p.state_view() == {"role": "participant", "data": {"a": 1, "b": 2},
+                              "state": {"t1": "committed", "t2": "aborted", "t3": "prepared"}}
+
+
+def test_the_multipaxos_observer_records_what_is_chosen_by_whom_and_names_each_problem():
+    """Each chosen slot: a no-op needs no request and counts as no command; a command must
+    have been requested; the proposers that chose something are the leaders seen; a second
+    value for a slot breaks "one value per slot". Each problem is named and explained."""
+    from consensus_lab.protocols._ballot import Ballot
+    from consensus_lab.protocols._multipaxos_invariants import _Observer
+    from consensus_lab.protocols.multipaxos import NOOP
+    from consensus_lab.protocols.multipaxos import Command as MPCommand
+
+    b1, b2 = Ballot(1, "n1"), Ballot(2, "n2")
+    obs = _Observer()
+    obs.requested.add(("write", "x", 1))
+    obs._chosen(0, b1, NOOP)
+    assert (obs.problems, obs.commands_chosen, obs.leaders) == ({}, 0, ["n1"])
+    obs._chosen(1, b1, MPCommand("c1", 1, "write", "x", 1))
+    assert (obs.problems, obs.commands_chosen) == ({}, 1)
+    stray = MPCommand("c9", 1, "write", "x", 7)
+    obs._chosen(2, b2, stray)
+    assert obs.problems == {
+        "chosen commands were requested": f"{stray} is chosen in slot 2 but no client asked for it"}
+    assert (obs.commands_chosen, obs.leaders) == (2, ["n1", "n2"])
+    obs._chosen(1, b2, NOOP)
+    assert obs.problems["one value per slot"] == f"slot 1: c1#1 write x 1 was chosen in {b1}, then noop in {b2}"
+
+
+def test_the_multipaxos_observer_sees_only_the_slots_that_are_new_or_changed():
+    """Between two looks at a node, only new slots and slots whose value changed (an acceptor
+    that accepts a higher ballot's value) are looked at again, not every slot."""
+    from consensus_lab.protocols._multipaxos_invariants import _new_or_changed
+
+    assert _new_or_changed({0: "a"}, {0: "a", 2: "c", 1: "b"}) == [1, 2]
+    assert _new_or_changed({0: "a", 1: "b", 2: "c"}, {0: "a", 1: "B", 2: "c"}) == [1]
+    assert _new_or_changed({0: "a", 1: "b"}, {1: "b"}) == []
+
+
+def test_multipaxos_timers_reach_only_the_role_they_are_for():
+    """An election timer that fires at a leader, or a heartbeat timer that fires at a follower
+    (both left over from an earlier role), does nothing; the election timeout option is read."""
+    from consensus_lab.protocols.multipaxos import Config as MPConfig
+
+    n, ctx = mp_leader()
+    ballot = n.lead.ballot
+    n.on_timer(ctx, "election", None)
+    assert n.is_leader and n.lead.ballot == ballot and ctx.sent() == []
+    f, fctx = mp_node("n2")
+    f.on_timer(fctx, "heartbeat", None)
+    assert not f.is_leader and fctx.sent() == []
+    assert MPConfig.from_options({"heartbeat": 0.02, "election_timeout": 0.7}) == MPConfig(0.02, 0.7)
+
+
+def test_multipaxos_refuses_an_operation_it_does_not_offer_to_the_client_that_asked():
+    n, ctx = mp_node("n2")
+    request = ClientRequest("c1", 1, "incr", "x", 1)
+    n.on_client_request(ctx, request)
+    assert ctx.replies() == [(request, Fail("the key-value service offers read, write, cas, not 'incr'"))]
+
+
+def test_a_multipaxos_cas_that_finds_another_value_fails_and_says_what_it_found():
+    n, _ = mp_node("n2")
+    n.kv["x"] = 5
+    assert n.execute(MPCommand("c1", 1, "cas", "x", (1, 2))) == Fail("cas on x: expected 1, found 5")
+    assert n.kv == {"x": 5}
+
+
+def test_a_multipaxos_candidate_counts_only_the_promises_for_its_own_ballot():
+    n, ctx = mp_node("n1")
+    n.start_election(ctx)
+    stale = Ballot(n.lead.ballot.round - 1, "n1")
+    n.on_message(ctx, "n2", MPPromise(stale, ()))
+    assert not n.is_leader
+    n.on_message(ctx, "n2", MPPromise(n.lead.ballot, ()))
+    assert n.is_leader
+
+
+def test_a_multipaxos_acceptor_answers_a_repeated_prepare_with_the_same_promise():
+    n, ctx = mp_node("n2")
+    prepare = MPPrepare(Ballot(2, "n3"), 0)
+    n.on_message(ctx, "n3", prepare)
+    n.on_message(ctx, "n3", prepare)
+    assert ctx.sent() == [("n3", MPPromise(prepare.ballot, ()))] * 2
+
+
+def test_a_new_multipaxos_leader_stops_its_election_timer():
+    n, ctx = mp_node("n1")
+    n.start_election(ctx)
+    n.on_message(ctx, "n2", MPPromise(n.lead.ballot, ()))
+    assert n.is_leader and cancelled(ctx) == ["election"]
+
+
+def test_a_multipaxos_acceptor_refuses_a_stale_prepare_naming_it_and_its_promise():
+    n, ctx = mp_node("n2")
+    high, low = Ballot(3, "n3"), Ballot(2, "n1")
+    n.on_message(ctx, "n3", MPPrepare(high, 0))
+    ctx.clear()
+    n.on_message(ctx, "n1", MPPrepare(low, 0))
+    assert ctx.sent() == [("n1", MPNack(low, high))]
+
+
+def test_a_multipaxos_catch_up_sends_the_chosen_slots_from_the_one_asked_for():
+    chosen = [MPCommand("c1", i, "write", "x", i) for i in range(1, 4)]
+    n, ctx = mp_node("n1", storage={"round": 1, **{f"chosen:{i}": c for i, c in enumerate(chosen)}})
+    assert n.applied == 3
+    n.on_message(ctx, "n2", MPCatchUp(1))
+    assert ctx.sent() == [("n2", MPEntries(((1, chosen[1]), (2, chosen[2]))))]
+
+
+def test_a_restarted_multipaxos_acceptor_keeps_its_promise_and_what_it_accepted():
+    """Phase 1's durable state: after a restart the acceptor still refuses ballots below its
+    promise and reports what it accepted to a higher Prepare."""
+    low, high = Ballot(1, "n1"), Ballot(3, "n3")
+    accepted = MPCommand("c1", 1, "write", "x", 7)
+    n, ctx = mp_node("n2", storage={"round": 0, "promised": Ballot(2, "n1"), "acc:0": (low, accepted)})
+    n.on_message(ctx, "n1", MPPrepare(low, 0))
+    n.on_message(ctx, "n3", MPPrepare(high, 0))
+    assert ctx.sent() == [("n1", MPNack(low, Ballot(2, "n1"))),
+                          ("n3", MPPromise(high, ((0, low, accepted),)))]
+
+
+def test_a_fresh_multipaxos_node_knows_no_leader_and_its_first_ballot_is_round_1():
+    n, ctx = mp_node("n1")
+    assert n.state_view() == {"role": "follower", "ballot": None, "promised": str(Ballot(0, "")),
+                              "chosen_upto": 0, "log": [], "kv": {}}
+    request = ClientRequest("c1", 1, "write", "x", 1)
+    n.on_client_request(ctx, request)
+    assert ctx.replies() == [(request, Redirect(None))]
+    n.start_election(ctx)
+    assert n.lead.ballot == Ballot(1, "n1")
+
+
+def test_a_multipaxos_replica_skips_no_ops_when_it_applies_the_log():
+    n, ctx = mp_node("n2")
+    n.on_message(ctx, "n1", MPChosen(0, MPNOOP))
+    n.on_message(ctx, "n1", MPChosen(1, MPCommand("c1", 1, "write", "x", 4)))
+    assert n.applied == 2 and n.kv == {"x": 4} and n.sessions == {"c1": (1, Ok(4))}
+    assert n.state_view()["log"] == ["noop", "c1#1 write x 4"]
+
+
+def test_a_multipaxos_replica_applies_the_whole_chosen_prefix_past_no_ops_and_duplicates():
+    """At a restart the replica applies every chosen slot in one go: a no-op and a retried
+    command chosen twice are passed over, not stopped at."""
+    first, second = MPCommand("c1", 1, "write", "x", 1), MPCommand("c1", 2, "write", "x", 2)
+    log = [MPNOOP, first, first, second]
+    n, _ = mp_node("n2", storage={f"chosen:{i}": c for i, c in enumerate(log)})
+    assert n.applied == 4 and n.kv == {"x": 2} and n.sessions == {"c1": (2, Ok(2))}
+
+
+def test_the_multipaxos_observer_tells_a_replica_that_changed_its_mind_from_one_that_learned_wrong():
+    """Replicas learn only chosen commands: a replica that learns a command other than the
+    chosen one, and a replica that changes a slot it had learned, are two different stories
+    (each replica's learned slots are remembered apart)."""
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._multipaxos_invariants import _Observer
+
+    b1 = Ballot(1, "n1")
+    a, b = MPCommand("c1", 1, "write", "x", 1), MPCommand("c1", 1, "write", "x", 2)
+
+    def world():
+        nodes = {n: SimpleNamespace(accepted={}, chosen={}) for n in ("n1", "n2", "n3")}
+        disks = {n: SimpleNamespace(writes=0) for n in nodes}
+        asked = [Op(0, "invoke", "write", "x", 1), Op(1, "invoke", "write", "x", 2)]
+        return SimpleNamespace(nodes=nodes, storage=disks, history=asked)
+
+    def change(w, nid, **fields):
+        for name, value in fields.items():
+            getattr(w.nodes[nid], name).update(value)
+        w.storage[nid].writes += 1
+
+    for culprit, story in [("n2", "n2 learned {b} in slot 0, where {a} is chosen"),
+                           ("n1", "n1 changed slot 0 from {a} to {b}")]:
+        w, obs = world(), _Observer()
+        change(w, "n1", accepted={0: (b1, a)}, chosen={0: a})
+        change(w, "n2", accepted={0: (b1, a)})
+        obs.update(w)
+        assert obs.chosen == {0: (a, b1)} and obs.problems == {}
+        change(w, culprit, chosen={0: b})
+        obs.update(w)
+        assert obs.problems == {"replicas learn only chosen commands": story.format(a=a, b=b)}
+    w, obs = world(), _Observer()
+    change(w, "n3", chosen={1: a})
+    obs.update(w)
+    assert obs.problems == {"replicas learn only chosen commands":
+                            f"n3 learned {a} in slot 1, where nothing is chosen"}
+
+
+def stale_read_problems(ops, read, at):
+    """The Multi-Paxos observer's problems for completed ``(f, value, invoked, done)`` ops on
+    key x, then a read of x returning ``read`` over ``at`` = (invoked, done)."""
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._multipaxos_invariants import _Observer
+
+    history = []
+    for i, (f, value, t0, t1) in enumerate([*ops, ("read", read, *at)]):
+        history += [Op(i, "invoke", f, "x", None if f == "read" else value, t0),
+                    Op(i, "ok", f, "x", value, t1)]
+    obs = _Observer()
+    obs.update(SimpleNamespace(nodes={}, storage={}, history=history))
+    return obs.problems
+
+
+@pytest.mark.parametrize(("read", "why"), [
+    (1, "1 (written by an operation done at t=1.000), but a later write (t=2.000 to 3.000)"),
+    (2, "2 (written by an operation done at t=3.000), but a later write (t=4.000 to 5.000)"),
+    (None, "None (the initial value), but a later write (t=0.000 to 1.000)")])
+def test_the_multipaxos_observer_counts_a_cas_as_a_write_of_its_new_value(read, why):
+    """Stale reads: a cas that completed is a write of its new value. x=1, then cas 1->2, then
+    x=3, all done before a read begins: the read may return neither 1, nor 2, nor the
+    initial value; the problem names what it read and the later write it missed."""
+    ops = [("write", 1, 0.0, 1.0), ("cas", (1, 2), 2.0, 3.0), ("write", 3, 4.0, 5.0)]
+    assert stale_read_problems(ops, read, (10.0, 11.0)) == {
+        "reads are not stale": f"a read of x invoked at t=10.000 returned {why} had already completed"}
+
+
+def test_the_multipaxos_observer_takes_writes_at_the_same_instant_as_concurrent():
+    """A write that completes at the instant the read begins, or begins at the instant the
+    read's source completed, may be ordered either way: no stale read."""
+    assert stale_read_problems([("write", 1, 0.0, 1.0), ("write", 2, 2.0, 3.0)], 1, (3.0, 4.0)) == {}
+    assert stale_read_problems([("write", 1, 0.0, 1.0), ("write", 2, 1.0, 2.0)], 1, (3.0, 4.0)) == {}
+
+
+def test_a_participant_that_aborts_before_voting_records_a_no_vote():
+    """Asked for a decision before any Prepare, a participant aborts alone: its votes say no
+    (the validity invariant reads ``votes()``), so a commit could never be justified by it."""
+    from consensus_lab.protocols.twopc import DecisionRequest
+
+    p, ctx = twopc_participant("n3")
+    p.on_message(ctx, "n2", DecisionRequest("t1"))
+    assert p.votes() == {"t1": False} and p.decisions() == {"t1": "abort"}
+
+
+def test_the_2pc_validity_check_counts_every_participant():
+    """Validity: a commit needs a yes vote from every participant, n2 included (n1 is the
+    coordinator, every other node a participant)."""
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    def node(decisions, votes):
+        return SimpleNamespace(decisions=lambda: decisions, votes=lambda: votes)
+
+    decided: dict[str, str] = {}
+    nodes = {"n1": node(decided, {}), "n2": node({}, {"t1": False}), "n3": node({}, {"t1": True})}
+    world = SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes})
+    obs = TwoPCObserver()
+    obs.update(world)
+    decided["t1"] = "commit"
+    world.storage["n1"].writes += 1
+    obs.update(world)
+    assert obs.problems == {"validity": "t1 committed at n1 without a yes vote from n2"}
+
+
+def test_the_2pc_observer_catches_a_decision_that_changes():
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    decided = {"t1": "commit"}
+    nodes = {"n1": SimpleNamespace(decisions=lambda: {}, votes=lambda: {}),
+             "n2": SimpleNamespace(decisions=lambda: decided, votes=lambda: {"t1": True})}
+    world = SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes})
+    obs = TwoPCObserver()
+    obs.update(world)
+    assert obs.problems == {}
+    decided["t1"] = "abort"
+    world.storage["n2"].writes += 1
+    obs.update(world)
+    assert obs.problems == {"decisions are final": "n2 decided commit for t1, later abort"}
+
+
+def test_the_2pc_observer_names_the_two_nodes_that_disagree():
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    def node(decisions, votes):
+        return SimpleNamespace(decisions=lambda: decisions, votes=lambda: votes)
+
+    nodes = {"n1": node({}, {}), "n2": node({"t1": "abort"}, {"t1": True}),
+             "n3": node({"t1": "commit"}, {"t1": True})}
+    obs = TwoPCObserver()
+    obs.update(SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes}))
+    assert obs.problems == {"atomicity": "t1 is abort at n2 but commit at n3"}
+    assert obs.first == {"t1": ("abort", "n2")} and obs.where == {"t1": {"abort": ["n2"], "commit": ["n3"]}}
+
+
+def test_the_2pc_validity_check_names_every_missing_vote():
+    from types import SimpleNamespace
+
+    from consensus_lab.protocols._twopc_invariants import _Observer as TwoPCObserver
+
+    nodes = {n: SimpleNamespace(decisions=lambda: {}, votes=lambda: {}) for n in ("n2", "n3")}
+    nodes = {"n1": SimpleNamespace(decisions=lambda: {"t1": "commit"}, votes=lambda: {}), **nodes}
+    obs = TwoPCObserver()
+    obs.update(SimpleNamespace(nodes=nodes, storage={n: SimpleNamespace(writes=1) for n in nodes}))
+    assert obs.problems == {"validity": "t1 committed at n1 without a yes vote from n2, n3"}
+
+
+def test_the_2pc_article_participant_flips_a_coin_votes_and_decides_alone():
+    """The article's sketch: a coin-flip vote for the transaction asked about, and the
+    participant's own decision follows its own vote at once."""
+    from consensus_lab.protocols.twopc import Prepare as TwoPCPrepare
+    from consensus_lab.protocols.twopc import Vote
+
+    votes = set()
+    p, ctx = twopc_participant(variant="article")
+    for k in range(12):
+        ctx.clear()
+        p.on_message(ctx, "n1", TwoPCPrepare(f"t{k}", WRITES))
+        [(to, vote)] = ctx.sent()
+        assert to == "n1" and vote == Vote(f"t{k}", vote.yes)
+        assert p.decisions()[f"t{k}"] == ("commit" if vote.yes else "abort")
+        votes.add(vote.yes)
+    assert votes == {True, False}
+
+
+def test_a_participant_that_refuses_records_a_no_vote():
+    from consensus_lab.protocols.twopc import Prepare as TwoPCPrepare
+
+    p, ctx = twopc_participant("n3", refuse=("n3",))
+    p.on_message(ctx, "n1", TwoPCPrepare("t1", WRITES))
+    assert p.votes() == {"t1": False} and p.decisions() == {"t1": "abort"}
+
+
+def test_a_restarted_participant_reads_back_its_votes_and_data_whatever_the_key():
+    """From its log alone: a yes vote for every logged vote, a no vote for an abort it never
+    voted on, and the installed data (keys may contain colons)."""
+    p, _ = twopc_participant(storage={"vote:t1": WRITES, "vote:t0": (("k:1", 5),),
+                                      "outcome:t0": "commit", "outcome:t2": "abort", "data:k:1": 5})
+    assert p.votes() == {"t0": True, "t1": True, "t2": False}
+    assert p.decisions() == {"t0": "commit", "t2": "abort"} and p.data == {"k:1": 5}

@@ -1,0 +1,46 @@
+"""``benchmarks/mutation_report.py``: the kill rate per module from mutmut's ``.meta`` files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_report_counts_each_module_and_lists_the_survivors(tmp_path, capsys):
+    report = load("mutation_report")
+    meta = tmp_path / "consensus_lab" / "protocols" / "toy.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {f"consensus_lab.protocols.toy.x_f__mutmut_{i}": code
+             for i, code in enumerate([1, 1, 3, 0, -24, 33, None], 1)}
+    meta.write_text(json.dumps({"exit_code_by_key": codes}))
+    assert report.main([str(tmp_path), "--survivors"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [row] = [line for line in lines if line.startswith("consensus_lab.protocols.toy ")]
+    # killed 3 of 5 reached (a timeout is not a kill); survived, timeout, no tests, not run, other
+    assert row.split()[1:] == ["3/5", "60.0%", "1", "1", "1", "1", "0"]
+    assert lines[-1] == "consensus_lab.protocols.toy.x_f__mutmut_4"
+
+
+def test_the_report_and_the_check_refuse_a_missing_folder(tmp_path, capsys):
+    assert load("mutation_report").main([str(tmp_path / "none")]) == 2
+    assert load("mutation_check").main([str(tmp_path / "t.py"), "x", "--mutants",
+                                        str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no mutmut results" in err and "need" in err
+
+
+@pytest.mark.parametrize("code", [1, 3])
+def test_mutmut_exit_codes_1_and_3_are_kills(code):
+    assert load("mutation_report").STATUS[code] == "killed"
