@@ -158,7 +158,7 @@ class RaftNode(Node):
         if self.role == "leader":
             ctx.cancel_timer("heartbeat")
             self._reset_election(ctx)
-        self.role = "follower"
+        self.role, self.leader_id = "follower", None  # a new term's leader is unknown until heard from
 
     def _become_leader(self, ctx) -> None:
         self.role, self.leader_id = "leader", self.id
