@@ -23,6 +23,7 @@ from consensus_lab import protocols
 from consensus_lab.explore import ClientOp, explore, make_world, replay
 from consensus_lab.explore import symmetry as sym
 from consensus_lab.explore.symmetry import Canonical, Symmetry, symmetry_for
+from consensus_lab.testing import examples
 
 # every twin of the protocols that declare a symmetry (twopc's article and raft's
 # commit-previous-term are refused: see the refusal test), at bounds that keep the full
@@ -243,7 +244,7 @@ def _rename_value(v, names):
     return v
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(_values, st.permutations(_IDS))
 def test_renaming_an_encoding_is_encoding_the_renamed_value(value, image):
     from consensus_lab.explore import encode
