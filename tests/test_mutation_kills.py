@@ -48,6 +48,7 @@ from consensus_lab.protocols.raft import (
 )
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
 from consensus_lab.sim import ClientRequest, Fail, Ok, Redirect, Simulation
+from consensus_lab.sim.nemesis import Strike
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -377,6 +378,74 @@ def test_the_summary_counts_every_crash_and_every_restart():
         sim.restart(n)
     stats = sim.summary_stats()
     assert (stats["crashes"], stats["restarts"]) == (3, 3)
+
+
+def tickers(**kw) -> Simulation:
+    sim = Simulation(lambda nid, cl: Ticker(nid, cl), ("n1", "n2", "n3"), **kw)
+    sim.start()
+    return sim
+
+
+def test_a_crash_stops_the_node_is_traced_and_a_restart_boots_it_afresh():
+    """The crashed node is gone (``None``) and the trace names it; its pending tick is lost and
+    the restarted node ticks again from its own new timer."""
+    sim = tickers()
+    sim.run_until(0.15)
+    sim.crash("n2")
+    assert sim.nodes["n2"] is None
+    assert [(e.kind, e.node) for e in sim.trace if e.kind == "crash"] == [("crash", "n2")]
+    sim.run_until(0.35)
+    sim.restart("n2")
+    sim.run_until(0.5)
+    node = sim.nodes["n2"]
+    assert isinstance(node, Ticker) and node.ticks == 1 and node.durable_at_start == 1
+    with pytest.raises(Exception, match="unknown node 'n9'"):
+        sim.crash("n9")
+
+
+def test_messages_in_flight_to_a_crashed_node_are_lost_across_every_restart():
+    """A message in flight when its receiver crashes is dropped even if the receiver is back
+    before it arrives, in the second crash-restart cycle as in the first."""
+    sim = tickers()
+    lost = []
+    for t in (0.101, 0.301):  # just after a tick: n2's and n3's pings to n1 are on their way
+        sim.run_until(t)
+        flying = [e.msg_id for e in sim.in_flight() if e.node == "n1"]
+        assert flying
+        lost += flying
+        sim.crash("n1")
+        sim.restart("n1")
+    sim.run_until(0.6)
+    rows = [e for e in sim.trace if e.msg_id in lost and e.kind in ("deliver", "drop")]
+    assert sorted((e.msg_id, e.kind, e.info) for e in rows) == [(m, "drop", "crashed") for m in sorted(lost)]
+
+
+def test_a_certain_strike_crashes_the_node_at_once_and_restarts_it_within_its_down_time():
+    """``strike 1 D``: after every timer or delivery the node handling it crashes at that same
+    instant, and is back between 0.2·D and D later (never sooner, never later)."""
+    down = 0.5
+    sim = tickers(schedule=[(0.0, Strike(1.0, down))])
+    sim.run_until(4.0)
+    events = list(sim.trace)
+    handled = [(e.node, e.time) for e in events if e.kind in ("timer", "deliver")]
+    crashes = [(e.node, e.time) for e in events if e.kind == "crash"]
+    assert len(crashes) >= 10 and set(handled) <= set(crashes)
+    late = 0
+    for n, t in crashes:
+        if t > 4.0 - down:
+            continue  # its restart may lie beyond the run
+        back = min(e.time for e in events if e.kind == "restart" and e.node == n and e.time >= t)
+        assert t + 0.2 * down - 1e-9 <= back <= t + down + 1e-9
+        late += back > t + 0.6 * down
+    assert 0 < late < len(crashes)
+
+
+def test_a_strike_that_almost_never_happens_crashes_nothing():
+    """The strike's probability is the chance per handled event: a tiny one crashes no node."""
+    sim = tickers(schedule=[(0.0, Strike(1e-9, 0.5))])
+    sim.run_until(2.0)
+    kinds = [e.kind for e in sim.trace]
+    assert kinds.count("timer") >= 30 and "crash" not in kinds
 
 
 # --- Raft's log and state machine (raft_log.py) --------------------------------------------------
