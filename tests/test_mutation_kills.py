@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from _toys import Ticker
+from _toys import Chatter, Hello, Ticker
 from test_check_defects import hopeless_history
 from test_multipaxos import leader as mp_leader
 from test_multipaxos import node as mp_node
@@ -47,7 +47,9 @@ from consensus_lab.protocols.raft import (
     durable_view,
 )
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
-from consensus_lab.sim import ClientRequest, Fail, Ok, Redirect, Simulation
+from consensus_lab.sim import ClientRequest, Fail, Node, NodeError, Ok, Redirect, Simulation
+from consensus_lab.sim.invariants import invariant
+from consensus_lab.sim.nemesis import Crash, Partition, Strike
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -377,6 +379,222 @@ def test_the_summary_counts_every_crash_and_every_restart():
         sim.restart(n)
     stats = sim.summary_stats()
     assert (stats["crashes"], stats["restarts"]) == (3, 3)
+
+
+def tickers(**kw) -> Simulation:
+    sim = Simulation(lambda nid, cl: Ticker(nid, cl), ("n1", "n2", "n3"), **kw)
+    sim.start()
+    return sim
+
+
+def test_a_crash_stops_the_node_is_traced_and_a_restart_boots_it_afresh():
+    """The crashed node is gone (``None``) and the trace names it; its pending tick is lost and
+    the restarted node ticks again from its own new timer."""
+    sim = tickers()
+    sim.run_until(0.15)
+    sim.crash("n2")
+    assert sim.nodes["n2"] is None
+    assert [(e.kind, e.node) for e in sim.trace if e.kind == "crash"] == [("crash", "n2")]
+    sim.run_until(0.35)
+    sim.restart("n2")
+    sim.run_until(0.5)
+    node = sim.nodes["n2"]
+    assert isinstance(node, Ticker) and node.ticks == 1 and node.durable_at_start == 1
+    with pytest.raises(Exception, match="unknown node 'n9'"):
+        sim.crash("n9")
+
+
+def test_messages_in_flight_to_a_crashed_node_are_lost_across_every_restart():
+    """A message in flight when its receiver crashes is dropped even if the receiver is back
+    before it arrives, in the second crash-restart cycle as in the first."""
+    sim = tickers()
+    lost = []
+    for t in (0.101, 0.301):  # just after a tick: n2's and n3's pings to n1 are on their way
+        sim.run_until(t)
+        flying = [e.msg_id for e in sim.in_flight() if e.node == "n1"]
+        assert flying
+        lost += flying
+        sim.crash("n1")
+        sim.restart("n1")
+    sim.run_until(0.6)
+    rows = [e for e in sim.trace if e.msg_id in lost and e.kind in ("deliver", "drop")]
+    assert sorted((e.msg_id, e.kind, e.info) for e in rows) == [(m, "drop", "crashed") for m in sorted(lost)]
+
+
+def test_a_certain_strike_crashes_the_node_at_once_and_restarts_it_within_its_down_time():
+    """``strike 1 D``: after every timer or delivery the node handling it crashes at that same
+    instant, and is back between 0.2·D and D later (never sooner, never later)."""
+    down = 0.5
+    sim = tickers(schedule=[(0.0, Strike(1.0, down))])
+    sim.run_until(4.0)
+    events = list(sim.trace)
+    handled = [(e.node, e.time) for e in events if e.kind in ("timer", "deliver")]
+    crashes = [(e.node, e.time) for e in events if e.kind == "crash"]
+    assert len(crashes) >= 10 and set(handled) <= set(crashes)
+    late = 0
+    for n, t in crashes:
+        if t > 4.0 - down:
+            continue  # its restart may lie beyond the run
+        back = min(e.time for e in events if e.kind == "restart" and e.node == n and e.time >= t)
+        assert t + 0.2 * down - 1e-9 <= back <= t + down + 1e-9
+        late += back > t + 0.6 * down
+    assert 0 < late < len(crashes)
+
+
+def test_a_strike_that_almost_never_happens_crashes_nothing():
+    """The strike's probability is the chance per handled event: a tiny one crashes no node."""
+    sim = tickers(schedule=[(0.0, Strike(1e-9, 0.5))])
+    sim.run_until(2.0)
+    kinds = [e.kind for e in sim.trace]
+    assert kinds.count("timer") >= 30 and "crash" not in kinds
+
+
+# --- the simulator's loop (Simulation._run) ------------------------------------------------------
+
+
+class Relay(Node):
+    """n1 arms a timer with a payload; when it fires, pings n2, which answers once."""
+
+    def on_start(self, ctx):
+        self.seen = []
+        if self.id == "n1":
+            ctx.set_timer("go", 0.1, payload="x")
+
+    def on_timer(self, ctx, name, payload):
+        self.seen.append((ctx.now, name, payload))
+        ctx.send("n2", Hello(0))
+
+    def on_message(self, ctx, src, msg):
+        self.seen.append((ctx.now, src, msg))
+        if msg.n == 0:
+            ctx.send(src, Hello(1))
+
+
+def kinds_of(sim, *kinds):
+    return [e for e in sim.trace if e.kind in kinds]
+
+
+def test_handlers_get_their_context_sender_message_timer_name_and_payload():
+    sim = Simulation(lambda nid, cl: Relay(nid, cl), ("n1", "n2"))
+    sim.run_until(1.0)
+    (t2, src, msg), = sim.nodes["n2"].seen
+    assert (src, msg) == ("n1", Hello(0)) and t2 > 0.1
+    (t0, name, payload), (t1, src, msg) = sim.nodes["n1"].seen
+    assert (t0, name, payload, src, msg) == (0.1, "go", "x", "n2", Hello(1)) and t1 > t2
+
+
+class Faulty(Node):
+    def on_start(self, ctx):
+        ctx.set_timer("boom", 0.2)
+        if self.id == "n1":
+            ctx.send("n2", Hello(0))
+
+    def on_message(self, ctx, src, msg):
+        raise ZeroDivisionError("in a message")
+
+    def on_timer(self, ctx, name, payload):
+        raise KeyError("in a timer")
+
+
+def test_a_handler_that_raises_is_named_with_its_node_event_and_time():
+    sim = Simulation(lambda nid, cl: Faulty(nid, cl), ("n1", "n2"))
+    with pytest.raises(NodeError, match=r"^node n2 raised ZeroDivisionError in on_message\(Hello from n1\) at t=0\.0") as e:
+        sim.run_until(1.0)
+    assert isinstance(e.value.__cause__, ZeroDivisionError)
+    sim = Simulation(lambda nid, cl: Faulty(nid, cl), ("n2",))
+    with pytest.raises(NodeError, match=r"^node n2 raised KeyError in on_timer\('boom'\) at t=0\.2000: 'in a timer'"):
+        sim.run_until(1.0)
+
+
+def test_one_step_is_one_event_and_a_run_includes_its_end_time():
+    sim = tickers()
+    sim.run_until(0.05)
+    assert sim.now == 0.05
+    rows = len(list(sim.trace))
+    sim.step()
+    assert [(e.kind, e.node, e.time) for e in list(sim.trace)[rows:]] == [("timer", "n1", 0.1)]
+    sim.run_until(0.1)
+    assert [e.node for e in kinds_of(sim, "timer")] == ["n1", "n2", "n3"] and sim.now == 0.1
+
+
+def test_a_run_stops_at_its_end_even_when_the_rest_is_one_fault():
+    sim = Simulation(lambda nid, cl: Chatter(nid, cl, 0), ("n1", "n2"), schedule=[(2.0, Crash("n1"))])
+    sim.run_until(1.0)
+    assert sim.nodes["n1"] is not None and sim.now == 1.0
+
+
+def partitioned_tickers() -> Simulation:
+    """n3 is cut off just after its third ping left: that ping is dropped when it arrives, the
+    later ones as they are sent."""
+    return tickers(schedule=[(0.301, Partition((("n1", "n2"), ("n3",))))])
+
+
+def test_the_counters_add_up_over_several_runs_to_what_the_trace_shows():
+    """No crash and no cancelled timer: every event is a timer, a delivery, a drop on arrival or
+    the partition."""
+    sim = partitioned_tickers()
+    for t in (0.1, 0.15, 0.6, 1.0):
+        sim.run_until(t)
+    sent_at = {e.msg_id: e.time for e in kinds_of(sim, "send")}
+    timers, delivered, dropped = (kinds_of(sim, k) for k in ("timer", "deliver", "drop"))
+    on_arrival = [e for e in dropped if e.time > sent_at[e.msg_id]]
+    assert len(timers) == 30 and len(delivered) >= 10 and len(on_arrival) == 1 and len(dropped) >= 5
+    stats = sim.summary_stats()
+    assert (stats["timers"], stats["delivered"], stats["dropped"]) == (30, len(delivered), len(dropped))
+    assert stats["events"] == 30 + len(delivered) + len(on_arrival) + 1
+
+
+def test_a_partition_drops_only_the_messages_that_cross_it():
+    sim = partitioned_tickers()
+    sim.run_until(1.0)
+    late = [(e.kind, e.node, e.info) for e in kinds_of(sim, "deliver", "drop") if e.time > 0.301]
+    sent_at = {e.msg_id: e.time for e in kinds_of(sim, "send")}
+    assert [(e.node, e.info) for e in kinds_of(sim, "drop") if e.time > sent_at[e.msg_id]] == [("n3", "partition")]
+    assert set(late) == {("deliver", "n1", None), ("drop", "n3", "partition")}
+
+
+def test_a_partition_made_between_runs_drops_what_is_in_flight_across_it_and_every_drop_counts():
+    sim = tickers()
+    sim.run_until(0.101)
+    sim.crash("n1")
+    sim.restart("n1")  # the two pings in flight are lost on arrival
+    sim.run_until(0.301)
+    sim.partition([["n1", "n2"], ["n3"]])  # n3's third ping is in flight
+    sim.run_until(0.35)
+    drops = sorted((e.node, e.info) for e in kinds_of(sim, "drop"))
+    assert drops == [("n2", "crashed"), ("n3", "crashed"), ("n3", "partition")]
+    assert sim.stats["dropped"] == 3
+
+
+def test_a_message_dropped_by_hand_is_the_only_one_lost():
+    sim = tickers()
+    sim.run_until(0.101)
+    dropped = sim.drop_next_message(lambda e: e.peer == "n2")  # n3's ping arrives first
+    sim.run_until(0.15)
+    rows = sorted((e.msg_id, e.kind, e.node, e.info) for e in kinds_of(sim, "deliver", "drop"))
+    assert rows == [(dropped.msg_id, "drop", "n2", "dropped by hand"), (dropped.msg_id + 1, "deliver", "n1", None)]
+
+
+def test_progress_is_told_the_time_of_every_20000th_event():
+    sim = tickers()
+    seen = []
+    sim.run_until(850.0, progress=seen.append)
+    times = [e.time for e in kinds_of(sim, "timer", "deliver")]
+    assert len(times) == sim.stats["events"] and 40000 <= len(times) < 60000
+    assert seen == [times[19999], times[39999]]
+
+
+def test_violations_are_found_after_the_event_and_stop_the_run_only_if_asked():
+    @invariant("n2 ticks at most twice")
+    def bounded(world):
+        node = world.nodes["n2"]
+        return node is not None and node.ticks > 2 and "too many ticks"
+
+    for stop, now in ((False, 1.0), (True, 0.30000000000000004)):
+        sim = tickers(invariants=[bounded], stop_on_violation=stop)
+        sim.run_until(1.0)
+        assert [(v.time, v.message) for v in sim.violations] == [(0.30000000000000004, "too many ticks")]
+        assert sim.now == now
 
 
 # --- Raft's log and state machine (raft_log.py) --------------------------------------------------
