@@ -3,12 +3,17 @@ linearizability verdict every node exercise with clients is judged by."""
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from ...history import Op
 
 __all__ = ["register_history", "session_history", "history_window", "first_bad_prefix",
-           "linearizability_problem"]
+           "linearizability_problem", "judged_once"]
+
+T = TypeVar("T")
 
 
 def linearizability_problem(history: list[Op], model: str, *, says: str = "the client history is",
@@ -26,6 +31,22 @@ def linearizability_problem(history: list[Op], model: str, *, says: str = "the c
     if result.verdict != LINEARIZABLE:
         return f"the client history could not be shown linearizable ({result.verdict}: {result.detail})"
     return None
+
+
+def judged_once(judge: Callable[[list[Op]], T], history: Sequence[Op]) -> T:
+    """``judge(history)``, once per distinct history a search check meets (a walk meets the same
+    history in every state until a client hears back).  ``judge`` must be hashable and the same
+    object each time (a module function, a class's classmethod); a history the cache cannot hold (an
+    answer holding a list or a dict) is judged every time."""
+    try:
+        return _judged_once(judge, tuple(history))
+    except TypeError:
+        return judge(list(history))
+
+
+@functools.lru_cache(maxsize=4096)
+def _judged_once(judge: Callable[[list[Op]], T], history: tuple[Op, ...]) -> T:
+    return judge(list(history))
 
 
 def register_history(rng: random.Random, processes: int, ops: int, *, p_fail: float = 0.0,

@@ -21,7 +21,6 @@ answered, and judges the history so far after every step.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +28,7 @@ from ...checkers.models import KVModel
 from ...history import Operation
 from ...sim.clients import Fail, Ok, Redirect
 from ..checks import Check, Judge, NodeSpec, Violation
-from ._histories import linearizability_problem
+from ._histories import judged_once, linearizability_problem
 from ._judged_steps import JudgedSteps, seen
 
 # a slow network: many commits take longer than a client waits, so clients retry operations that run
@@ -106,6 +105,11 @@ class KVRules:
                             f"committed log up to its entry {at + 1}, each operation run once, gives {expected!r}: "
                             f"an operation ran twice, or not as the brief says", now)
 
+    @classmethod
+    def judge_history(cls, history: list) -> str | None:
+        """:meth:`history_problem` by a fresh rules object (what a search check judges, once per history)."""
+        return cls().history_problem(history)
+
     def history_problem(self, history: list, suspects: str | None = None) -> str | None:
         return linearizability_problem(history, "kv", says="linearizability: the clients' history is",
                                        more=f" -- {suspects or self.suspects}")
@@ -174,26 +178,11 @@ class SearchRules(JudgedSteps):
     def check(self, world: Any) -> str | None:
         problem = super().check(world)
         if problem is None:
-            problem = _history_problem(self.rules, tuple(world.history))
+            problem = (judged_once(type(self.rules).judge_history, world.history)
+                       if any(op.type == "ok" for op in world.history) else None)
             if problem is not None:
                 self.name = "linearizability"
         return problem
-
-
-def _history_problem(rules: KVRules, history: tuple) -> str | None:
-    """The history so far judged as at the end of a seeded run (the same histories come back in
-    many states of a search: each is judged once)."""
-    if not any(op.type == "ok" for op in history):
-        return None
-    try:
-        return _judged_history(type(rules), history)
-    except TypeError:  # an answer the cache cannot hold (a list, a dict): judged anyway
-        return rules.history_problem(list(history))
-
-
-@functools.lru_cache(maxsize=4096)
-def _judged_history(rules_class: type[KVRules], history: tuple) -> str | None:
-    return rules_class().history_problem(list(history))
 
 
 class Spec(NodeSpec):

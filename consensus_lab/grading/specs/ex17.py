@@ -35,14 +35,13 @@ as soon as a schedule breaks it.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from ...sim import Invariant
 from ...sim.clients import Fail, Redirect
 from ..checks import Check, Judge, NodeSpec, Violation
 from ..exercises.ex17 import Layout
-from ._histories import linearizability_problem
+from ._histories import judged_once, linearizability_problem
 from ._judged_steps import seen
 
 COMMIT, ABORT = "commit", "abort"
@@ -211,13 +210,6 @@ def history_problem(history: Any) -> tuple[str, str] | None:
     return None if problem is None else ("strict serializability", problem)
 
 
-@functools.lru_cache(maxsize=4096)
-def _searched_history_problem(history: tuple) -> tuple[str, str] | None:
-    """:func:`history_problem` once per history a search meets (a walk meets the same one in every state
-    until a client hears back)."""
-    return history_problem(list(history))
-
-
 def _committed_of(store: Any, view: Any) -> tuple[Any, int]:
     """A node's durable log and the commit index it reports (0 when it reports none)."""
     ci = view.get("commit_index", 0) if type(view) is dict else 0
@@ -364,7 +356,7 @@ class SearchRules(Invariant):
                 if len(acts) != done:
                     self.judged = {**self.judged, nid: len(acts)}
             rules.atomic(now)
-            problem = _searched_history_problem(tuple(world.history)) if world.history else None
+            problem = judged_once(history_problem, world.history) if world.history else None
             if problem:
                 raise Violation(problem[0], problem[1], now)
         except Violation as v:
