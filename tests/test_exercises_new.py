@@ -137,15 +137,25 @@ def test_mutants_of_the_reference_are_killed(exercise, i):
     assert not report.passed, f"mutant {i} of {exercise} survives every check"
 
 
+def _graded_in_the_sandbox(subs: Path, out: Path) -> dict:
+    """Grade ``subs`` through the instructor's sandbox; the gradebook's rows by (student, exercise)."""
+    from consensus_lab.grading.grader import DEFAULT_TIMEOUT, grade
+    from consensus_lab.grading.sandbox import Limits
+
+    # the grader's own default time (ex12, ex13 and ex17 take 35-45 s each with their search checks on a
+    # loaded machine: 60 s ran out once), so a slow CI machine cannot turn a full mark into a timeout
+    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=DEFAULT_TIMEOUT,
+          limits=Limits(call_timeout=4.0, cpu_seconds=int(DEFAULT_TIMEOUT)))
+    with open(out, newline="") as f:
+        return {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
+
+
 def test_new_exercises_in_the_grader(tmp_path):
     """The instructor's grader (sandbox, hidden checks): full marks, fewer for bugs, zero for a colluder.
 
     The from-scratch answers earn every point in process (test_a_from_scratch_answer_earns_every_point);
     through the sandbox they are graded under ``make stress`` (the next test), to keep ``make test`` short.
     """
-    from consensus_lab.grading.grader import DEFAULT_TIMEOUT, grade
-    from consensus_lab.grading.sandbox import Limits
-
     subs = tmp_path / "subs"
     expect_full = []
     for exercise in (e for e in NEW if _present(e)):
@@ -160,12 +170,7 @@ def test_new_exercises_in_the_grader(tmp_path):
     submit(subs, "patcher", "ex12", PATCH_THE_JUDGE)
     submit(subs, "faker", "ex10", FAKE_PASS_EX10)
     out = tmp_path / "gradebook.csv"
-    # the grader's own default time (ex12, ex13 and ex17 take 35-45 s each with their search checks on a
-    # loaded machine: 60 s ran out once), so a slow CI machine cannot turn a full mark into a timeout
-    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=DEFAULT_TIMEOUT,
-          limits=Limits(call_timeout=4.0, cpu_seconds=int(DEFAULT_TIMEOUT)))
-    with open(out, newline="") as f:
-        table = {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
+    table = _graded_in_the_sandbox(subs, out)
     for key in expect_full:
         row = table[key]
         assert row["points"] == row["max_points"], row
@@ -184,20 +189,12 @@ def test_stress_from_scratch_answers_in_the_grader(tmp_path):
     sandbox, hidden checks included."""
     if not stress_mode():
         pytest.skip("make stress grades the from-scratch answers in the sandbox (in process: every run)")
-    from consensus_lab.grading.grader import DEFAULT_TIMEOUT, grade
-    from consensus_lab.grading.sandbox import Limits
-
     subs = tmp_path / "subs"
     answers = _from_scratch()
     for name in answers:
         submit(subs, name[5:-3], name[:4], (ANSWERS / name).read_text())
     out = tmp_path / "gradebook.csv"
-    # the grader's own default time (ex12, ex13 and ex17 take 35-45 s each with their search checks on a
-    # loaded machine: 60 s ran out once), so a slow CI machine cannot turn a full mark into a timeout
-    grade(subs, out=out, hidden=HIDDEN, jobs=2, timeout=DEFAULT_TIMEOUT,
-          limits=Limits(call_timeout=4.0, cpu_seconds=int(DEFAULT_TIMEOUT)))
-    with open(out, newline="") as f:
-        table = {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}
+    table = _graded_in_the_sandbox(subs, out)
     for name in answers:
         row = table[(name[5:-3], name[:4])]
         assert row["points"] == row["max_points"], row
