@@ -355,19 +355,35 @@ def test_a_follower_that_loses_a_committed_entry_is_reported_when_it_leads_witho
     evidence lesson 07 plots (the monitor compares each index once, when a node commits it)."""
     a1, b1 = _e(1, 1), _e(1, 2)
     n1 = _View("n1", term=1, log=[a1, b1], commit=2, applied=2)
-    n3 = _View("n3", term=1, log=[_e(1, 1), _e(1, 2)], commit=2, applied=1)
+    n3 = _View("n3", term=1, log=[_e(1, 1), _e(1, 2)], commit=2, applied=2)
     r = _Run(n1, n3)
     assert r.step(1.0) == {}
     n3.current_term, n3.log = 2, [n3.log[0], _e(2, 5)]  # truncated below its commit index
     assert r.step(2.0) == {}
     n3.log.append(_e(2, 6))
-    n3.commit_index = 3
+    n3.commit_index = n3.last_applied = 3  # (it applied the lost entry, not the one now there)
     assert r.step(3.0) == {}
     n3.role, n3.current_term = "leader", 3
     assert r.step(4.0) == {
         LC: "n3 is leader of term 3 but lacks the entry [1] c#2 write x 2 at index 2, "
         "committed in term 1 (seen committed on n1)"
     }
+
+
+def test_a_lost_entry_never_seen_appended_has_no_creation_time_in_the_evidence():
+    """A node that rewrites an entry in the middle of its log (its last entry unchanged) and
+    commits it: a new leader without it is reported, ``created_at`` unknown."""
+    b1 = _e(1, 2)
+    n1 = _View("n1", log=[_e(1, 1), b1])
+    n2 = _View("n2", "candidate", 2, log=[_e(1, 1)])
+    r = _Run(n1, n2)
+    assert r.step(1.0) == {}
+    n1.log[0] = _e(0, 9)  # in place; never appended, so never seen in a log
+    n1.commit_index = 1
+    assert r.step(2.0) == {}
+    n2.role = "leader"
+    assert LC in r.step(3.0)
+    assert r.monitor.evidence[LC]["created_at"] is None and r.monitor.evidence[LC]["index"] == 1
 
 
 def test_a_restarted_node_is_checked_afresh_even_when_its_summary_looks_the_same():
@@ -428,11 +444,12 @@ def test_the_raft_monitor_reads_only_what_changed():
         ("overwrite the last entry", lambda n: n.log.__setitem__(-1, _e(2, 43))),
         ("compact", lambda n: (setattr(n, "snapshot_index", 40), n.log.__delitem__(slice(0, 40)))),
         ("append", lambda n: n.log.append(_e(3, 44) if n is n1 else _e(1, 45))),
+        ("install a snapshot of the whole log", lambda n: (setattr(n, "snapshot_index", 43), n.log.clear())),
     )
     for what, change in steps:
         for n in (n1, lead):
-            if n is lead and what.startswith("overwrite"):
-                continue  # (a leader may not)
+            if n is lead and what.startswith(("overwrite", "install")):
+                continue  # (a leader does not)
             change(n)
             n.reads = 0
             assert r.step() == {}, what
