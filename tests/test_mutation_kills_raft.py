@@ -231,6 +231,22 @@ def test_log_matching_catches_a_log_that_repeats_its_last_entry_object():
     }
 
 
+def test_log_matching_checks_a_replaced_log_from_the_first_entry_that_changed():
+    """A follower that overwrites its last entry, then takes a whole new log from index 1 (a
+    broken leader's: it repeats an entry of the old log one index later): index 1 is checked."""
+    n1 = _View("n1", log=[_e(1, 1)])
+    n2 = _View("n2", term=2, log=[_e(1, 1), _e(1, 2)])
+    r = _Run(n1, n2)
+    assert r.step(1.0) == {}
+    n2.log[1] = _e(2, 3)
+    assert r.step(2.0) == {}
+    n2.log = [_e(1, 9), _e(1, 2), _e(2, 3)]
+    assert r.step(3.0)[LM] == (
+        "n1 and n2 both hold an entry at index 1 of term 1 with different commands "
+        "(c#1 write x 1 vs c#9 write x 9)"
+    )
+
+
 def test_log_matching_compares_the_terms_before_an_entry_both_logs_hold():
     n1 = _View("n1", term=2, log=[_e(1, 1), _e(1, 2), _e(2, 3)])
     n2 = _View("n2", term=2, log=[_e(1, 1), _e(2, 7), _e(2, 3)])
