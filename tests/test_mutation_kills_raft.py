@@ -295,6 +295,20 @@ def test_leader_completeness_catches_an_index_committed_with_two_entries():
         )
 
 
+def _lacks_entry_2(leader, leader_term, by, time, committed_at):
+    """The problem and the evidence for a leader without ``[2] c#2`` (index 2, created at 0.5,
+    committed in term 2, first seen committed on ``by`` at ``committed_at``)."""
+    problem = (
+        f"{leader} is leader of term {leader_term} but lacks the entry [2] c#2 write x 2 at index 2, "
+        f"committed in term 2 (seen committed on {by})"
+    )
+    evidence = {
+        "time": time, "index": 2, "entry": _e(2, 2), "commit_term": 2, "committed_by": by,
+        "committed_at": committed_at, "created_at": 0.5, "leader": leader, "leader_term": leader_term,
+    }
+    return {LC: problem}, evidence
+
+
 def test_leader_completeness_catches_a_new_leader_without_a_committed_entry_with_its_evidence():
     """A candidate that wins its term without an entry committed in an earlier term."""
     n1 = _View("n1", term=2, log=[_e(1, 1), _e(2, 2)], commit=1, applied=1)
@@ -304,14 +318,9 @@ def test_leader_completeness_catches_a_new_leader_without_a_committed_entry_with
     n1.commit_index = 2
     assert r.step(1.0) == {}
     n2.role = "leader"
-    assert r.step(2.0) == {
-        LC: "n2 is leader of term 3 but lacks the entry [2] c#2 write x 2 at index 2, "
-        "committed in term 2 (seen committed on n1)"
-    }
-    assert r.monitor.evidence[LC] == {
-        "time": 2.0, "index": 2, "entry": _e(2, 2), "commit_term": 2, "committed_by": "n1",
-        "committed_at": 1.0, "created_at": 0.5, "leader": "n2", "leader_term": 3,
-    }
+    problems, evidence = _lacks_entry_2("n2", 3, by="n1", time=2.0, committed_at=1.0)
+    assert r.step(2.0) == problems
+    assert r.monitor.evidence[LC] == evidence
 
 
 def test_leader_completeness_catches_a_leader_without_an_entry_committed_after_it_was_elected():
@@ -320,14 +329,9 @@ def test_leader_completeness_catches_a_leader_without_an_entry_committed_after_i
     r = _Run(n1, n2)
     assert r.step(0.5) == {}
     n2.commit_index = 2  # (a message of the old leader, late)
-    assert r.step(1.0) == {
-        LC: "n1 is leader of term 3 but lacks the entry [2] c#2 write x 2 at index 2, "
-        "committed in term 2 (seen committed on n2)"
-    }
-    assert r.monitor.evidence[LC] == {
-        "time": 1.0, "index": 2, "entry": _e(2, 2), "commit_term": 2, "committed_by": "n2",
-        "committed_at": 1.0, "created_at": 0.5, "leader": "n1", "leader_term": 3,
-    }
+    problems, evidence = _lacks_entry_2("n1", 3, by="n2", time=1.0, committed_at=1.0)
+    assert r.step(1.0) == problems
+    assert r.monitor.evidence[LC] == evidence
 
 
 def test_leader_completeness_holds_only_the_leaders_of_later_terms_and_only_while_they_lead():
