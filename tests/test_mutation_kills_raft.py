@@ -371,18 +371,24 @@ def test_state_machine_safety_names_the_first_node_to_apply_each_entry():
 
 
 def test_a_follower_that_loses_a_committed_entry_is_reported_when_it_leads_without_it():
-    """The stale-truncate story: the violation is the leader that lacks the entry, with the
-    evidence lesson 07 plots (the monitor compares each index once, when a node commits it)."""
-    a1, b1 = _e(1, 1), _e(1, 2)
-    n1 = _View("n1", term=1, log=[a1, b1], commit=2, applied=2)
-    n3 = _View("n3", term=1, log=[_e(1, 1), _e(1, 2)], commit=2, applied=2)
-    r = _Run(n1, n3)
+    """The stale-truncate story: two followers cut their logs below their commit index (one had
+    applied the lost entry, one had not yet) and commit more; the violation is the one that
+    leads without the entry, with the evidence lesson 07 plots.  The monitor compares each index
+    once, when a node commits (or applies) it: what a node applied stays what it applied."""
+    n1 = _View("n1", term=1, log=[_e(1, 1), _e(1, 2)], commit=2, applied=2)
+    n3 = _View("n3", term=1, log=[_e(1, 1), _e(1, 2)], commit=2, applied=1)
+    n4 = _View("n4", term=1, log=[_e(1, 1), _e(1, 2)], commit=2, applied=2)
+    r = _Run(n1, n3, n4)
     assert r.step(1.0) == {}
-    n3.current_term, n3.log = 2, [n3.log[0], _e(2, 5)]  # truncated below its commit index
-    assert r.step(2.0) == {}
+    for n in (n3, n4):
+        n.current_term, n.log = 2, [n.log[0], _e(2, 5)]  # truncated below its commit index
+        assert r.step() == {}
     n3.log.append(_e(2, 6))
-    n3.commit_index = n3.last_applied = 3  # (it applied the lost entry, not the one now there)
+    n3.commit_index = 3  # (its applying stops at the lost entry)
     assert r.step(3.0) == {}
+    n4.log.append(_e(2, 6))
+    n4.commit_index = n4.last_applied = 3
+    assert r.step(3.5) == {}
     n3.role, n3.current_term = "leader", 3
     assert r.step(4.0) == {
         LC: "n3 is leader of term 3 but lacks the entry [1] c#2 write x 2 at index 2, "
