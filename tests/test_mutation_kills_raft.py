@@ -148,6 +148,62 @@ def test_the_raft_goals_are_a_leader_elected_and_an_entry_committed():
     assert elected.check(world) == "reached"
 
 
+# --- how the monitor runs: once per event, on what changed ---------------------------------------
+
+
+def test_the_raft_monitor_scans_once_per_event_whatever_order_its_callers_come_in():
+    """`RaftMonitor.refresh`: the first caller after an event scans; the others of that event do
+    not; a caller that comes again starts the next event."""
+    n1, n2 = _View("n1", "leader", 2), _View("n2", "follower", 2)
+    world = World({"n1": n1, "n2": n2}, {})
+    m = RaftMonitor()
+    m.refresh(world, "a")
+    n2.role = "leader"
+    m.refresh(world, "b")
+    assert m.problems == {}
+    m.refresh(world, "b")
+    assert m.problems == {ES: "n1 and n2 are both leaders of term 2"}
+
+
+def test_the_monitored_invariants_scan_once_per_event_and_report_their_own_problem():
+    n1, n2 = _View("n1", "leader", 2), _View("n2", "follower", 2)
+    world = World({"n1": n1, "n2": n2}, {})
+    es, lao = raft_invariants()[:2]
+    assert es.check(world) is None
+    n2.role = "leader"
+    assert lao.check(world) is None and es.monitor.problems == {}
+    assert lao.check(world) is None and es.monitor.problems != {}
+    assert es.check(world) == "n1 and n2 are both leaders of term 2"
+
+
+def test_the_raft_monitor_reads_only_what_changed():
+    """The invariants run after every event: appending, committing, applying, overwriting the last
+    entry or compacting a long log costs a few reads of ``entry_at``, not one per entry."""
+    entries = [_e(1, i) for i in range(1, 41)]
+    n1 = _View("n1", log=entries, commit=40, applied=40, snapshot_term=1)
+    lead = _View("n2", "leader", 1, log=list(entries), commit=40, applied=40, snapshot_term=1)
+    r = _Run(n1, lead)
+    assert r.step(1.0) == {}
+    steps = (
+        ("append", lambda n: n.log.append(_e(1, 41))),
+        ("commit", lambda n: setattr(n, "commit_index", 41)),
+        ("apply", lambda n: setattr(n, "last_applied", 41)),
+        ("append", lambda n: n.log.append(_e(1, 42))),
+        ("overwrite the last entry", lambda n: n.log.__setitem__(-1, _e(2, 43))),
+        ("compact", lambda n: (setattr(n, "snapshot_index", 40), n.log.__delitem__(slice(0, 40)))),
+        ("append", lambda n: n.log.append(_e(3, 44) if n is n1 else _e(1, 45))),
+        ("install a snapshot of the whole log", lambda n: (setattr(n, "snapshot_index", 43), n.log.clear())),
+    )
+    for what, change in steps:
+        for n in (n1, lead):
+            if n is lead and what.startswith(("overwrite", "install")):
+                continue  # (a leader does not)
+            change(n)
+            n.reads = 0
+            assert r.step() == {}, what
+            assert n.reads <= 6, (what, n.id, n.reads)
+
+
 # --- each rule reports its violation -------------------------------------------------------------
 
 
@@ -424,59 +480,3 @@ def test_a_restarted_node_is_checked_afresh_even_when_its_summary_looks_the_same
         LC: "index 1 is committed with two different entries: [1] c#1 write x 1 on n1 and "
         "[1] c#9 write x 9 on n1"
     }
-
-
-# --- how the monitor runs: once per event, on what changed ---------------------------------------
-
-
-def test_the_raft_monitor_scans_once_per_event_whatever_order_its_callers_come_in():
-    """`RaftMonitor.refresh`: the first caller after an event scans; the others of that event do
-    not; a caller that comes again starts the next event."""
-    n1, n2 = _View("n1", "leader", 2), _View("n2", "follower", 2)
-    world = World({"n1": n1, "n2": n2}, {})
-    m = RaftMonitor()
-    m.refresh(world, "a")
-    n2.role = "leader"
-    m.refresh(world, "b")
-    assert m.problems == {}
-    m.refresh(world, "b")
-    assert m.problems == {ES: "n1 and n2 are both leaders of term 2"}
-
-
-def test_the_monitored_invariants_scan_once_per_event_and_report_their_own_problem():
-    n1, n2 = _View("n1", "leader", 2), _View("n2", "follower", 2)
-    world = World({"n1": n1, "n2": n2}, {})
-    es, lao = raft_invariants()[:2]
-    assert es.check(world) is None
-    n2.role = "leader"
-    assert lao.check(world) is None and es.monitor.problems == {}
-    assert lao.check(world) is None and es.monitor.problems != {}
-    assert es.check(world) == "n1 and n2 are both leaders of term 2"
-
-
-def test_the_raft_monitor_reads_only_what_changed():
-    """The invariants run after every event: appending, committing, applying, overwriting the last
-    entry or compacting a long log costs a few reads of ``entry_at``, not one per entry."""
-    entries = [_e(1, i) for i in range(1, 41)]
-    n1 = _View("n1", log=entries, commit=40, applied=40, snapshot_term=1)
-    lead = _View("n2", "leader", 1, log=list(entries), commit=40, applied=40, snapshot_term=1)
-    r = _Run(n1, lead)
-    assert r.step(1.0) == {}
-    steps = (
-        ("append", lambda n: n.log.append(_e(1, 41))),
-        ("commit", lambda n: setattr(n, "commit_index", 41)),
-        ("apply", lambda n: setattr(n, "last_applied", 41)),
-        ("append", lambda n: n.log.append(_e(1, 42))),
-        ("overwrite the last entry", lambda n: n.log.__setitem__(-1, _e(2, 43))),
-        ("compact", lambda n: (setattr(n, "snapshot_index", 40), n.log.__delitem__(slice(0, 40)))),
-        ("append", lambda n: n.log.append(_e(3, 44) if n is n1 else _e(1, 45))),
-        ("install a snapshot of the whole log", lambda n: (setattr(n, "snapshot_index", 43), n.log.clear())),
-    )
-    for what, change in steps:
-        for n in (n1, lead):
-            if n is lead and what.startswith(("overwrite", "install")):
-                continue  # (a leader does not)
-            change(n)
-            n.reads = 0
-            assert r.step() == {}, what
-            assert n.reads <= 6, (what, n.id, n.reads)
