@@ -13,12 +13,16 @@ Baselines, in the same run, doing the same number of scheduled deliveries:
 The ratio is the simulator's cost per event divided by the baseline's (lower is
 better).  Times are CPU seconds of this process (``time.process_time``), best of
 ``--repeat`` runs, so that other work on a shared machine disturbs them less.
-Usage: ``python benchmarks/bench_sim.py [--events N] [--repeat N] [--json]``.
+With ``--collect`` each timing also includes a full ``gc.collect()`` right after
+the run, so that garbage-collector work a run leaves behind (the simulator pauses
+the collector while its loop runs) is counted too.
+Usage: ``python benchmarks/bench_sim.py [--events N] [--repeat N] [--collect] [--json]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import json
 import random
@@ -33,6 +37,14 @@ TICK = 0.01
 LOSS = 0.10
 FAULTS = "20 crash n3; 30 restart n3; 40 partition n1,n2|n3,n4,n5; 50 heal"
 EVENTS_PER_SIM_SECOND = 5 * 4 / TICK * (1 - LOSS) + 5 / TICK  # deliveries + ticks (roughly)
+COLLECT = False  # --collect: each timing ends with a full garbage collection
+
+
+def _elapsed(t0: float) -> float:
+    """CPU seconds since ``t0`` (with ``--collect``, after a full garbage collection)."""
+    if COLLECT:
+        gc.collect()
+    return time.process_time() - t0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +79,7 @@ def bench_sim(duration: float) -> tuple[int, float]:
     )
     t0 = time.process_time()
     sim.run_until(duration)
-    return sim.stats["events"], time.process_time() - t0
+    return sim.stats["events"], _elapsed(t0)
 
 
 def bench_bare(duration: float) -> tuple[int, float]:
@@ -98,7 +110,7 @@ def bench_bare(duration: float) -> tuple[int, float]:
             push(heap, (t + TICK, seq, 0, node, None))
         else:
             received[node] += 1
-    return events, time.process_time() - t0
+    return events, _elapsed(t0)
 
 
 def bench_simpy(duration: float) -> tuple[int, float] | None:
@@ -135,15 +147,18 @@ def bench_simpy(duration: float) -> tuple[int, float] | None:
         env.process(ticker(i))
     t0 = time.process_time()
     env.run(until=duration)
-    return counter["events"], time.process_time() - t0
+    return counter["events"], _elapsed(t0)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=200_000, help="about how many events to simulate")
     ap.add_argument("--repeat", type=int, default=5, help="best of N timings")
+    ap.add_argument("--collect", action="store_true", help="count a full garbage collection after each run")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
+    global COLLECT
+    COLLECT = args.collect
     duration = args.events / EVENTS_PER_SIM_SECOND
 
     def best(fn):
@@ -166,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         "simpy_events_per_s": round(simpy_rate) if simpy_rate else None,
         "ratio_vs_bare": round(bare_rate / sim_rate, 2),
         "ratio_vs_simpy": round(simpy_rate / sim_rate, 2) if simpy_rate else None,
+        "collect": args.collect,
     }
     if args.json:
         print(json.dumps(out))
         return 0
     print(f"workload: 5 nodes all-to-all every {TICK * 1000:g} ms, {LOSS:.0%} loss, a crash and a partition, "
-          f"{duration:.1f} simulated s")
+          f"{duration:.1f} simulated s" + (", a full gc.collect() counted after each run" if args.collect else ""))
     print(f"{'engine':<18}{'events':>10}{'cpu s':>10}{'events/s':>12}{'cost ratio':>12}")
     print(f"{'consensus_lab':<18}{sim[0]:>10}{sim[1]:>10.3f}{sim_rate:>12,.0f}{1.0:>12.2f}")
     print(f"{'bare heapq':<18}{bare[0]:>10}{bare[1]:>10.3f}{bare_rate:>12,.0f}{out['ratio_vs_bare']:>12.2f}"

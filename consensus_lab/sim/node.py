@@ -265,11 +265,15 @@ class Context:
         # the same value sent to several peers in a row is checked once: a message whose
         # fields are all immutable stays so (a copied one is copied again for each send)
         if msg is not self._last_sent:
-            frozen = freeze_message(msg)
-            if frozen is msg:
-                self._last_sent = msg
-            msg = frozen
+            msg = self._checked(msg)
         self.outbox.append(_tuple_new(Send, (dst, msg)))
+
+    def _checked(self, msg: Any) -> Any:
+        """``freeze_message(msg)``, remembering a message found to be a value (see :meth:`send`)."""
+        frozen = freeze_message(msg)
+        if frozen is msg:
+            self._last_sent = msg
+        return frozen
 
     def broadcast(self, dsts: tuple[str, ...] | list[str], msg: Any) -> None:
         """Send the same message to every node in ``dsts`` (in that order)."""
