@@ -79,17 +79,24 @@ def _run_in_child(run, mutant: str, timeout: float | None) -> tuple[str, str]:
             os._exit(code)
     os.close(write)
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if deadline is not None and time.monotonic() > deadline:
+    status = None
+    try:
+        while status is None:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = code
+            elif deadline is not None and time.monotonic() > deadline:
+                break
+            else:
+                time.sleep(0.02)
+    finally:  # a timeout, or the check itself stopped (Ctrl-C, SIGTERM): end the child too
+        if status is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             os.close(read)
-            return "timeout", ""
-        time.sleep(0.02)
+    if status is None:
+        return "timeout", ""
     with os.fdopen(read, "rb") as pipe:
         failed = pipe.read().decode(errors="replace")
     code = os.waitstatus_to_exitcode(status)
@@ -109,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds per mutant; a mutant still running then counts as timeout")
     ap.add_argument("--list", action="store_true", help="only print the mutants' names")
     ap.add_argument("--mutants", type=Path, default=Path("mutants"), help="mutmut's folder")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     files = [args.tests, *args.also]
     missing = [str(f) for f in files if not f.is_file()]
     if not (args.mutants / "tests").is_dir() or missing:
@@ -145,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(pytest.main(cmd, plugins=[first])), first.failed
 
     counts = {"killed": 0, "SURVIVED": 0, "timeout": 0}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the child is ended too
     try:
         if run("")[0] != 0:
             print("mutation_check: the tests fail without any mutant", file=sys.stderr)
