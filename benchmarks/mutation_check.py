@@ -6,8 +6,9 @@ in a forked child of the clean run's process (mutmut's trampolines read
 ``MUTANT_UNDER_TEST`` at every call, and the library is imported once), so a mutant cannot
 leak state into the next one, and with ``--timeout`` a mutant that loops forever is killed
 after that many seconds and counted as ``timeout`` instead of hanging the check.  The test
-files are copied next to the mutants' tests under temporary names, so a mutmut run going on
-at the same time is not disturbed; they are removed afterwards.
+files are copied next to the mutants' tests under names of their own (with the process id),
+so a mutmut run or another check going on at the same time is not disturbed; they are removed
+afterwards.
 
     python benchmarks/mutation_check.py tests/test_mutation_kills.py -k budget NAME [NAME ...]
     python benchmarks/mutation_check.py tests/test_mutation_kills_checker.py \\
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     copies = []
     for i, f in enumerate(files):
-        copy = (args.mutants / "tests" / f"_mutation_check_{i}_{f.name}").resolve()
+        copy = (args.mutants / "tests" / f"_mutation_check_{os.getpid()}_{i}_{f.name}").resolve()
         shutil.copyfile(f, copy)
         copies.append(copy)
     os.chdir(args.mutants)
