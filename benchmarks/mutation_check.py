@@ -101,7 +101,9 @@ def _run_in_child(run, mutant: str, timeout: float | None) -> tuple[str, str]:
     with os.fdopen(read, "rb") as pipe:
         failed = pipe.read().decode(errors="replace")
     code = os.waitstatus_to_exitcode(status)
-    return ("killed" if code == 1 else f"SURVIVED (pytest exit {code})"), failed
+    if code in (0, 1):
+        return ("SURVIVED" if code == 0 else "killed"), failed
+    return f"error (pytest exit {code})", failed  # no verdict: a test file gone, Ctrl-C, ...
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             return int(pytest.main(cmd, plugins=[first])), first.failed
 
-    counts = {"killed": 0, "SURVIVED": 0, "timeout": 0}
+    counts = {"killed": 0, "SURVIVED": 0, "timeout": 0, "error": 0}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the child is ended too
     try:
         if run("")[0] != 0:
@@ -165,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{status:<8}", name + by, flush=True)
     finally:
         for copy in copies:
-            copy.unlink()
+            copy.unlink(missing_ok=True)
+    errors = f", {counts['error']} error" if counts["error"] else ""
     print(f"mutation_check: {counts['killed']} killed, {counts['SURVIVED']} survived, "
-          f"{counts['timeout']} timeout, of {len(names)}", flush=True)
+          f"{counts['timeout']} timeout{errors}, of {len(names)}", flush=True)
     return 0 if counts["killed"] == len(names) else 1
 
 
