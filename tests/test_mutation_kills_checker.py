@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from test_linearizability import check_witness, ev
+from test_linearizability import check_witness, ev, hard_history
 
 from consensus_lab.checkers import (
     LINEARIZABLE,
@@ -17,7 +17,7 @@ from consensus_lab.checkers import (
     get_model,
 )
 from consensus_lab.checkers import linearizability as lin
-from consensus_lab.history import Op, pair_operations
+from consensus_lab.history import Op, Operation, pair_operations
 
 # --- the search agrees with the definition, and explains its refusals ----------------------
 
@@ -110,6 +110,52 @@ def test_the_search_agrees_with_brute_force_and_explains_each_refusal(model: str
 
 
 
+
+def test_interchangeable_indeterminate_writes_are_tried_in_one_order_only() -> None:
+    """Ten crashed writes of the same value and a read nobody wrote: the search may place
+    only the earliest unplaced of the ten, so it remembers the 11 prefixes, not 2**10 sets."""
+    n = 10
+    h = [ev(p, "invoke", "write", 1) for p in range(n)]
+    h += [ev(99, "invoke", "read"), ev(99, "ok", "read", 2)]
+    h += [ev(p, "info", "write", 1) for p in range(n)]
+    r = check_linearizable(h, "register", prechecks=False)
+    assert (r.verdict, r.unplaceable, r.states) == (NOT_LINEARIZABLE, [n], n + 1)
+    assert r.longest_prefix == list(range(n))
+
+
+
+def test_reads_that_agree_with_the_state_are_placed_at_once_without_branching() -> None:
+    """Six concurrent reads of 1 after a write of 1, and a read of 2 nobody wrote: the reads
+    are placed together right after the write, so two configurations are remembered, not 2**6."""
+    h = [ev(0, "invoke", "write", 1), ev(0, "ok", "write", 1)]
+    h += [ev(p, "invoke", "read") for p in range(1, 7)] + [ev(50, "invoke", "read")]
+    h += [ev(p, "ok", "read", 1) for p in range(1, 7)] + [ev(50, "ok", "read", 2)]
+    r = check_linearizable(h, "register", prechecks=False)
+    assert (r.verdict, r.states, r.unplaceable) == (NOT_LINEARIZABLE, 2, [7])
+    assert r.longest_prefix == list(range(7))
+
+
+def test_an_invocation_at_the_instant_of_a_completion_is_concurrent_with_it() -> None:
+    """Real-time order needs ``a.ret < b.call``: a read invoked when a write completes may
+    still be linearized before the write (operations paired by the caller, with times)."""
+    write = Operation(0, 0, "write", None, 1, 1, "ok", 0.0, 1.0)
+    read = Operation(1, 1, "read", None, None, None, "ok", 1.0, 2.0)
+    r = check_linearizable([write, read], "register", prechecks=False)
+    assert r.ok and r.linearization == [1, 0]
+
+
+def test_a_generous_time_budget_lets_a_search_of_many_slices_finish() -> None:
+    r = check_linearizable(hard_history(10), "register", prechecks=False, timeout=600)
+    assert r.verdict == NOT_LINEARIZABLE and r.states > 2 * lin._SLICE
+    assert r.unplaceable == [10] and 0 < r.seconds < 600
+
+
+def test_the_time_budget_stops_a_hopeless_search_before_the_state_budget_does() -> None:
+    r = check_linearizable(hard_history(22), "register", prechecks=False, timeout=0.01,
+                           max_states=20_000)
+    assert (r.verdict, r.budget) == (UNKNOWN, "time")
+
+
 # --- check_linearizable: its arguments, its shortcuts and the fields of its verdicts ---------
 
 
@@ -128,7 +174,7 @@ def test_the_budgets_refuse_bad_values_with_their_reason_and_accept_their_bounds
             check_linearizable(h, "register", max_memory=bad)
         assert str(err.value) == ("max_memory must be a positive number of bytes, "
                                   "or None for no limit")
-    for kw in ({"timeout": 1e-9}, {"timeout": None}, {"max_states": 1}, {"max_memory": 1 << 40},
+    for kw in ({"timeout": 1e-9}, {"timeout": None}, {"max_states": 1}, {"max_memory": 1},
                {"max_memory": None}):
         assert check_linearizable(h, "register", **kw).witness == {None: [0]}, kw
 
