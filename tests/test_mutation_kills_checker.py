@@ -169,6 +169,18 @@ def test_the_time_budget_stops_a_hopeless_search_before_the_state_budget_does() 
     assert (r.verdict, r.budget) == (UNKNOWN, "time")
 
 
+
+def test_the_search_tries_first_the_write_a_pending_read_saw_then_the_earliest_completion() -> None:
+    """Writes of 1..4 overlap a read of 2 that completes first.  The one-step look-ahead
+    places write 2 and the read at once; after that the earliest pending completion goes
+    first, so the witness is write 2, read, then writes 1, 3, 4 (not write 4 first)."""
+    h = [ev(p, "invoke", "write", p) for p in range(1, 5)]
+    h += [ev(0, "invoke", "read"), ev(0, "ok", "read", 2)]
+    h += [ev(p, "ok", "write", p) for p in range(1, 5)]
+    r = check_linearizable(h, "register", prechecks=False)
+    assert r.linearization == [1, 4, 0, 2, 3]
+
+
 # --- check_linearizable: its arguments, its shortcuts and the fields of its verdicts ---------
 
 
