@@ -166,7 +166,16 @@ def test_a_generous_time_budget_lets_a_search_of_many_slices_finish() -> None:
 def test_the_time_budget_stops_a_hopeless_search_before_the_state_budget_does() -> None:
     r = check_linearizable(hard_history(22), "register", prechecks=False, timeout=0.01,
                            max_states=20_000)
-    assert (r.verdict, r.budget) == (UNKNOWN, "time")
+    assert (r.verdict, r.budget, r.reason) == (UNKNOWN, "time", "time budget of 0.01 s ran out")
+
+
+def test_the_memory_budget_stops_a_search_whose_process_grows(monkeypatch) -> None:
+    """Resident memory read as 0 bytes at the start and 1 GB later: over a 1 MB budget."""
+    readings = iter([0])
+    monkeypatch.setattr(lin, "_resident_bytes", lambda: next(readings, 2**30))
+    r = check_linearizable(hard_history(22), "register", prechecks=False, max_memory=2**20)
+    assert (r.verdict, r.budget, r.states) == (UNKNOWN, "memory", 0)
+    assert r.reason == "memory budget of 1 MB ran out"
 
 
 
