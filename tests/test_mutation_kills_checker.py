@@ -183,11 +183,13 @@ def test_the_search_tries_first_the_write_a_pending_read_saw_then_the_earliest_c
     """Writes of 1..4 overlap a read of 2 that completes first.  The one-step look-ahead
     places write 2 and the read at once; after that the earliest pending completion goes
     first, so the witness is write 2, read, then writes 1, 3, 4 (not write 4 first)."""
-    h = [ev(p, "invoke", "write", p) for p in range(1, 5)]
-    h += [ev(0, "invoke", "read"), ev(0, "ok", "read", 2)]
-    h += [ev(p, "ok", "write", p) for p in range(1, 5)]
-    r = check_linearizable(h, "register", prechecks=False)
-    assert r.linearization == [1, 4, 0, 2, 3]
+    for model, f, seen in [("register", "write", 2), ("append", "append", (2,))]:
+        # a register knows the states a read allows; the append model is asked step by step
+        h = [ev(p, "invoke", f, p) for p in range(1, 5)]
+        h += [ev(0, "invoke", "read"), ev(0, "ok", "read", seen)]
+        h += [ev(p, "ok", f, p) for p in range(1, 5)]
+        r = check_linearizable(h, model, prechecks=False)
+        assert r.linearization == [1, 4, 0, 2, 3], model
 
 
 # --- check_linearizable: its arguments, its shortcuts and the fields of its verdicts ---------
