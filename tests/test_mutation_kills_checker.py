@@ -200,6 +200,28 @@ def test_the_search_tries_first_the_write_a_pending_read_saw_then_the_earliest_c
         assert r.linearization == [0, 3, 6, 5, 4, 2, 1], model
 
 
+
+def test_the_search_yields_to_its_driver_once_every_slice_of_steps(monkeypatch) -> None:
+    """``run()`` yields after every ``_SLICE`` steps (the driver then looks at the clock and
+    the budgets): with a slice of one step it yields once per step, with k steps k times
+    less often."""
+    ops = pair_operations(hard_history(7))
+
+    def yields(k: int) -> int:
+        monkeypatch.setattr(lin, "_SLICE", k)
+        run, count = lin._PartitionSearch(ops, get_model("register")).run(), 0
+        with pytest.raises(StopIteration) as stop:
+            while True:
+                next(run)
+                count += 1
+        assert stop.value.value.verdict == NOT_LINEARIZABLE
+        return count
+
+    steps = yields(1)
+    assert steps > 1000
+    assert [yields(k) for k in range(2, 14)] == [steps // k for k in range(2, 14)]
+
+
 # --- check_linearizable: its arguments, its shortcuts and the fields of its verdicts ---------
 
 
