@@ -222,6 +222,16 @@ def test_the_search_yields_to_its_driver_once_every_slice_of_steps(monkeypatch) 
     assert [yields(k) for k in range(2, 14)] == [steps // k for k in range(2, 14)]
 
 
+
+def test_a_refusal_keeps_the_first_longest_prefix_the_search_found() -> None:
+    """Four concurrent writes and a read of 99: every order of the four writes is a longest
+    prefix; the explanation keeps the first one found (the search tries the latest completion
+    first), not a later one of the same length."""
+    r = check_linearizable(hard_history(4), "register", prechecks=False)
+    assert (r.longest_prefix, r.unplaceable) == ([3, 2, 1, 0], [4])
+    assert r.detail == "not linearizable: after 4 operations no order can place #4 r->99"
+
+
 # --- check_linearizable: its arguments, its shortcuts and the fields of its verdicts ---------
 
 
