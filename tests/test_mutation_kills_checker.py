@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 from test_linearizability import check_witness, ev, hard_history
 
-from consensus_lab.checkers import (
-    LINEARIZABLE,
-    NOT_LINEARIZABLE,
-    UNKNOWN,
-    brute_force_linearizable,
-    check_linearizable,
-    get_model,
-)
+from consensus_lab.checkers import brute_force_linearizable, check_linearizable, get_model
 from consensus_lab.checkers import linearizability as lin
+from consensus_lab.checkers.linearizability import LINEARIZABLE, NOT_LINEARIZABLE, UNKNOWN
 from consensus_lab.history import Op, Operation, pair_operations
 
 # --- the search agrees with the definition, and explains its refusals ----------------------
