@@ -192,6 +192,12 @@ def test_the_search_tries_first_the_write_a_pending_read_saw_then_the_earliest_c
     for model in ("cas-register", AskStep()):
         r = check_linearizable(h, model, prechecks=False)
         assert r.linearization == [0, 3, 6, 5, 4, 2, 1], model
+    # without the cas, the earliest pending completion after the read is write 1: it goes
+    # first, then write 3 (now the earliest), then write 4
+    h = [ev(p, "invoke", "write", p) for p in range(1, 5)]
+    h += [ev(0, "invoke", "read"), ev(0, "ok", "read", 2)]
+    h += [ev(p, "ok", "write", p) for p in range(1, 5)]
+    assert check_linearizable(h, "register", prechecks=False).linearization == [1, 4, 0, 2, 3]
 
 
 
