@@ -186,6 +186,9 @@ def test_bad_arguments_are_refused_early() -> None:
         check_linearizable(h, "register", timeout=0)
     with pytest.raises(ValueError, match="cas-register"):
         check_linearizable([ev(0, "invoke", "cas", (1, 2)), ev(0, "ok", "cas", (1, 2))], "register")
+    for model, f, value in (("register", "write", [1]), ("kv", "append", {"x": 1})):
+        with pytest.raises(ValueError, match="operation 0 .*unhashable; use a tuple"):
+            check_linearizable([ev(0, "invoke", f, value), ev(0, "ok", f, value)], model)
 
 
 def test_linearization_points_lie_inside_intervals_and_in_order() -> None:

@@ -212,8 +212,24 @@ class RegisterModel(_Registers):
             return f"model {self.name!r} has no operation {op.f!r}{hint}; it knows {', '.join(self._ops)}"
         if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
             return f"a cas needs a value (expected, new), got {op.value!r}"
-        return None
+        return None if op.f in ("read", "get") else _unhashable(_stored(op))
 
+
+
+def _unhashable(*values: Any) -> str | None:
+    """The message for a value the model would keep in its state but cannot hash (a list
+    or a dict built in Python; loaded histories hold tuples)."""
+    for v in values:
+        try:
+            hash(v)
+        except TypeError:
+            return f"the value {v!r:.60} is unhashable; use a tuple, not a list or a dict"
+    return None
+
+
+def _stored(op: Operation) -> Any:
+    """The value a write-like ``op`` leaves in the object (a cas's new value)."""
+    return op.value[1] if op.f == "cas" else op.value
 
 
 def _register_effects(op: Operation) -> tuple[Hashable, ...] | None:
@@ -300,7 +316,7 @@ class KVModel(_Registers):
             return f"model 'kv' has no operation {op.f!r}; it knows {', '.join(self._ops)}"
         if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
             return f"a cas needs a value (expected, new), got {op.value!r}"
-        return None
+        return _unhashable(op.key, *(() if op.f in ("read", "get") else (_stored(op),)))
 
 
 def _hashable_set(v: Any) -> frozenset[Any] | None:
@@ -351,7 +367,7 @@ class SetModel(Model):
                 frozenset(_as_collection(op.output))
             except TypeError as exc:
                 return str(exc)
-        return None
+        return _unhashable(op.value) if op.f == "add" else None
 
     def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
         return () if op.f == "read" else (op.value,)
@@ -388,7 +404,7 @@ class ListAppendModel(Model):
     def validate(self, op: Operation) -> str | None:
         if op.f not in ("append", "read"):
             return f"model 'append' has no operation {op.f!r}; it knows append, read"
-        return None
+        return _unhashable(op.value) if op.f == "append" else None
 
     def effects(self, op: Operation) -> tuple[Hashable, ...] | None:
         return () if op.f == "read" else (op.value,)
