@@ -11,7 +11,7 @@ from test_paxos import B1, B2, node
 from consensus_lab import run
 from consensus_lab.history import Op
 from consensus_lab.protocols import paxos
-from consensus_lab.protocols._ballot import Ballot
+from consensus_lab.protocols._ballot import Ballot, Watch, observed_invariants
 from consensus_lab.protocols.paxos import (
     Accept,
     Accepted,
@@ -312,3 +312,59 @@ def test_the_paxos_observer_names_a_value_learned_before_it_was_chosen_and_a_lea
     obs.update(world)
     assert obs.problems == {"only a chosen value is learned": "n3 learned 'x', which is not chosen",
                             "a learner never learns two values": "n3 learned 'x', then 'y'"}
+
+
+# --- _ballot: ballots, the change watcher, the observed invariants -------------------------------
+
+
+def test_the_next_ballot_for_a_proposer_is_one_round_higher_and_its_own():
+    assert Ballot(3, "n1").next_for("n2") == Ballot(4, "n2")
+    assert Ballot(0, "").next_for("n1") == Ballot(1, "n1")
+
+
+def test_a_watch_reports_each_live_node_that_is_new_wrote_or_changed_its_fingerprint():
+    """Nodes in id order; a crashed node is skipped (not the end of the look); a restarted node is
+    a new object; without a fingerprint only new objects and durable writes count."""
+    nodes = {nid: SimpleNamespace(x=0) for nid in ("n1", "n2", "n3")}
+    storage = {nid: Storage() for nid in nodes}
+    world = SimpleNamespace(nodes=nodes, storage=storage)
+    watch, plain = Watch(lambda n: n.x), Watch()
+    assert [nid for nid, _ in watch.changed(world)] == [nid for nid, _ in plain.changed(world)] == ["n1", "n2", "n3"]
+    assert watch.changed(world) == plain.changed(world) == []
+    nodes["n3"].x = 1
+    assert watch.changed(world) == [("n3", nodes["n3"])] and plain.changed(world) == []
+    assert watch.changed(world) == []
+    nodes["n1"] = None
+    storage["n2"]["k"] = 1
+    assert watch.changed(world) == plain.changed(world) == [("n2", nodes["n2"])]
+    nodes["n1"] = SimpleNamespace(x=0)
+    storage["n3"]["k"] = 1
+    assert watch.changed(world) == plain.changed(world) == [("n1", nodes["n1"]), ("n3", nodes["n3"])]
+
+
+class _Counting:
+    """An observer that counts its updates and reports the problems it is given."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+        self.problems: dict[str, str] = {}
+
+    def update(self, world) -> None:
+        self.updates += 1
+        assert world == "w"
+
+
+def test_observed_invariants_update_their_observer_once_per_event_by_the_first_unreported_one():
+    """The first invariant of the group that has not reported updates the observer; once it has
+    reported (and is no longer called), the next one does."""
+    obs = _Counting()
+    first, second = observed_invariants(obs, ("first", "second"))
+    assert (first.name, second.name, first.observer, first.group) == ("first", "second", obs, [first, second])
+    assert first.reported is False and second.reported is False
+    assert first.check("w") is None and second.check("w") is None and obs.updates == 1
+    obs.problems["first"] = "broken"
+    assert first.check("w") == "broken" and first.reported and obs.updates == 2
+    assert second.check("w") is None and obs.updates == 3
+    assert second.check("w") is None and obs.updates == 4
+    obs.problems["second"] = "also"
+    assert second.check("w") == "also" and second.reported and obs.updates == 5
