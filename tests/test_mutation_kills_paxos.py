@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,7 @@ from test_paxos import B1, B2, node
 from consensus_lab import run
 from consensus_lab.history import Op
 from consensus_lab.protocols import paxos
-from consensus_lab.protocols._ballot import Ballot, Watch, observed_invariants
+from consensus_lab.protocols._ballot import Ballot, Loopback, Watch, observed_invariants
 from consensus_lab.protocols.paxos import (
     Accept,
     Accepted,
@@ -365,3 +366,35 @@ def test_observed_invariants_update_their_observer_once_per_event_by_the_first_u
     assert second.check("w") is None and obs.updates == 4
     obs.problems["second"] = "also"
     assert second.check("w") == "also" and second.reported and obs.updates == 5
+
+
+@dataclass(frozen=True)
+class _Say:
+    word: str
+
+
+PING, PONG = _Say("ping"), _Say("pong")
+
+
+class _Echo(Loopback):
+    """A node of two roles that answers its own ping with a pong and knows no other message."""
+
+    def __init__(self) -> None:
+        self.id, self.cluster, self._local, self.got = "n1", ("n1", "n2", "n3"), [], []
+
+    def _dispatch(self, ctx, src, msg) -> None:
+        if msg not in (PING, PONG):
+            raise ValueError(f"unexpected message {msg!r}")
+        self.got.append((src, msg.word))
+        if msg == PING:
+            self._send(ctx, self.id, PONG)
+
+
+def test_messages_to_itself_skip_the_network_and_are_handled_in_order_before_the_handler_returns():
+    node_, ctx = _Echo(), FakeContext("n1")
+    node_._broadcast(ctx, PING)
+    node_._send(ctx, "n1", PING)
+    assert ctx.sent() == [("n2", PING), ("n3", PING)] and node_.got == []
+    node_._drain(ctx)
+    assert node_.got == [("n1", "ping"), ("n1", "ping"), ("n1", "pong"), ("n1", "pong")]
+    assert node_._local == []
