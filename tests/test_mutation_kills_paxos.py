@@ -13,16 +13,7 @@ from consensus_lab import run
 from consensus_lab.history import Op
 from consensus_lab.protocols import paxos
 from consensus_lab.protocols._ballot import Ballot, Loopback, Watch, observed_invariants
-from consensus_lab.protocols.paxos import (
-    Accept,
-    Accepted,
-    Config,
-    Nack,
-    PaxosNode,
-    Prepare,
-    Promise,
-    _Observer,
-)
+from consensus_lab.protocols.paxos import Accept, Accepted, Nack, Prepare, Promise, _Observer
 from consensus_lab.sim import ClientRequest, Ok, Redirect, Run, World
 from consensus_lab.sim.node import Storage
 from consensus_lab.testing import FakeContext
@@ -128,7 +119,8 @@ def test_the_propose_timer_is_staggered_from_propose_at_and_counts_from_boot():
     what is left (never a negative delay)."""
     delays = {}
     for nid, now in (("n1", 0.05), ("n2", 0.05), ("n2", 0.5)):
-        n = PaxosNode(nid, ("n1", "n2", "n3"), Config(("n1", "n2"), propose_at=0.2, stagger=0.1), "correct")
+        config = paxos.Config(("n1", "n2"), propose_at=0.2, stagger=0.1)
+        n = paxos.PaxosNode(nid, ("n1", "n2", "n3"), config, "correct")
         ctx = FakeContext(nid, now=now)
         n.on_start(ctx)
         delays[nid, now] = ctx.timers()["propose"]
