@@ -18,6 +18,41 @@ from consensus_lab.sim import ClientRequest, Ok, Redirect, Run, World
 from consensus_lab.sim.node import Storage
 from consensus_lab.testing import FakeContext
 
+# --- Loopback first: a drain that never pops would hang every Paxos handler test below ----------
+
+
+@dataclass(frozen=True)
+class _Say:
+    word: str
+
+
+PING, PONG = _Say("ping"), _Say("pong")
+
+
+class _Echo(Loopback):
+    """A node of two roles that answers its own ping with a pong and knows no other message."""
+
+    def __init__(self) -> None:
+        self.id, self.cluster, self._local, self.got = "n1", ("n1", "n2", "n3"), [], []
+
+    def _dispatch(self, ctx, src, msg) -> None:
+        if msg not in (PING, PONG):
+            raise ValueError(f"unexpected message {msg!r}")
+        self.got.append((src, msg.word))
+        if msg == PING:
+            self._send(ctx, self.id, PONG)
+
+
+def test_messages_to_itself_skip_the_network_and_are_handled_in_order_before_the_handler_returns():
+    node_, ctx = _Echo(), FakeContext("n1")
+    node_._broadcast(ctx, PING)
+    node_._send(ctx, "n1", PING)
+    assert ctx.sent() == [("n2", PING), ("n3", PING)] and node_.got == []
+    node_._drain(ctx)
+    assert node_.got == [("n1", "ping"), ("n1", "ping"), ("n1", "pong"), ("n1", "pong")]
+    assert node_._local == []
+
+
 # --- the proposer ----------------------------------------------------------------------------------
 
 
@@ -358,35 +393,3 @@ def test_observed_invariants_update_their_observer_once_per_event_by_the_first_u
     assert second.check("w") is None and obs.updates == 4
     obs.problems["second"] = "also"
     assert second.check("w") == "also" and second.reported and obs.updates == 5
-
-
-@dataclass(frozen=True)
-class _Say:
-    word: str
-
-
-PING, PONG = _Say("ping"), _Say("pong")
-
-
-class _Echo(Loopback):
-    """A node of two roles that answers its own ping with a pong and knows no other message."""
-
-    def __init__(self) -> None:
-        self.id, self.cluster, self._local, self.got = "n1", ("n1", "n2", "n3"), [], []
-
-    def _dispatch(self, ctx, src, msg) -> None:
-        if msg not in (PING, PONG):
-            raise ValueError(f"unexpected message {msg!r}")
-        self.got.append((src, msg.word))
-        if msg == PING:
-            self._send(ctx, self.id, PONG)
-
-
-def test_messages_to_itself_skip_the_network_and_are_handled_in_order_before_the_handler_returns():
-    node_, ctx = _Echo(), FakeContext("n1")
-    node_._broadcast(ctx, PING)
-    node_._send(ctx, "n1", PING)
-    assert ctx.sent() == [("n2", PING), ("n3", PING)] and node_.got == []
-    node_._drain(ctx)
-    assert node_.got == [("n1", "ping"), ("n1", "ping"), ("n1", "pong"), ("n1", "pong")]
-    assert node_._local == []
