@@ -457,8 +457,8 @@ def ballots_tried(run: Any) -> int:
     seen = set()
     for ev in run.trace:
         if ev.kind == "send" and ev.msg_type == "Prepare":
-            b = ev.msg.ballot if not isinstance(ev.msg, dict) else tuple(sorted(ev.msg["ballot"].items()))
-            seen.add(b)
+            b = ev.msg["ballot"] if isinstance(ev.msg, dict) else ev.msg.ballot
+            seen.add(tuple(b))  # a Ballot, or the list a saved run reads back
     return len(seen)
 
 
