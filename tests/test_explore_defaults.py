@@ -103,3 +103,48 @@ def test_api_accepts_auto():
     assert r.counterexample_length == explore("twopc", variant="uncertain-abort", progress=False).counterexample_length
     with pytest.raises(ValueError, match="workers must be"):
         explore("twopc", depth=1, progress=False, workers="many")
+
+
+# --- steps known before they are judged (ExploreWorld.skip_known) ---------------------------------
+
+def _answer(r) -> tuple:
+    return (r.verdict, r.states, r.transitions, r.depth, r.counterexample_length, [str(s) for s in r.path],
+            r.goals)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(protocol="paxos", variant="ignore-accepted"),
+    dict(protocol="twopc", variant="no-vote-log"),
+    dict(protocol="raft", depth=5),
+    dict(protocol="twopc", variant="no-decision-log", reduction="symmetry"),
+    dict(protocol="paxos", depth=5, workers=2),
+])
+def test_skipping_known_steps_changes_nothing_but_the_work(kw, monkeypatch):
+    from consensus_lab.explore.world import ExploreWorld
+
+    skipped = {"n": 0}
+    real_step = ExploreWorld.step
+
+    def step(self, s, a, rec=None):
+        ns = real_step(self, s, a, rec)
+        skipped["n"] += ns.fp is None
+        return ns
+
+    monkeypatch.setattr(ExploreWorld, "step", step)
+    on = explore(progress=False, time_budget=None, **kw)
+    if kw.get("workers", 1) == 1:
+        assert skipped["n"] > 0  # the shortcut was taken
+    monkeypatch.setattr(ExploreWorld, "skip_known", lambda self, on: setattr(self, "known", None))
+    skipped["n"] = 0
+    off = explore(progress=False, time_budget=None, **kw)
+    assert skipped["n"] == 0
+    assert _answer(on) == _answer(off)
+
+
+def test_known_steps_are_not_skipped_outside_breadth_first_search():
+    world, _ = make_world("paxos", depth=3)
+    assert world.known is None
+    r = explore("paxos", depth=4, strategy="dfs", progress=False)
+    assert r.verdict == "no violation" and r._world.known is None
+    b = explore("paxos", depth=4, progress=False)
+    assert b._world.known is None  # turned off again when the search ends (replays judge every step)

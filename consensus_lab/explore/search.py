@@ -397,6 +397,14 @@ class _Search:
         """
         world = self.world
         sleeping = self.reduction is not None and "sleep-sets" in self.reduction.split("+")
+        world.skip_known(not sleeping)  # (sleep sets look at every successor's memory)
+        try:
+            return self._bfs(sleeping)
+        finally:
+            world.skip_known(False)
+
+    def _bfs(self, sleeping: bool) -> bool:
+        world = self.world
         init = world.initial()
         seen = self.visited = FingerprintSet([init.fp])
         if self.new_state(init, None, 0):
@@ -417,6 +425,8 @@ class _Search:
                         continue
                     ns = self.step(s, a)
                     fp = ns.fp
+                    if fp is None:  # seen before, known without judging it (ExploreWorld.skip_known)
+                        continue
                     zs = none
                     if sleeping:
                         node = _pure_node(s, a, ns)
