@@ -52,6 +52,15 @@ checkout of another version, e.g. ``git archive main | tar -x -C DIR``) each
 twin is also searched by that version, in a child process, right before this
 one: before/after in the same run, under the same load.
 
+Part 7 (``--only 7``) -- what a student waits for: every broken twin of two-phase commit, Paxos,
+Multi-Paxos and Raft at the command line's default settings (``--reduction auto --workers auto``:
+symmetry where the protocol declares it, 2 processes on 2+ cores), then the correct protocols at
+their default bounds within the default 120 s budget (Raft also at ``--raft-depth``, a stated
+smaller bound), each beside the search the command ran before these defaults (no reduction,
+one process) in the same run: length, states, the critical path's CPU seconds (this process and
+the busiest worker: the wall clock on a quiet machine with 2 free cores), the wall clock and the
+ratio.  Twins run without a time budget, so that both versions end; the load average is printed.
+
 Times are CPU seconds of this process (``time.process_time``), so that other
 work on the machine disturbs them less; the wall-clock figure is printed too.
 """
@@ -256,6 +265,52 @@ def part6(baseline: str | None) -> None:
     print()
 
 
+TWINS = [(p, v) for p in ("twopc", "paxos", "multi-paxos", "raft") for v in protocols.get(p).variants
+         if v != "correct"]
+_DEFAULTS = {"reduction": "auto", "workers": "auto"}  # the command line's (explore() keeps None and 1)
+_BEFORE = {"reduction": None, "workers": 1}  # the command line's defaults before issue 20's second round
+
+
+def _critical(kw: dict) -> tuple:
+    """A search, with its critical-path CPU seconds (this process + the busiest worker) and wall."""
+    r, c, w = timed(**kw)
+    return r, c + (max(r.worker_cpu) if r.worker_cpu else 0.0), w
+
+
+def part7(raft_depth: int, before: bool) -> None:
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"== what a student waits for: consensus-lab explore P --variant V at the default settings "
+          f"(load {load:.1f} at the start) ==")
+    print(f"{'twin':34s} {'reduction':9s} {'w':>1s} {'length':>6s} {'states':>8s} {'path cpu':>8s} {'wall':>6s}   "
+          f"{'before: states':>14s} {'cpu':>6s} {'ratio':>6s}")
+    rows = [(p, v, {"time_budget": None}) for p, v in TWINS]
+    rows += [(p, "correct", {"time_budget": 120.0}) for p in ("twopc", "paxos", "multi-paxos", "raft")]
+    rows.append(("raft", "correct", {"time_budget": 120.0, "depth": raft_depth}))
+    for proto, variant, extra in rows:
+        r, c, w = _critical(dict(protocol=proto, variant=variant, **extra, **_DEFAULTS))
+        if r.verdict == "violation":
+            what = str(r.counterexample_length)
+        else:
+            done = r.depth_complete if r.depth_complete is not None else r.depth
+            what = f"{'all' if r.verdict == 'no violation' else 'd'}{done}/{r.bounds.depth}"
+        label = f"{proto} {variant}" + (f" (depth {extra['depth']})" if "depth" in extra else "")
+        line = (f"{label:34s} {r.reduction or 'none':9s} {r.workers:1d} {what:>6s} {r.states:8d} {c:8.1f} "
+                f"{w:6.1f}")
+        if before:
+            b, bc, _ = _critical(dict(protocol=proto, variant=variant, **extra, **_BEFORE))
+            if r.verdict == "violation":
+                assert b.counterexample_length == r.counterexample_length, (proto, variant)
+            same = r.verdict == b.verdict or "budget exhausted" in (r.verdict, b.verdict)
+            assert same, (proto, variant, r.verdict, b.verdict)
+            bdone = b.depth_complete if b.depth_complete is not None else b.depth
+            tail = "" if b.verdict != "budget exhausted" else f" (d{bdone})"
+            line += f"   {b.states:14d} {bc:6.1f} {bc / c:5.2f}x{tail}"
+        print(line + ("" if r.verdict != "budget exhausted" else "  budget exhausted"), flush=True)
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller bounds")
@@ -265,9 +320,12 @@ def main() -> None:
     ap.add_argument("--exhaust", action="store_true", help="part 4: the correct protocols at their default bounds")
     ap.add_argument("--workers", type=int, default=2, help="processes of the parallel search in parts 4 and 5")
     ap.add_argument("--reductions", action="store_true", help="part 5: one row per reduction technique")
-    ap.add_argument("--only", default=None, metavar="PARTS", help="run only these parts, e.g. 1,4 (6: the slow twins)")
+    ap.add_argument("--only", default=None, metavar="PARTS",
+                    help="run only these parts, e.g. 1,4 (6: the slow twins; 7: the defaults)")
     ap.add_argument("--baseline", default=None, metavar="DIR",
                     help="part 6: also time the checkout in DIR (before/after in the same run)")
+    ap.add_argument("--raft-depth", type=int, default=7, help="part 7: the stated bound of correct Raft")
+    ap.add_argument("--no-before", action="store_true", help="part 7: skip the searches with the former defaults")
     args = ap.parse_args()
     print(f"consensus_lab explorer benchmark -- Python {platform.python_version()} on {platform.machine()}\n")
     parts = {int(x) for x in args.only.split(",")} if args.only else ({1, 2, 3} | ({4} if args.exhaust else set())
@@ -284,6 +342,8 @@ def main() -> None:
         part5(args.quick, args.workers)
     if 6 in parts:
         part6(args.baseline)
+    if 7 in parts:
+        part7(args.raft_depth, not args.no_before)
 
 
 if __name__ == "__main__":

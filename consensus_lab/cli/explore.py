@@ -35,16 +35,17 @@ def register(sub) -> None:
     p.add_argument("--max-in-flight", type=str, default=None, help="prune states with more messages in flight")
     p.add_argument("--timer-limit", type=str, default=None, help="each timer fires at most this often per node")
     p.add_argument("--strategy", default="bfs", help="bfs (shortest counterexample), dfs or random")
-    p.add_argument("--reduction", default="none",
-                   help="none, sleep-sets (bfs over single deliveries: skip the other order of two steps at "
+    p.add_argument("--reduction", default="auto",
+                   help="auto (the default: symmetry where the protocol declares interchangeable nodes for this "
+                   "setup, otherwise none; the output says which ran and why), none, sleep-sets (bfs over single deliveries: skip the other order of two steps at "
                    "different nodes that touch neither history nor invariant memory; same states and "
                    "shortest counterexamples), symmetry (states that differ by a renaming of the nodes the "
                    "protocol declares interchangeable count as one; same verdicts and shortest "
                    "counterexample lengths, fewer states; refused with the reason where no symmetry is "
                    "declared) or sleep-sets+symmetry")
-    p.add_argument("--workers", type=str, default="1",
-                   help="processes sharing breadth-first search (e.g. 2 on two cores; same states, verdict "
-                   "and shortest counterexample as 1)")
+    p.add_argument("--workers", type=str, default="auto",
+                   help="processes sharing breadth-first search (same states, verdict and shortest "
+                   "counterexample as 1); default auto: 2 for breadth-first search on 2 or more cores, else 1")
     p.add_argument("--walks", type=str, default=None, help="number of random walks (--strategy random)")
     p.add_argument("--seed", type=str, default="0", help="seed of the random walks")
     p.add_argument("--time-budget", type=str, default=str(int(DEFAULT_TIME_BUDGET)), metavar="SECONDS",
@@ -65,6 +66,7 @@ def register(sub) -> None:
 def cmd_explore(args) -> int:
     from .. import protocols
     from ..explore import FAULT_KINDS, NETWORKS, REDUCTIONS, STRATEGIES, explore
+    from ..explore.search import AUTO, auto_workers
 
     try:
         spec = protocols.get(args.protocol)
@@ -76,17 +78,20 @@ def cmd_explore(args) -> int:
         raise UsageError(f"unknown network {args.network!r} (networks: {', '.join(NETWORKS)})")
     if args.strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {args.strategy!r} (strategies: {', '.join(STRATEGIES)})")
-    if args.reduction != "none" and args.reduction not in REDUCTIONS:
-        raise UsageError(f"unknown reduction {args.reduction!r} (reductions: none, {', '.join(REDUCTIONS)})")
+    if args.reduction not in ("none", AUTO, *REDUCTIONS):
+        raise UsageError(f"unknown reduction {args.reduction!r} (reductions: {AUTO}, none, {', '.join(REDUCTIONS)})")
     depth = parse_number(args.depth, "depth", int, low=0)
     nodes = parse_number(args.nodes, "nodes", int, low=1)
     faults = parse_number(args.faults, "faults", int, low=0)
     max_in_flight = parse_number(args.max_in_flight, "max-in-flight", int, low=0)
     timer_limit = parse_number(args.timer_limit, "timer-limit", int, low=0)
     walks = parse_number(args.walks, "walks", int, low=1)
-    workers = parse_number(args.workers, "workers", int, low=1)
-    if workers > 1 and args.strategy != "bfs":
-        raise UsageError(f"--workers applies to breadth-first search (--strategy bfs), not {args.strategy!r}")
+    if args.workers == AUTO:
+        workers = auto_workers(args.strategy)
+    else:
+        workers = parse_number(args.workers, "workers", int, low=1)
+        if workers > 1 and args.strategy != "bfs":
+            raise UsageError(f"--workers applies to breadth-first search (--strategy bfs), not {args.strategy!r}")
     seed = parse_number(args.seed, "seed", int)
     budget = (None if args.time_budget.lower() == "none"
               else parse_number(args.time_budget, "time-budget", float))

@@ -170,6 +170,7 @@ def parallel_bfs(search: _Search, workers: int) -> bool:
     seen = search.visited = FingerprintSet([init.fp])
     if search.new_state(init, None, 0):
         return False
+    world.skip_known(not sleeping)  # each worker keeps its own: what it computed, the coordinator counted
     # the global frontier: (owner, link) in the serial order; each owner holds its states in that order
     frontier: list[tuple[int, Any]] = [(0, None)]
     peers: list[Any] = [_Local(_Expander(world, sleeping, [(init, none)]))]
@@ -185,6 +186,7 @@ def parallel_bfs(search: _Search, workers: int) -> bool:
             if not _level(search, frontier, peers, seen, level, sleeping, none):
                 return False
     finally:
+        world.skip_known(False)
         for p in peers:
             if not isinstance(p, _Local):
                 try:
@@ -258,6 +260,8 @@ def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], s
                 idx = nsucc[owner]
                 nsucc[owner] += 1
                 fp, zs, pruned = r
+                if fp is None:  # seen before, known without judging it (ExploreWorld.skip_known)
+                    continue
                 if zs is None:
                     zs = none
                 if not seen.insert(fp):  # seen before

@@ -19,6 +19,7 @@ is returned.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,9 @@ VERDICTS = ("violation", "no violation", "budget exhausted")
 DEFAULT_TIME_BUDGET = 120.0
 STRATEGIES = ("bfs", "dfs", "random")
 REDUCTIONS = ("sleep-sets", "symmetry", "sleep-sets+symmetry")
+#: ``reduction="auto"`` / ``workers="auto"``: chosen per search (see :func:`auto_reduction`, :func:`auto_workers`);
+#: the command line's defaults, not the notebook API's
+AUTO = "auto"
 _REPORT_EVERY = 0.25  # seconds between progress reports
 _CHECK_EVERY = 256  # transitions between clock readings
 
@@ -85,6 +89,7 @@ class ExploreResult:
     workers: int = 1  # processes that shared breadth-first search's frontier
     worker_cpu: list[float] = field(default_factory=list)  # their CPU seconds (at the last slice judged)
     visited_bytes: int | None = None  # memory of breadth-first search's visited set (16-byte fingerprints)
+    reduction_note: str = ""  # with reduction="auto": which reduction ran, and why
     _world: ExploreWorld | None = field(default=None, repr=False)
     _goal_paths: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
@@ -131,6 +136,7 @@ class ExploreResult:
             + (f", each timer at most {b.timer_limit}x" if b.timer_limit is not None else "")
             + (", network of partitions (each step a stimulus or a link cut; messages settle in between)"
                if self.network == "partitions" else ""),
+            *([f"  reduction: {self.reduction_note}"] if self.reduction_note else []),
             f"  explored {self.states:,} distinct states ({self.transitions:,} transitions), deepest step {self.depth}"
             + (f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s)" if timing else ""),
         ]
@@ -193,6 +199,7 @@ class ExploreResult:
             "depth_complete": self.depth_complete,
             "time_budget": self.time_budget,
             "reduction": self.reduction,
+            "reduction_note": self.reduction_note,
             "transitions_avoided": self.transitions_avoided,
             "workers": self.workers,
         }
@@ -390,6 +397,14 @@ class _Search:
         """
         world = self.world
         sleeping = self.reduction is not None and "sleep-sets" in self.reduction.split("+")
+        world.skip_known(not sleeping)  # (sleep sets look at every successor's memory)
+        try:
+            return self._bfs(sleeping)
+        finally:
+            world.skip_known(False)
+
+    def _bfs(self, sleeping: bool) -> bool:
+        world = self.world
         init = world.initial()
         seen = self.visited = FingerprintSet([init.fp])
         if self.new_state(init, None, 0):
@@ -410,6 +425,8 @@ class _Search:
                         continue
                     ns = self.step(s, a)
                     fp = ns.fp
+                    if fp is None:  # seen before, known without judging it (ExploreWorld.skip_known)
+                        continue
                     zs = none
                     if sleeping:
                         node = _pure_node(s, a, ns)
@@ -622,6 +639,33 @@ def shrink(world: ExploreWorld, path: list[tuple], invariant: str) -> list[tuple
     return best
 
 
+def auto_reduction(world: ExploreWorld) -> tuple[str | None, str]:
+    """What ``reduction="auto"`` runs in ``world``, and a sentence saying why.
+
+    Symmetry where the protocol declares interchangeable nodes for this setup
+    (exact: same verdicts and shortest counterexample lengths, fewer states),
+    otherwise none.  Sleep sets are not chosen: they save transitions, never
+    states, and their bookkeeping cost more than they saved where measured.
+    """
+    from .symmetry import symmetry_for
+
+    try:
+        sym = symmetry_for(world)
+    except ValueError as exc:  # the protocol's own sentence saying why not
+        return None, f"none (auto; {exc})"
+    groups = "; ".join(", ".join(g) for g in sym.groups)
+    return "symmetry", f"symmetry (auto; nodes {groups} interchangeable: {sym.why})"
+
+
+def auto_workers(strategy: str) -> int:
+    """What ``workers="auto"`` runs: 2 processes for breadth-first search on a machine with
+    at least 2 cores available to this process, otherwise 1."""
+    if strategy != "bfs" or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 2 if cores >= 2 else 1
+
+
 def explore(
     protocol: str | ProtocolSpec,
     *,
@@ -649,7 +693,7 @@ def explore(
     progress: Any = "auto",
     world_class: type[ExploreWorld] = ExploreWorld,
     reduction: str | None = None,
-    workers: int = 1,
+    workers: int | str = 1,
 ) -> ExploreResult:
     """Search the schedules of a protocol for a state that breaks an invariant.
 
@@ -689,10 +733,13 @@ def explore(
     declares none is refused with a ValueError saying why (see
     :mod:`consensus_lab.explore.symmetry`).  Same verdicts and shortest
     counterexample lengths, fewer states; the path is a real schedule.
-    ``"sleep-sets+symmetry"`` combines both.
+    ``"sleep-sets+symmetry"`` combines both.  ``reduction="auto"`` (the command
+    line's default): symmetry where the protocol declares it for this setup,
+    otherwise none; ``result.reduction_note`` (and the summary) say which ran and why.
     ``workers``: breadth-first search splits each level's frontier between this many
     processes (``fork``; see :mod:`consensus_lab.explore.parallel`) and finds the same
-    states, verdict and shortest counterexample as one process, sooner on several cores.
+    states, verdict and shortest counterexample as one process, sooner on several cores;
+    ``"auto"`` (the command line's default): 2 for breadth-first search on 2 or more cores, else 1.
     ``progress``: ``"auto"`` (a bar in notebooks, a line on a terminal, after
     half a second), ``True``, ``False`` or a callable (see
     :func:`consensus_lab.explore.progress.make_progress`).
@@ -703,12 +750,14 @@ def explore(
         raise ValueError(f"time_budget must be > 0 seconds, got {time_budget!r}")
     if max_states is not None and (not isinstance(max_states, int) or max_states < 1):
         raise ValueError(f"max_states must be a whole number >= 1, got {max_states!r}")
-    if reduction is not None and reduction not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r} (reductions: {', '.join(REDUCTIONS)})")
+    if reduction is not None and reduction != AUTO and reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r} (reductions: {', '.join(REDUCTIONS)}, {AUTO})")
     if not isinstance(walks, int) or walks < 1:
         raise ValueError(f"walks must be a whole number >= 1, got {walks!r}")
+    if workers == AUTO:
+        workers = auto_workers(strategy)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        raise ValueError(f"workers must be a whole number >= 1 or {AUTO!r}, got {workers!r}")
     if workers > 1 and strategy != "bfs":
         raise ValueError(f"workers > 1 applies to breadth-first search only, not {strategy!r}")
     world, used_setup = make_world(
@@ -719,6 +768,9 @@ def explore(
     )
     if goal is not None and goal not in world.goal_names:
         raise ValueError(f"{world.spec.name} has no goal {goal!r} (goals: {', '.join(world.goal_names) or 'none'})")
+    note = ""
+    if reduction == AUTO:
+        reduction, note = auto_reduction(world)
     techniques = reduction.split("+") if reduction is not None else []
     if "symmetry" in techniques:
         from .symmetry import install
@@ -796,6 +848,7 @@ def explore(
         workers=workers if strategy == "bfs" else 1,
         worker_cpu=search.worker_cpu,
         visited_bytes=search.visited.nbytes if search.visited is not None else None,
+        reduction_note=note,
         _world=world,
         _goal_paths={g: search.unlink(link) for g, link in search.goal_links.items()},
     )

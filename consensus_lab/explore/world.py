@@ -91,6 +91,7 @@ from .state import (
     register_atom,
     to_bytes,
 )
+from .visited import FingerprintSet
 
 __all__ = [
     "Step", "ClientOp", "Bounds", "ExploreWorld", "State", "TICK", "FAULT_KINDS", "NETWORKS", "NETWORK_FAULTS",
@@ -294,6 +295,8 @@ class ExploreWorld:
     _settle_lightly = True  # the states inside a settling are judged, fingerprinted only at its end
     _keep_memory_live = True  # install the invariants' memory once per parent, not per successor
     _light = False
+    _store_encs: dict[int, Any] | None = None  # node index -> its storage's encoding, while fingerprinting
+    known: FingerprintSet | None = None  # the steps computed so far, with skip_known on
     #: ``canonical(state) -> fingerprint`` replacing the state's own (symmetry reduction, see .symmetry)
     canonical: Any = None
 
@@ -570,29 +573,59 @@ class ExploreWorld:
                 node_part = (type(node).__qualname__, h)
             else:
                 node_part = encode(node)
-        data = s.stores[i]._data
+        st = s.stores[i]
+        encs = self._store_encs
+        stored = encs[i] if encs is not None and i in encs else (encode(st._data) if st._data else None)
         t = s.timers[i]
         comp = (
             node_part,
-            encode(data) if data else None,
+            stored,
             tuple(sorted((k, encode(v)) for k, v in t.items())) if t else None,
         )
-        return (hashlib.blake2b(to_bytes(comp), digest_size=16).digest(), cache, type(node))
+        return (hashlib.blake2b(to_bytes(comp), digest_size=16).digest(), cache, type(node), (st.writes, stored))
 
     def _finish(self, s: State) -> State:
         """Judge the state if the invariants remember, then fingerprint it."""
+        encs = {}
+        light = self._light
         for i in s.dirty:
             # Invariants may watch ``storage.writes`` to spot a node that wrote; a count
             # would differ from path to path, so it becomes a digest of the contents.
-            data = s.stores[i]._data
-            s.stores[i].writes = (
-                int.from_bytes(hashlib.blake2b(to_bytes(encode(data)), digest_size=8).digest(), "big") if data else 0
-            )
-        if self._light:  # inside a settling: judged now, fingerprinted at its end (_seal)
+            st = s.stores[i]
+            data = st._data
+            if not data:
+                st.writes = 0
+                encs[i] = None
+                continue
+            prev = s.comps[i]  # the parent's: its storage had ``writes`` prev[3][0] when it was encoded
+            if not light and prev is not None and prev[3][0] == st.writes and prev[3][1] is not None:
+                encs[i] = prev[3][1]  # nothing written since (a write adds 1): the same contents
+                continue
+            e = encs[i] = encode(data)
+            st.writes = int.from_bytes(hashlib.blake2b(to_bytes(e), digest_size=8).digest(), "big")
+        if light:  # inside a settling: judged now, fingerprinted at its end (_seal)
             if self._roots:
                 self._remember(s, light=True)
             return s
-        return self._fingerprint(s, self._remember(s) if self._roots else b"")
+        self._store_encs = encs  # (for _node_comp: each dirty node's storage, encoded once)
+        try:
+            self._encode_dirty(s)
+        finally:
+            self._store_encs = None
+        rest = self._rest(s)
+        known = self.known
+        if known is not None:
+            # the same nodes, network, history (all but the memory) judged from the same memory
+            # before: the same successor, already fingerprinted (see skip_known)
+            h = hashlib.blake2b(digest_size=16, person=b"known")
+            for c in s.comps:
+                h.update(c[0])
+            h.update(s.memory.digest)  # still the parent's
+            h.update(rest)
+            if not known.insert(h.digest()):
+                s.fp = None
+                return s
+        return self._fingerprint(s, self._remember(s) if self._roots else b"", rest)
 
     def _seal(self, s: State, touched: set[int]) -> State:
         """Fingerprint the last state of a settling; ``touched``: the nodes that acted in it."""
@@ -602,31 +635,48 @@ class ExploreWorld:
             mem_bytes, caches = self._digest_snapshot(snap, s.memory.caches)
             s.memory = _Memory(snap, mem_bytes, caches) if mem_bytes != s.memory.digest else s.memory
         s.dirty = sorted(touched)
-        return self._fingerprint(s, mem_bytes)
+        self._encode_dirty(s)
+        return self._fingerprint(s, mem_bytes, self._rest(s))
 
-    def _fingerprint(self, s: State, mem_bytes: bytes) -> State:
-        """Encode the nodes in ``s.dirty`` again and fingerprint the whole state."""
+    def _encode_dirty(self, s: State) -> None:
+        """Encode the nodes in ``s.dirty`` again (their parts of the fingerprint)."""
         comps = s.comps
         try:
             for i in s.dirty:
                 comps[i] = self._node_comp(s, i)
         except StateEncodingError as exc:
             raise StateEncodingError(f"{self.spec.name}: {exc}") from None
+
+    def _rest(self, s: State) -> bytes:
+        """The fingerprint's part that is neither a node nor the memory: network, history, faults..."""
+        net = s.net
+        net_enc = tuple([(k, net[k][1]) for k in sorted(net)]) if net else ()
+        fired = tuple(sorted(s.fired.items())) if s.fired else None
+        cut = tuple(sorted(s.cut)) if s.cut else None
+        return to_bytes((net_enc, s.henc, s.clients, s.faults, s.clocks if self._timed else None, fired, s.error, cut))
+
+    def _fingerprint(self, s: State, mem_bytes: bytes, rest: bytes) -> State:
+        """Fingerprint the whole state (its nodes encoded, see _encode_dirty)."""
         if self.canonical is not None:
             s.fp = self.canonical(s)
             return s
-        net = s.net
-        net_enc = tuple([(k, net[k][1]) for k in sorted(net)]) if net else ()
         h = hashlib.blake2b(digest_size=16)
-        for c in comps:
+        for c in s.comps:
             h.update(c[0])
         h.update(mem_bytes)  # a digest (or b"")
-        fired = tuple(sorted(s.fired.items())) if s.fired else None
-        cut = tuple(sorted(s.cut)) if s.cut else None
-        h.update(to_bytes((net_enc, s.henc, s.clients, s.faults, s.clocks if self._timed else None, fired, s.error,
-                           cut)))
+        h.update(rest)
         s.fp = h.digest()
         return s
+
+    def skip_known(self, on: bool) -> None:
+        """Breadth-first search's shortcut: a step whose successor has the same nodes, network
+        and history as one computed before (all of the fingerprint but the invariants' memory),
+        from a parent with the same memory, gives the same successor -- judging is a function
+        of the memory and the state -- which the search has already fingerprinted and counted.
+        Such a step returns a state with ``fp`` None, not judged: seen before.  Only where the
+        invariants remember (judging is what is saved) and on the async network (a settling
+        judges its own states).  Its visited set: ``known`` (16 bytes per transition)."""
+        self.known = FingerprintSet() if on and self._roots and not self._settles else None
 
     def _msg_key(self, msg: Any) -> bytes:
         """Equal messages, equal keys: the network holds a multiset of (src, dst, key)."""
