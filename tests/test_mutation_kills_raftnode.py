@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
-from test_raft import C3, cmd, node, with_log
+from test_raft import C3, cmd, make_leader, node, with_log
 
-from consensus_lab.protocols.raft import FOLLOWER, AppendEntries, RaftConfig, RaftNode
+from consensus_lab.protocols.raft import (
+    FOLLOWER,
+    AppendEntries,
+    AppendEntriesReply,
+    InstallSnapshot,
+    InstallSnapshotReply,
+    RaftConfig,
+    RaftNode,
+)
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
-from consensus_lab.sim import Fail, Ok
+from consensus_lab.sim import ClientRequest, Fail, Ok
 
 # --- the log (raft_log.RaftLog) ---------------------------------------------------------------------
 
@@ -104,3 +112,103 @@ def test_the_key_value_view_is_sorted_by_the_keys_repr_whatever_the_order_of_wri
     for key, value in [("y", 1), (3, 0), ("x", 2)]:
         n.sm.data[key] = value
     assert n.kv_items() == (("x", 2), ("y", 1), (3, 0))
+
+
+# --- the leader's replication: what it sends after each answer ----------------------------------------
+
+
+def _sent_to(ctx, dst):
+    return [m for d, m in ctx.sent() if d == dst]
+
+
+def test_a_leader_sends_the_rest_of_the_log_as_soon_as_a_follower_acknowledges_a_partial_batch():
+    """Fig. 2, Leaders: "if last log index >= nextIndex, send AppendEntries starting at
+    nextIndex": with ``max_entries=2``, a follower that acknowledges entries 1..2 of three
+    gets entry 3 at once (also when it is exactly the last one), not at the next beat."""
+    n, ctx = node(max_entries=2)
+    with_log(n, ctx, [1, 1, 1], term=1)
+    make_leader(n, ctx, term=2)
+    n.on_message(ctx, "n2", AppendEntriesReply(2, False, 0, 1, None))  # the follower has nothing
+    (m,) = _sent_to(ctx, "n2")
+    assert (m.prev_log_index, len(m.entries)) == (0, 2)
+    ctx.clear()
+    n.on_message(ctx, "n2", AppendEntriesReply(2, True, 2))
+    (m,) = _sent_to(ctx, "n2")
+    assert (m.term, m.leader_id, m.prev_log_index, m.prev_log_term, m.entries) == (2, "n1", 2, 1, (Entry(1, cmd(3)),))
+    assert ctx.sent() == [("n2", m)]
+
+
+def test_a_late_refusal_never_backs_the_leader_up_below_what_the_follower_acknowledged():
+    """nextIndex stays above matchIndex: a refusal that arrives after a success (reordered)
+    names an index the follower has already acknowledged; the leader retries from just
+    after the acknowledged entries, not from the refusal's index nor further on."""
+    n, ctx = node()
+    with_log(n, ctx, [1, 1, 1], term=1)
+    make_leader(n, ctx, term=2)
+    n.on_message(ctx, "n2", AppendEntriesReply(2, True, 2))
+    ctx.clear()
+    n.on_message(ctx, "n2", AppendEntriesReply(2, False, 0, 1, None))
+    assert n.ls.next_index["n2"] == 3 and n.ls.match_index["n2"] == 2
+    (m,) = _sent_to(ctx, "n2")
+    assert (m.prev_log_index, m.entries) == (2, (Entry(1, cmd(3)),))
+
+
+def test_after_a_follower_installs_the_snapshot_the_leader_sends_it_the_entries_after_it():
+    """Section 7: once the follower answers the InstallSnapshot, the leader goes on with
+    AppendEntries from the snapshot's last index at once."""
+    n, ctx = node(snapshot_every=2)
+    make_leader(n, ctx)
+    for i in range(3):
+        n.on_client_request(ctx, ClientRequest("c1", i + 1, "write", "x", i))
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 3))
+    n.on_timer(ctx, "snapshot", None)
+    assert n.snapshot_index == 3
+    n.on_client_request(ctx, ClientRequest("c1", 4, "write", "x", 9))  # entry 4; n3 needs the snapshot
+    ctx.clear()
+    n.on_message(ctx, "n3", InstallSnapshotReply(1, 3))
+    assert n.ls.match_index["n3"] == 3
+    (m,) = _sent_to(ctx, "n3")
+    assert isinstance(m, AppendEntries) and m.prev_log_index == 3 and [e.command.seq for e in m.entries] == [4]
+
+
+# --- the candidate's beat ------------------------------------------------------------------------------
+
+
+def test_a_candidate_rearms_its_beat_after_each_retry():
+    """5.1: a candidate retries unanswered RequestVotes on its beat, again and again: every
+    retry arms the heartbeat timer again, with the configured period."""
+    n, ctx = node(heartbeat=0.04)
+    n.on_timer(ctx, "election", None)
+    assert ctx.timers()["heartbeat"] == 0.04
+    ctx.clear()
+    n.on_timer(ctx, "heartbeat", None)
+    assert len(ctx.sent()) == 2 and ctx.timers() == {"heartbeat": 0.04}
+
+
+def test_a_follower_that_lacks_only_the_last_entry_gets_just_that_one():
+    """A refusal that names the index right after the follower's log (it has entries 1..2 of
+    three) moves nextIndex there: the retry carries entry 3 alone, after entry 2."""
+    n, ctx = node()
+    with_log(n, ctx, [1, 1, 1], term=1)
+    make_leader(n, ctx, term=2)
+    n.on_message(ctx, "n2", AppendEntriesReply(2, False, 0, 3, None))
+    assert n.ls.next_index["n2"] == 3
+    (m,) = _sent_to(ctx, "n2")
+    assert (m.prev_log_index, m.prev_log_term, m.entries) == (2, 1, (Entry(1, cmd(3)),))
+
+
+def test_a_follower_that_needs_the_snapshots_last_entry_gets_the_snapshot():
+    """Section 7: the leader no longer has the entry at its snapshot's last index (only its
+    term), so a follower whose nextIndex is that index gets InstallSnapshot, not an
+    AppendEntries with a compacted previous entry."""
+    n, ctx = node(snapshot_every=2)
+    make_leader(n, ctx)
+    for i in range(3):
+        n.on_client_request(ctx, ClientRequest("c1", i + 1, "write", "x", i))
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 3))
+    n.on_timer(ctx, "snapshot", None)
+    ctx.clear()
+    n.on_message(ctx, "n3", AppendEntriesReply(1, False, 0, 3, None))  # n3 has entries 1..2
+    assert n.ls.next_index["n3"] == 3
+    (m,) = _sent_to(ctx, "n3")
+    assert isinstance(m, InstallSnapshot) and (m.last_included_index, m.data) == (3, n.snapshot)
