@@ -7,15 +7,18 @@ from test_raft import C3, cmd, make_leader, node, with_log
 
 from consensus_lab.protocols.raft import (
     FOLLOWER,
+    LEADER,
     AppendEntries,
     AppendEntriesReply,
     InstallSnapshot,
     InstallSnapshotReply,
     RaftConfig,
     RaftNode,
+    RequestVoteReply,
 )
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
 from consensus_lab.sim import ClientRequest, Fail, Ok
+from consensus_lab.sim.node import CancelTimer
 
 # --- the log (raft_log.RaftLog) ---------------------------------------------------------------------
 
@@ -134,8 +137,7 @@ def test_a_leader_sends_the_rest_of_the_log_as_soon_as_a_follower_acknowledges_a
     ctx.clear()
     n.on_message(ctx, "n2", AppendEntriesReply(2, True, 2))
     (m,) = _sent_to(ctx, "n2")
-    assert (m.term, m.leader_id, m.prev_log_index, m.prev_log_term, m.entries) == (2, "n1", 2, 1, (Entry(1, cmd(3)),))
-    assert ctx.sent() == [("n2", m)]
+    assert ctx.sent() == [("n2", AppendEntries(2, "n1", 2, 1, (Entry(1, cmd(3)),), 0, 1))]  # commit 0, round 1
 
 
 def test_a_late_refusal_never_backs_the_leader_up_below_what_the_follower_acknowledged():
@@ -211,4 +213,36 @@ def test_a_follower_that_needs_the_snapshots_last_entry_gets_the_snapshot():
     n.on_message(ctx, "n3", AppendEntriesReply(1, False, 0, 3, None))  # n3 has entries 1..2
     assert n.ls.next_index["n3"] == 3
     (m,) = _sent_to(ctx, "n3")
-    assert isinstance(m, InstallSnapshot) and (m.last_included_index, m.data) == (3, n.snapshot)
+    assert m == InstallSnapshot(1, "n1", 3, 1, n.snapshot) and n.snapshot.index == 3
+
+
+def test_a_new_leader_names_itself_and_stops_its_election_timer():
+    """A leader's view names it as the leader of its term (the pictures show it), and it
+    cancels its election timer (a leader starts no election; a timer left running would
+    fire, to no effect, in every trace)."""
+    n, ctx = node()
+    n.on_timer(ctx, "election", None)
+    ctx.clear()
+    n.on_message(ctx, "n2", RequestVoteReply(1, True))
+    assert (n.role, n.leader_id, n.state_view()["leader"]) == (LEADER, "n1", "n1")
+    assert "election" not in ctx.timers() and CancelTimer("election") in ctx.outbox
+
+
+def test_a_read_index_read_is_answered_when_a_majority_acknowledges_the_round_after_it():
+    """Section 8: a leader answers a read once a majority has acknowledged a heartbeat round
+    sent after the read arrived (here its own and n2's success reply for that round), and
+    not before."""
+    n, ctx = node(reads="read-index")
+    make_leader(n, ctx)  # appends its no-op, index 1
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 1, round=1))
+    assert n.commit_index == 1
+    n.on_client_request(ctx, ClientRequest("c1", 1, "write", "x", 7))
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 2, round=1))
+    ctx.clear()
+    read = ClientRequest("c2", 1, "read", "x", None)
+    n.on_client_request(ctx, read)
+    assert ctx.replies() == []
+    n.on_message(ctx, "n3", AppendEntriesReply(1, True, 0, round=1))  # an older round: not enough
+    assert ctx.replies() == []
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 2, round=n.ls.round))
+    assert ctx.replies() == [(read, Ok(7))]
