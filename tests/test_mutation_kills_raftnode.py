@@ -246,3 +246,50 @@ def test_a_read_index_read_is_answered_when_a_majority_acknowledges_the_round_af
     assert ctx.replies() == []
     n.on_message(ctx, "n2", AppendEntriesReply(1, True, 2, round=n.ls.round))
     assert ctx.replies() == [(read, Ok(7))]
+
+
+def test_heartbeat_rounds_count_from_1_and_a_later_beat_confirms_a_pending_read():
+    """``round`` numbers the leader's heartbeat rounds 1, 2, 3, ... from its election; a read
+    that arrived in round r is confirmed by acknowledgements of any round >= r, so when the
+    AppendEntries sent with the read are lost, the next beat's acknowledgement serves it."""
+    n, ctx = node(reads="read-index")
+    make_leader(n, ctx)
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 1, round=1))  # the no-op commits
+    ctx.clear()
+    n.on_timer(ctx, "heartbeat", None)
+    assert {m.round for _, m in ctx.sent()} == {2}
+    ctx.clear()
+    read = ClientRequest("c2", 1, "read", "x", None)
+    n.on_client_request(ctx, read)  # round 3, its AppendEntries lost
+    assert {m.round for _, m in ctx.sent()} == {3}
+    ctx.clear()
+    n.on_timer(ctx, "heartbeat", None)  # round 4: both peers were sent something since the last beat
+    assert ctx.sent() == []
+    n.on_timer(ctx, "heartbeat", None)
+    assert {m.round for _, m in ctx.sent()} == {5}
+    n.on_message(ctx, "n3", AppendEntriesReply(1, True, 1, round=5))
+    assert ctx.replies() == [(read, Ok(None))]
+
+
+def test_a_single_node_read_index_leader_commits_its_no_op_at_once_and_snapshots_on_schedule():
+    """A cluster of one: the new leader's no-op is on a majority as soon as it is written, so
+    it commits and applies at once, and with ``snapshot_every=1`` the snapshot is due."""
+    n, ctx = node("n1", cluster=("n1",), reads="read-index", snapshot_every=1)
+    n.on_timer(ctx, "election", None)
+    assert n.role == LEADER and n.commit_index == n.last_applied == 1
+    assert ctx.timers()["snapshot"] == 0.0
+
+
+def test_a_stale_request_overtaken_by_a_later_one_of_its_client_is_not_answered():
+    """Section 8: a client runs one operation at a time, so when its entry for seq 0 applies
+    after one for seq 1 (an earlier leader's, already in the log), seq 0 is a stale duplicate:
+    it changes nothing and the leader answers it nothing (no ``None`` answer)."""
+    n, ctx = node()
+    with_log(n, ctx, [1])  # index 1: c0#1 write x 1, not yet committed
+    make_leader(n, ctx, term=2)
+    stale = ClientRequest("c0", 0, "write", "x", 9)
+    n.on_client_request(ctx, stale)  # index 2
+    ctx.clear()
+    n.on_message(ctx, "n2", AppendEntriesReply(2, True, 2))
+    assert n.last_applied == 2 and n.sm.data == {"x": 1}
+    assert ctx.replies() == []
