@@ -293,3 +293,39 @@ def test_a_stale_request_overtaken_by_a_later_one_of_its_client_is_not_answered(
     n.on_message(ctx, "n2", AppendEntriesReply(2, True, 2))
     assert n.last_applied == 2 and n.sm.data == {"x": 1}
     assert ctx.replies() == []
+
+
+def test_a_snapshot_is_due_every_n_applied_entries_and_never_without_the_option():
+    """Section 7 with ``snapshot_every=2``: the snapshot timer is armed when 2 entries have
+    been applied since the last snapshot (at 2, not at 3; after the snapshot at 2, again at
+    4, not at 3); without the option no snapshot is ever scheduled."""
+    n, ctx = node(snapshot_every=2)
+    make_leader(n, ctx)
+    for i in range(4):
+        n.on_client_request(ctx, ClientRequest("c1", i + 1, "write", "x", i))
+    due = []
+    for match in (1, 2, 3, 4):
+        ctx.clear()
+        n.on_message(ctx, "n2", AppendEntriesReply(1, True, match))
+        due.append("snapshot" in ctx.timers())
+        if due[-1]:
+            n.on_timer(ctx, "snapshot", None)
+    assert due == [False, True, False, True] and n.snapshot_index == 4
+    n, ctx = node()
+    make_leader(n, ctx)
+    n.on_client_request(ctx, ClientRequest("c1", 1, "write", "x", 1))
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 1))
+    assert n.last_applied == 1 and "snapshot" not in ctx.timers()
+
+
+def test_a_read_that_arrives_before_the_new_leaders_no_op_commits_is_answered_when_it_commits():
+    """Section 8: a new leader's commit index is its read index only once an entry of its term
+    is committed; a read that came before that is answered as soon as the no-op commits,
+    by the same acknowledgement."""
+    n, ctx = node(reads="read-index")
+    make_leader(n, ctx)  # the no-op, index 1, not committed yet
+    read = ClientRequest("c2", 1, "read", "x", None)
+    n.on_client_request(ctx, read)
+    assert ctx.replies() == []
+    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 1, round=n.ls.round))
+    assert n.commit_index == 1 and ctx.replies() == [(read, Ok(None))]
