@@ -52,6 +52,12 @@ def test_a_slice_and_a_truncation_count_indices_from_the_snapshot():
     assert log.entries == []
 
 
+def _append(term, prev, prev_term, terms, commit=0):
+    """An AppendEntries from n1 whose entries have these terms (commands as ``with_log`` writes)."""
+    return AppendEntries(term, "n1", prev, prev_term, tuple(Entry(t, cmd(prev + 1 + k)) for k, t in enumerate(terms)),
+                         commit)
+
+
 def test_a_follower_whose_first_entry_conflicts_replaces_its_whole_log():
     """Fig. 2, AppendEntries receiver, 3: a conflict at index 1 deletes index 1 and everything
     after it, in memory and on disk."""
@@ -60,12 +66,6 @@ def test_a_follower_whose_first_entry_conflicts_replaces_its_whole_log():
     n.on_message(ctx, "n1", _append(2, prev=0, prev_term=0, terms=[2]))
     assert n.log_terms() == (2,)
     assert ctx.storage["log_end"] == 1 and ctx.storage["log/1"].term == 2
-
-
-def _append(term, prev, prev_term, terms, commit=0):
-    """An AppendEntries from n1 whose entries have these terms (commands as ``with_log`` writes)."""
-    return AppendEntries(term, "n1", prev, prev_term, tuple(Entry(t, cmd(prev + 1 + k)) for k, t in enumerate(terms)),
-                         commit)
 
 
 def test_the_first_index_of_a_term_is_where_its_run_of_entries_starts_never_in_the_snapshot():
