@@ -202,6 +202,18 @@ def test_the_search_tries_first_the_write_a_pending_read_saw_then_the_earliest_c
 
 
 
+def _yields(monkeypatch, ops: list[Operation], model: str, k: int, verdict: str) -> int:
+    """How often the search of ``ops`` yields to its driver with a slice of ``k`` steps."""
+    monkeypatch.setattr(lin, "_SLICE", k)
+    run, count = lin._PartitionSearch(ops, get_model(model)).run(), 0
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            next(run)
+            count += 1
+    assert stop.value.value.verdict == verdict
+    return count
+
+
 def test_the_search_yields_to_its_driver_once_every_slice_of_steps(monkeypatch) -> None:
     """``run()`` yields after every ``_SLICE`` steps (the driver then looks at the clock and
     the budgets): with a slice of one step it yields once per step, with k steps k times
@@ -209,19 +221,27 @@ def test_the_search_yields_to_its_driver_once_every_slice_of_steps(monkeypatch) 
     ops = pair_operations(hard_history(7))
 
     def yields(k: int) -> int:
-        monkeypatch.setattr(lin, "_SLICE", k)
-        run, count = lin._PartitionSearch(ops, get_model("register")).run(), 0
-        with pytest.raises(StopIteration) as stop:
-            while True:
-                next(run)
-                count += 1
-        assert stop.value.value.verdict == NOT_LINEARIZABLE
-        return count
+        return _yields(monkeypatch, ops, "register", k, NOT_LINEARIZABLE)
 
     steps = yields(1)
     assert steps > 1000
     assert [yields(k) for k in range(2, 14)] == [steps // k for k in range(2, 14)]
 
+
+
+def test_the_look_ahead_tries_every_operation_the_pending_read_could_follow_first(monkeypatch) -> None:
+    """After write 0, two cas 0->1, a cas 0->0, write 0 and write 1 overlap a read of 1 that
+    completes first. Three of them would let the read succeed (the two cas 0->1 and write 1):
+    the look-ahead puts all three ahead of the others, and the search ends in 13 steps.
+    Preferring only one of the three (and leaving the other two among the rest) takes 25."""
+    h = [Op(9, "invoke", "write", value=0), Op(9, "ok", "write", value=0)]
+    h += [Op(0, "invoke", "cas", value=(0, 1)), Op(1, "invoke", "cas", value=(0, 1)),
+          Op(2, "invoke", "cas", value=(0, 0)), Op(3, "invoke", "write", value=0),
+          Op(4, "invoke", "write", value=1), Op(7, "invoke", "read"), Op(7, "ok", "read", value=1)]
+    h += [Op(2, "ok", "cas", value=(0, 0)), Op(0, "ok", "cas", value=(0, 1)),
+          Op(1, "ok", "cas", value=(0, 1)), Op(3, "ok", "write", value=0),
+          Op(4, "ok", "write", value=1), Op(6, "invoke", "read"), Op(6, "ok", "read", value=1)]
+    assert _yields(monkeypatch, pair_operations(h), "cas-register", 1, LINEARIZABLE) == 13
 
 
 def test_a_refusal_keeps_the_first_longest_prefix_the_search_found() -> None:
