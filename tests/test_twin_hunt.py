@@ -149,13 +149,13 @@ def test_the_follower_commit_bound_matters_only_for_the_leaders_entries(monkeypa
 
     def spy_send(self, ctx, peer):
         send(self, ctx, peer)
-        m = ctx.outbox[-1].msg
+        m = ctx.outbox[-1][1]  # the simulator's outbox holds a send as a (dst, msg) pair
         if isinstance(m, AppendEntries):
             sent[key(m)] = self.log.terms()
 
     def spy_handle(self, ctx, src, m):
         handle(self, ctx, src, m)
-        reply = ctx.outbox[-1].msg
+        reply = ctx.outbox[-1][1]
         if not (isinstance(reply, AppendEntriesReply) and reply.success):
             return
         last_new, log = reply.match_index, self.log
