@@ -53,8 +53,8 @@ twin is also searched by that version, in a child process, right before this
 one: before/after in the same run, under the same load.
 
 Part 7 (``--only 7``) -- what a student waits for: every broken twin of two-phase commit, Paxos,
-Multi-Paxos and Raft at the command line's default settings (``--reduction auto --workers auto``:
-symmetry where the protocol declares it, 2 processes on 2+ cores), then the correct protocols at
+Multi-Paxos and Raft at the command line's default settings (``--reduction auto``, one
+process: symmetry where the protocol declares it), then the correct protocols at
 their default bounds within the default 120 s budget (Raft also at ``--raft-depth``, a stated
 smaller bound), each beside the search the command ran before these defaults (no reduction,
 one process) in the same run: length, states, the critical path's CPU seconds (this process and
@@ -267,7 +267,7 @@ def part6(baseline: str | None) -> None:
 
 TWINS = [(p, v) for p in ("twopc", "paxos", "multi-paxos", "raft") for v in protocols.get(p).variants
          if v != "correct"]
-_DEFAULTS = {"reduction": "auto", "workers": "auto"}  # the command line's (explore() keeps None and 1)
+_DEFAULTS = {"reduction": "auto", "workers": 1}  # the command line's (explore() keeps None and 1)
 _BEFORE = {"reduction": None, "workers": 1}  # the command line's defaults before issue 20's second round
 
 

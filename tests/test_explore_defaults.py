@@ -1,5 +1,6 @@
-"""The command line's defaults: ``--reduction auto`` and ``--workers auto`` (the notebook API keeps
-``reduction=None, workers=1``), and that they change neither verdicts nor shortest counterexamples."""
+"""The command line's defaults: ``--reduction auto`` and one process (``--workers auto`` on
+request; the notebook API keeps ``reduction=None, workers=1``), and that neither changes a
+verdict or a shortest counterexample."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def cli_json(capsys, *argv: str) -> tuple[int, dict]:
 
 def test_the_command_line_defaults_are_auto_and_the_api_defaults_are_unchanged():
     args = build_parser().parse_args(["explore", "paxos"])
-    assert (args.reduction, args.workers) == ("auto", "auto")
+    assert (args.reduction, args.workers) == ("auto", "1")
     params = inspect.signature(explore).parameters
     assert params["reduction"].default is None and params["workers"].default == 1  # lessons 05 and 09 count states
 
@@ -49,11 +50,12 @@ def test_auto_workers(monkeypatch):
     assert auto_workers("bfs") == 1
 
 
-def test_cli_default_is_the_symmetric_search_with_two_workers(capsys, monkeypatch):
-    """The defaults give the verdict and shortest counterexample of the plain one-process search,
-    and exactly the states, transitions and path of ``--reduction symmetry --workers 1``."""
+def test_cli_default_is_the_symmetric_search_and_auto_workers_give_the_same_answer(capsys, monkeypatch):
+    """The default reduction with ``--workers auto`` gives the verdict and shortest counterexample
+    of the plain one-process search, and exactly the states, transitions and path of
+    ``--reduction symmetry --workers 1``."""
     monkeypatch.setattr(search_mod.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    code, auto = cli_json(capsys, "twopc", "--variant", "no-vote-log")
+    code, auto = cli_json(capsys, "twopc", "--variant", "no-vote-log", "--workers", "auto")
     assert code == 1 and auto["reduction"] == "symmetry" and auto["workers"] == 2
     assert auto["reduction_note"].startswith("symmetry (auto;")
     code1, one = cli_json(capsys, "twopc", "--variant", "no-vote-log", "--reduction", "symmetry", "--workers", "1")
