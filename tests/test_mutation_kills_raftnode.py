@@ -155,15 +155,22 @@ def test_a_late_refusal_never_backs_the_leader_up_below_what_the_follower_acknow
     assert (m.prev_log_index, m.entries) == (2, (Entry(1, cmd(3)),))
 
 
-def test_after_a_follower_installs_the_snapshot_the_leader_sends_it_the_entries_after_it():
-    """Section 7: once the follower answers the InstallSnapshot, the leader goes on with
-    AppendEntries from the snapshot's last index at once."""
+def _leader_with_a_snapshot_of_three():
+    """A leader of term 1 with entries 1..3, stored by n2 (so committed) and compacted into a
+    snapshot; n3 has heard nothing."""
     n, ctx = node(snapshot_every=2)
     make_leader(n, ctx)
     for i in range(3):
         n.on_client_request(ctx, ClientRequest("c1", i + 1, "write", "x", i))
     n.on_message(ctx, "n2", AppendEntriesReply(1, True, 3))
     n.on_timer(ctx, "snapshot", None)
+    return n, ctx
+
+
+def test_after_a_follower_installs_the_snapshot_the_leader_sends_it_the_entries_after_it():
+    """Section 7: once the follower answers the InstallSnapshot, the leader goes on with
+    AppendEntries from the snapshot's last index at once."""
+    n, ctx = _leader_with_a_snapshot_of_three()
     assert n.snapshot_index == 3
     n.on_client_request(ctx, ClientRequest("c1", 4, "write", "x", 9))  # entry 4; n3 needs the snapshot
     ctx.clear()
@@ -203,12 +210,7 @@ def test_a_follower_that_needs_the_snapshots_last_entry_gets_the_snapshot():
     """Section 7: the leader no longer has the entry at its snapshot's last index (only its
     term), so a follower whose nextIndex is that index gets InstallSnapshot, not an
     AppendEntries with a compacted previous entry."""
-    n, ctx = node(snapshot_every=2)
-    make_leader(n, ctx)
-    for i in range(3):
-        n.on_client_request(ctx, ClientRequest("c1", i + 1, "write", "x", i))
-    n.on_message(ctx, "n2", AppendEntriesReply(1, True, 3))
-    n.on_timer(ctx, "snapshot", None)
+    n, ctx = _leader_with_a_snapshot_of_three()
     ctx.clear()
     n.on_message(ctx, "n3", AppendEntriesReply(1, False, 0, 3, None))  # n3 has entries 1..2
     assert n.ls.next_index["n3"] == 3
