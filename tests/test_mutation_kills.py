@@ -50,6 +50,7 @@ from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, Raf
 from consensus_lab.sim import ClientRequest, Fail, Node, NodeError, Ok, Redirect, Simulation
 from consensus_lab.sim.invariants import invariant
 from consensus_lab.sim.nemesis import Crash, Partition, Strike
+from consensus_lab.sim.network import Latency, NetworkConfig
 from consensus_lab.sim.node import CancelTimer
 from consensus_lab.testing import FakeContext
 
@@ -1102,3 +1103,25 @@ def test_a_restarted_participant_reads_back_its_votes_and_data_whatever_the_key(
                                       "outcome:t0": "commit", "outcome:t2": "abort", "data:k:1": 5})
     assert p.votes() == {"t0": True, "t1": True, "t2": False}
     assert p.decisions() == {"t0": "commit", "t2": "abort"} and p.data == {"k:1": 5}
+
+
+def test_a_duplicated_message_arrives_twice_later_and_is_counted_once_per_copy():
+    """``duplicate=1``: every send is delivered twice, both copies after the send and after the
+    network's delay, and the summary counts one duplicate per send."""
+    net = NetworkConfig(latency=Latency.constant(0.05), duplicate=1.0)
+    sim = Simulation(lambda nid, cl: Relay(nid, cl), ("n1", "n2"), network=net)
+    sim.run_until(1.0)
+    got = [(t, src, msg) for t, src, msg in sim.nodes["n2"].seen]
+    assert got == [(pytest.approx(0.15), "n1", Hello(0))] * 2
+    sends = kinds_of(sim, "send")
+    assert len(kinds_of(sim, "duplicate")) == len(sends) == sim.stats["duplicated"] == 3
+
+
+def test_a_link_with_its_own_latency_delays_only_its_own_messages():
+    """``link_latency`` overrides one direction of one link; every other link keeps the network's."""
+    net = NetworkConfig(latency=Latency.constant(0.01), link_latency=(("n1", "n2", Latency.constant(0.3)),))
+    sim = Simulation(lambda nid, cl: Relay(nid, cl), ("n1", "n2"), network=net)
+    sim.run_until(1.0)
+    (t2, _, _), = sim.nodes["n2"].seen
+    (_, _, _), (t1, _, _) = sim.nodes["n1"].seen
+    assert (t2, t1) == (pytest.approx(0.4), pytest.approx(0.41))
