@@ -47,11 +47,21 @@ from consensus_lab.protocols.raft import (
     durable_view,
 )
 from consensus_lab.protocols.raft_log import Command, Entry, KVStateMachine, RaftLog, Snapshot
-from consensus_lab.sim import ClientRequest, Fail, Node, NodeError, Ok, Redirect, Simulation
+from consensus_lab.sim import (
+    ClientRequest,
+    Fail,
+    Node,
+    NodeError,
+    Ok,
+    Redirect,
+    Simulation,
+    Workload,
+)
 from consensus_lab.sim.invariants import invariant
 from consensus_lab.sim.nemesis import Crash, Partition, Strike
 from consensus_lab.sim.network import Latency, NetworkConfig
 from consensus_lab.sim.node import CancelTimer
+from consensus_lab.sim.simulation import SimulationError
 from consensus_lab.testing import FakeContext
 
 # --- Raft: one vote per term --------------------------------------------------------------------
@@ -1125,3 +1135,84 @@ def test_a_link_with_its_own_latency_delays_only_its_own_messages():
     (t2, _, _), = sim.nodes["n2"].seen
     (_, _, _), (t1, _, _) = sim.nodes["n1"].seen
     assert (t2, t1) == (pytest.approx(0.4), pytest.approx(0.41))
+
+
+def test_every_send_of_one_handler_counts_its_own_drop_and_its_own_duplicate():
+    """Chatter sends three messages to each peer from one handler: a partition drops all six
+    and counts six, and with duplication on every one of them is counted as a duplicate."""
+    sim = Simulation(lambda nid, cl: Chatter(nid, cl), ("n1", "n2", "n3"))
+    sim.apply_fault(Partition((("n1",), ("n2",), ("n3",))))
+    sim.run_until(1.0)
+    assert sim.stats["dropped"] == len(kinds_of(sim, "drop")) == 18
+    net = NetworkConfig(duplicate=1.0)
+    sim = Simulation(lambda nid, cl: Chatter(nid, cl), ("n1", "n2"), network=net)
+    sim.run_until(1.0)
+    assert sim.stats["duplicated"] == len(kinds_of(sim, "duplicate")) == 6
+    assert sorted(sim.nodes["n2"].received) == [("n1", i) for i in range(3) for _ in range(2)]
+
+
+def test_a_duplicate_probability_between_zero_and_one_duplicates_only_some_messages():
+    net = NetworkConfig(duplicate=0.3)
+    sim = Simulation(lambda nid, cl: Chatter(nid, cl, count=100), ("n1", "n2"), network=net)
+    sim.run_until(5.0)
+    assert 20 < sim.stats["duplicated"] < 100 and sim.stats["sent"] == 200
+
+
+def test_messages_that_arrive_at_the_same_instant_arrive_in_the_order_they_were_sent():
+    """With a constant delay every copy of every message lands at the same instant; the tie
+    is broken by the order of sending, the duplicate right behind its original."""
+    net = NetworkConfig(latency=Latency.constant(0.05), duplicate=1.0)
+    sim = Simulation(lambda nid, cl: Chatter(nid, cl, count=4), ("n1", "n2"), network=net)
+    sim.run_until(1.0)
+    assert sim.nodes["n2"].received == [("n1", i) for i in range(4) for _ in range(2)]
+
+
+def test_a_send_to_an_unknown_node_names_the_message_type():
+    sim = Simulation(lambda nid, cl: Relay(nid, cl), ("n1",))
+    with pytest.raises(NodeError, match=r"^node n1 sent Hello to unknown node 'n2' at t=0\.1000"):
+        sim.run_until(1.0)
+
+
+class Resetter(Node):
+    """Sets a timer, answers a client (or anything), and sets the same timer again later."""
+
+    def on_start(self, ctx):
+        self.fired = []
+        ctx.cancel_timer("never-set")
+        ctx.set_timer("t", 0.1)
+        ctx.reply("not a request", Ok(None))
+        ctx.set_timer("t", 0.5)
+
+    def on_timer(self, ctx, name, payload):
+        self.fired.append((ctx.now, name))
+        ctx.cancel_timer(name)  # already fired: cancelling it is harmless
+
+    def on_client_request(self, ctx, request):
+        ctx.reply(request, Ok(None))
+
+
+def test_a_timer_set_again_replaces_the_first_even_with_a_reply_in_between():
+    """Cancelling a timer that was never set, or has fired, does nothing; a reply to something
+    that is not a client's request is traced without a client and otherwise ignored."""
+    sim = Simulation(lambda nid, cl: Resetter(nid, cl), ("n1",))
+    sim.run_until(1.0)
+    assert sim.nodes["n1"].fired == [(0.5, "t")]
+    assert [(e.kind, e.node, e.peer) for e in kinds_of(sim, "reply")] == [("reply", "n1", None)]
+
+
+def test_a_reply_to_a_client_names_the_client_in_the_trace():
+    sim = Simulation(lambda nid, cl: Resetter(nid, cl), ("n1",),
+                     workload=Workload(clients=2, max_ops=2, mix=(("read", 1.0),)))
+    sim.run_until(1.0)
+    replies = [e.peer for e in kinds_of(sim, "reply")]
+    assert replies[0] is None and sorted(replies[1:]) == ["c0", "c0", "c1", "c1"]
+
+
+def test_an_effect_the_simulator_does_not_know_is_named_in_the_error():
+    class Meddler(Node):
+        def on_start(self, ctx):
+            ctx.outbox.append("launch missiles")
+
+    sim = Simulation(lambda nid, cl: Meddler(nid, cl), ("n1",))
+    with pytest.raises(SimulationError, match="unknown effect 'launch missiles'"):
+        sim.start()

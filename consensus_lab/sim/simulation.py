@@ -290,7 +290,7 @@ class Simulation:
                     rows_append((now, "reply", nid, getattr(req, "client", None), None, None, eff.result))
                     seq += 1
                     push(heap, (now + self._client_delay(), seq, _REPLY, req, eff.result, nid, None, None))
-                else:  # pragma: no cover - Context only makes these kinds
+                else:  # Context only makes the kinds above; a node that fills its outbox by hand lands here
                     raise SimulationError(f"unknown effect {eff!r}")
         finally:
             out.clear()
