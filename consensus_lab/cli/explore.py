@@ -67,7 +67,7 @@ def register(sub) -> None:
 def cmd_explore(args) -> int:
     from .. import protocols
     from ..explore import FAULT_KINDS, NETWORKS, REDUCTIONS, STRATEGIES, explore
-    from ..explore.search import AUTO, auto_workers
+    from ..explore.search import AUTO
 
     try:
         spec = protocols.get(args.protocol)
@@ -87,9 +87,8 @@ def cmd_explore(args) -> int:
     max_in_flight = parse_number(args.max_in_flight, "max-in-flight", int, low=0)
     timer_limit = parse_number(args.timer_limit, "timer-limit", int, low=0)
     walks = parse_number(args.walks, "walks", int, low=1)
-    if args.workers == AUTO:
-        workers = auto_workers(args.strategy)
-    else:
+    workers: int | str = AUTO  # explore() resolves it (auto_workers)
+    if args.workers != AUTO:
         workers = parse_number(args.workers, "workers", int, low=1)
         if workers > 1 and args.strategy != "bfs":
             raise UsageError(f"--workers applies to breadth-first search (--strategy bfs), not {args.strategy!r}")
