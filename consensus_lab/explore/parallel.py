@@ -35,6 +35,7 @@ import gc
 import multiprocessing
 import signal
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .visited import FingerprintSet
@@ -51,9 +52,11 @@ _SPLIT_AT = 16  # frontier states per worker before the work is split
 class _Expander:
     """One share of the frontier and the successors expanded from it in this level."""
 
-    def __init__(self, world: ExploreWorld, sleeping: bool, front: list[tuple[State, frozenset]]) -> None:
+    def __init__(self, world: ExploreWorld, sleeping: bool, front: list[tuple[State, frozenset]],
+                 freeze: Callable[[], None]) -> None:
         self.world = world
         self.sleeping = sleeping
+        self.freeze = freeze  # gc.freeze, now and then (see collector.py)
         self.front = front
         self.pos = 0  # the next state of ``front`` to expand
         self.succ: list[State | None] = []  # None once known to be seen before
@@ -75,6 +78,7 @@ class _Expander:
             if deadline is not None and time.perf_counter() >= deadline:
                 break
             self.pos += 1
+            self.freeze()
             rows: list = []
             done: list[tuple[tuple, int]] = []
             for a in world.actions(s):
@@ -173,7 +177,7 @@ def parallel_bfs(search: _Search, workers: int) -> bool:
     world.skip_known(not sleeping)  # each worker keeps its own: what it computed, the coordinator counted
     # the global frontier: (owner, link) in the serial order; each owner holds its states in that order
     frontier: list[tuple[int, Any]] = [(0, None)]
-    peers: list[Any] = [_Local(_Expander(world, sleeping, [(init, none)]))]
+    peers: list[Any] = [_Local(_Expander(world, sleeping, [(init, none)], search.freeze))]
     procs: list[Any] = []
     level = 0
     try:
@@ -208,7 +212,7 @@ def _split(ex: _Expander, workers: int) -> tuple[list[Any], list[Any]]:
     gc.freeze()  # what exists now is shared with the workers: their collector leaves it be (fewer copied pages)
     for k in range(workers):
         mine, theirs = ctx.Pipe()
-        share = _Expander(ex.world, ex.sleeping, ex.front[k::workers])
+        share = _Expander(ex.world, ex.sleeping, ex.front[k::workers], ex.freeze)
         pr = ctx.Process(target=_serve, args=(theirs, share), daemon=True)
         pr.start()
         theirs.close()

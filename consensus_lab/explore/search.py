@@ -29,6 +29,7 @@ from typing import Any
 from ..sim.invariants import Violation
 from ..sim.run import Run
 from ..sim.scenario import ProtocolSpec
+from .collector import calm_collector
 from .parallel import parallel_bfs
 from .progress import ProgressInfo, make_progress
 from .setups import ExploreSetup, default_nodes, setup_for
@@ -289,6 +290,10 @@ class _Budget(Exception):
     pass
 
 
+def _nothing() -> None:
+    return None
+
+
 class _Search:
     def __init__(self, world: ExploreWorld, *, strategy: str, goal: str | None, time_budget: float | None,
                  max_states: int | None, progress: Any, reduction: str | None = None) -> None:
@@ -316,6 +321,7 @@ class _Search:
         self.start = time.perf_counter()
         self._last_report = self.start
         self._tick = 0
+        self.freeze: Callable[[], None] = _nothing  # gc.freeze inside explore() (see collector.py)
 
     # a path is a linked list (parent link, action), shared between siblings
     @staticmethod
@@ -343,7 +349,8 @@ class _Search:
         return ns
 
     def tick(self) -> None:
-        """Called every _CHECK_EVERY transitions: budgets and progress."""
+        """Called every _CHECK_EVERY transitions: budgets and progress, and the collector."""
+        self.freeze()
         t = time.perf_counter()
         if self.time_budget is not None and t - self.start >= self.time_budget:
             self.budget_hit = True
@@ -781,21 +788,22 @@ def explore(
     search = _Search(world, strategy=strategy, goal=goal, time_budget=time_budget, max_states=max_states,
                      progress=reporter, reduction="+".join(applied) or None)
     complete = interrupted = False
-    try:
-        if strategy == "bfs" and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            complete = parallel_bfs(search, workers)
-        elif strategy == "bfs":
-            complete = search.bfs()
-        elif strategy == "dfs":
-            complete = search.dfs()
-        else:
-            complete = search.random_walks(walks, seed)
-    except _Budget:
-        complete = False
-    except KeyboardInterrupt:
-        # the person watching the progress bar had seen enough: keep what was found
-        complete = False
-        search.budget_hit = interrupted = True
+    with calm_collector() as search.freeze:
+        try:
+            if strategy == "bfs" and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+                complete = parallel_bfs(search, workers)
+            elif strategy == "bfs":
+                complete = search.bfs()
+            elif strategy == "dfs":
+                complete = search.dfs()
+            else:
+                complete = search.random_walks(walks, seed)
+        except _Budget:
+            complete = False
+        except KeyboardInterrupt:
+            # the person watching the progress bar had seen enough: keep what was found
+            complete = False
+            search.budget_hit = interrupted = True
     seconds = time.perf_counter() - search.start
 
     violation = None
