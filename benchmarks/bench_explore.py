@@ -53,13 +53,13 @@ twin is also searched by that version, in a child process, right before this
 one: before/after in the same run, under the same load.
 
 Part 7 (``--only 7``) -- what a student waits for: every broken twin of two-phase commit, Paxos,
-Multi-Paxos and Raft at the command line's default settings (``--reduction auto``, one
-process: symmetry where the protocol declares it), then the correct protocols at
+Multi-Paxos and Raft at the command line's default settings (``--reduction auto``: symmetry
+where the protocol declares it; ``--workers auto``: 2 processes where 2 cores are free), then the correct protocols at
 their default bounds within the default 120 s budget (Raft also at ``--raft-depth``, a stated
 smaller bound), each beside the search the command ran before these defaults (no reduction,
 one process) in the same run: length, states, the critical path's CPU seconds (this process and
 the busiest worker: the wall clock on a quiet machine with 2 free cores), the wall clock and the
-ratio.  Twins run without a time budget, so that both versions end; the load average is printed.
+ratio (``--before-one-process``: beside the same reduction in one process instead).  Twins run without a time budget, so that both versions end; the load average is printed.
 
 Times are CPU seconds of this process (``time.process_time``), so that other
 work on the machine disturbs them less; the wall-clock figure is printed too.
@@ -267,8 +267,9 @@ def part6(baseline: str | None) -> None:
 
 TWINS = [(p, v) for p in ("twopc", "paxos", "multi-paxos", "raft") for v in protocols.get(p).variants
          if v != "correct"]
-_DEFAULTS = {"reduction": "auto", "workers": 1}  # the command line's (explore() keeps None and 1)
+_DEFAULTS = {"reduction": "auto", "workers": "auto"}  # the command line's (explore() keeps None and 1)
 _BEFORE = {"reduction": None, "workers": 1}  # the command line's defaults before issue 20's second round
+_ONE = {"reduction": "auto", "workers": 1}  # the command line's defaults before issue 20's fourth round
 
 
 def _critical(kw: dict) -> tuple:
@@ -277,14 +278,14 @@ def _critical(kw: dict) -> tuple:
     return r, c + (max(r.worker_cpu) if r.worker_cpu else 0.0), w
 
 
-def part7(raft_depth: int, before: bool) -> None:
+def part7(raft_depth: int, before: bool, one: bool = False) -> None:
     import os
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"== what a student waits for: consensus-lab explore P --variant V at the default settings "
           f"(load {load:.1f} at the start) ==")
     print(f"{'twin':34s} {'reduction':9s} {'w':>1s} {'length':>6s} {'states':>8s} {'path cpu':>8s} {'wall':>6s}   "
-          f"{'before: states':>14s} {'cpu':>6s} {'ratio':>6s}")
+          f"{'before: states':>14s} {'cpu':>6s} {'ratio':>6s} {'wall':>6s} {'ratio':>6s}")
     rows = [(p, v, {"time_budget": None}) for p, v in TWINS]
     rows += [(p, "correct", {"time_budget": 120.0}) for p in ("twopc", "paxos", "multi-paxos", "raft")]
     rows.append(("raft", "correct", {"time_budget": 120.0, "depth": raft_depth}))
@@ -299,14 +300,14 @@ def part7(raft_depth: int, before: bool) -> None:
         line = (f"{label:34s} {r.reduction or 'none':9s} {r.workers:1d} {what:>6s} {r.states:8d} {c:8.1f} "
                 f"{w:6.1f}")
         if before:
-            b, bc, _ = _critical(dict(protocol=proto, variant=variant, **extra, **_BEFORE))
+            b, bc, bw = _critical(dict(protocol=proto, variant=variant, **extra, **(_ONE if one else _BEFORE)))
             if r.verdict == "violation":
                 assert b.counterexample_length == r.counterexample_length, (proto, variant)
             same = r.verdict == b.verdict or "budget exhausted" in (r.verdict, b.verdict)
             assert same, (proto, variant, r.verdict, b.verdict)
             bdone = b.depth_complete if b.depth_complete is not None else b.depth
             tail = "" if b.verdict != "budget exhausted" else f" (d{bdone})"
-            line += f"   {b.states:14d} {bc:6.1f} {bc / c:5.2f}x{tail}"
+            line += f"   {b.states:14d} {bc:6.1f} {bc / c:5.2f}x {bw:6.1f} {bw / w:5.2f}x{tail}"
         print(line + ("" if r.verdict != "budget exhausted" else "  budget exhausted"), flush=True)
     print()
 
@@ -326,6 +327,8 @@ def main() -> None:
                     help="part 6: also time the checkout in DIR (before/after in the same run)")
     ap.add_argument("--raft-depth", type=int, default=7, help="part 7: the stated bound of correct Raft")
     ap.add_argument("--no-before", action="store_true", help="part 7: skip the searches with the former defaults")
+    ap.add_argument("--before-one-process", action="store_true",
+                    help="part 7: compare with --workers 1 (same reduction) instead of no reduction in one process")
     args = ap.parse_args()
     print(f"consensus_lab explorer benchmark -- Python {platform.python_version()} on {platform.machine()}\n")
     parts = {int(x) for x in args.only.split(",")} if args.only else ({1, 2, 3} | ({4} if args.exhaust else set())
@@ -343,7 +346,7 @@ def main() -> None:
     if 6 in parts:
         part6(args.baseline)
     if 7 in parts:
-        part7(args.raft_depth, not args.no_before)
+        part7(args.raft_depth, not args.no_before, args.before_one_process)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The command line's defaults: ``--reduction auto`` and one process (``--workers auto`` on
-request; the notebook API keeps ``reduction=None, workers=1``), and that neither changes a
+"""The command line's defaults: ``--reduction auto`` and ``--workers auto`` (2 processes where
+2 cores are free; the notebook API keeps ``reduction=None, workers=1``), and that neither changes a
 verdict or a shortest counterexample."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def cli_json(capsys, *argv: str) -> tuple[int, dict]:
 
 def test_the_command_line_defaults_are_auto_and_the_api_defaults_are_unchanged():
     args = build_parser().parse_args(["explore", "paxos"])
-    assert (args.reduction, args.workers) == ("auto", "1")
+    assert (args.reduction, args.workers) == ("auto", "auto")
     params = inspect.signature(explore).parameters
     assert params["reduction"].default is None and params["workers"].default == 1  # lessons 05 and 09 count states
 
@@ -55,7 +55,7 @@ def test_cli_default_is_the_symmetric_search_and_auto_workers_give_the_same_answ
     of the plain one-process search, and exactly the states, transitions and path of
     ``--reduction symmetry --workers 1``."""
     monkeypatch.setattr(search_mod.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    code, auto = cli_json(capsys, "twopc", "--variant", "no-vote-log", "--workers", "auto")
+    code, auto = cli_json(capsys, "twopc", "--variant", "no-vote-log")  # the defaults: auto, auto
     assert code == 1 and auto["reduction"] == "symmetry" and auto["workers"] == 2
     assert auto["reduction_note"].startswith("symmetry (auto;")
     code1, one = cli_json(capsys, "twopc", "--variant", "no-vote-log", "--reduction", "symmetry", "--workers", "1")
@@ -73,6 +73,7 @@ def test_cli_default_without_symmetry_is_the_plain_search(capsys, monkeypatch):
     code, auto = cli_json(capsys, "paxos", "--variant", "ignore-accepted")
     plain = explore("paxos", variant="ignore-accepted", progress=False)
     assert code == 1 and auto["reduction"] is None and "not interchangeable" in auto["reduction_note"]
+    assert auto["workers"] == 2 and plain.workers == 1
     assert (auto["states"], auto["transitions"], auto["counterexample_length"]) == (
         plain.states, plain.transitions, plain.counterexample_length)
     assert auto["path"] == [str(s) for s in plain.path]

@@ -43,10 +43,10 @@ def register(sub) -> None:
                    "protocol declares interchangeable count as one; same verdicts and shortest "
                    "counterexample lengths, fewer states; refused with the reason where no symmetry is "
                    "declared) or sleep-sets+symmetry")
-    p.add_argument("--workers", type=str, default="1",
+    p.add_argument("--workers", type=str, default="auto",
                    help="processes sharing breadth-first search (same states, verdict and shortest "
-                   "counterexample as 1); auto: 2 for breadth-first search on 2 or more cores, else 1 "
-                   "(default 1: on a quiet 2-core machine two processes were slower on the large searches)")
+                   "counterexample as 1); auto (the default): 2 for breadth-first search when this "
+                   "process may use 2 or more cores, else 1")
     p.add_argument("--walks", type=str, default=None, help="number of random walks (--strategy random)")
     p.add_argument("--seed", type=str, default="0", help="seed of the random walks")
     p.add_argument("--time-budget", type=str, default=str(int(DEFAULT_TIME_BUDGET)), metavar="SECONDS",

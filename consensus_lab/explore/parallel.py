@@ -2,7 +2,7 @@
 
 The frontier of a level is split between worker processes (``fork``: each
 inherits the world and its share of the states, nothing is pickled but
-fingerprints, verdicts and actions).  A level takes two rounds:
+fingerprints, verdicts and actions).  The work comes in two steps:
 
 1. *expand*: every worker computes the successors of its states, in order,
    and sends back one row per transition: the successor's fingerprint, its
@@ -15,18 +15,24 @@ fingerprints, verdicts and actions).  A level takes two rounds:
    worker then judges its new states; the verdicts are counted here in the
    serial order.
 
-A level is expanded slice by slice (a slice is a run of the frontier, split
-between the workers), so a search that finds a violation stops soon after
-the slice that holds it instead of expanding the whole last level.  At the
-end of a level each worker keeps its states of the next frontier.
+A level goes in rounds: each worker expands the next few dozen states of its
+share (the same number for every worker, so none waits long for another),
+and this process merges the longest run of the frontier, in the serial order,
+whose states have all been expanded; the rest waits for the next round.  A
+search that finds a violation stops soon after the round that holds it
+instead of expanding the whole last level.  At the end of a level each worker
+keeps its states of the next frontier.
 
 So the same states are counted, in the same order, and the search stops at
 the same first violation, with the same path: the states, transitions,
 verdict and shortest counterexample are the serial search's (tests compare
-them).  Only the time differs.  A worker owns the successors of its states:
-the work stays where it was split, which balances it well enough once the
-frontier is large, so the first levels run here, serially, until the
-frontier holds at least :data:`_SPLIT_AT` states per worker.
+them).  Only the time differs.  A worker owns the successors of its states,
+so the shares drift apart from level to level; a level ends when its busiest
+worker is done.  To even them out, a worker that finds a state another found
+first in the same level keeps its copy, and at the end of the level such
+states move to the lighter worker (:func:`_balance`).  The first levels run
+here, serially, until the frontier holds at least :data:`_SPLIT_AT` states
+per worker.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import gc
 import multiprocessing
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -100,17 +107,20 @@ class _Expander:
             out.append(rows)
         return out
 
-    def judge(self, indices: list[int], goals: bool) -> list[tuple]:
-        """Per successor index: (broken invariant or None, goals reached, the action taken)."""
+    def judge(self, indices: list[int], goals: bool, copies: list[int], upto: int) -> list[tuple]:
+        """Per successor index: (broken invariant or None, goals reached, the action taken).
+        The successors before ``upto`` have been merged: those seen before are dropped, but
+        for the ``copies`` -- states another worker found first, which this one may be asked
+        to take over at the end of the level (see :func:`_balance`)."""
         world = self.world
         succ = self.succ
         out = [(world.check(succ[i]), world.goals_reached(succ[i]) if goals else (), self.acts[i]) for i in indices]
-        # the successors of this slice that were seen before are not needed any more
         wanted = set(indices)
-        for i in range(self.judged, len(succ)):
+        wanted.update(copies)
+        for i in range(self.judged, upto):
             if i not in wanted:
                 succ[i] = None
-        self.judged = len(succ)
+        self.judged = upto
         return out
 
     def keep(self, chosen: list[tuple[int, frozenset]]) -> None:
@@ -128,7 +138,7 @@ def _handle(ex: _Expander, req: tuple) -> Any:
     if kind == "expand":
         return ex.expand(req[1], req[2])
     if kind == "judge":
-        return ex.judge(req[1], req[2]), time.process_time()  # and the worker's CPU seconds so far
+        return ex.judge(req[1], req[2], req[3], req[4]), time.process_time()  # and the worker's CPU seconds so far
     ex.keep(req[1])
     return None
 
@@ -225,38 +235,42 @@ def _split(ex: _Expander, workers: int) -> tuple[list[Any], list[Any]]:
 
 def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], seen: FingerprintSet, level: int,
            sleeping: bool, none: frozenset) -> bool:
-    """One level, slice by slice, merged in the serial order; the next frontier is set in
+    """One level, round by round, merged in the serial order; the next frontier is set in
     place.  False: the search stopped (a violation, a goal, the state budget).  Raises
     _Budget when a worker ran out of time."""
     from .search import _REPORT_EVERY, _Budget
 
     n = len(peers)
     total = len(frontier)
-    step = max(32 * n, -(-total // 32))  # frontier states per slice
-    nsucc = [0] * n  # successors so far per owner
-    nxt: list[list] = []  # [owner, link, sleep set, successor index]
-    where: dict[bytes, int] = {}  # fingerprint -> its place in nxt (sleep sets meet there)
+    quota = _quota(total, n)
+    left = [0] * n  # states of each share not expanded yet
+    for owner, _ in frontier:
+        left[owner] += 1
+    waiting: list[deque] = [deque() for _ in range(n)]  # rows expanded, not merged yet
+    nsucc = [0] * n  # successors merged so far per owner
+    nxt: list[list] = []  # [owner, link, sleep set, successor index, copies elsewhere: {owner: index} or None]
+    where: dict[bytes, int] = {}  # fingerprint -> its place in nxt (sleep sets and copies meet there)
     t0, av0 = search.transitions, search.avoided
     trans = avoided = 0
     deadline = None if search.time_budget is None else search.start + search.time_budget
     search.frontier = total
-    for lo in range(0, total, step):
-        part = frontier[lo:lo + step]
-        counts = [0] * n
-        for owner, _ in part:
-            counts[owner] += 1
-        rows = _ask(peers, [("expand", c, deadline) for c in counts])
-        cursor = [0] * n
+    parent = 0  # the next state of the frontier to merge
+    while parent < total:
+        asks = [min(quota, k) for k in left]
+        rows = _ask(peers, [("expand", c, deadline) for c in asks])
+        short = False
+        for k in range(n):
+            left[k] -= len(rows[k])
+            waiting[k].extend(rows[k])
+            short = short or len(rows[k]) < asks[k]  # that worker ran out of time
         # per new state: (owner, successor index, parent's place, transitions and avoided so far, place in nxt)
         new: list[tuple[int, int, int, int, int, int]] = []
-        partial = False
-        for parent, (owner, _) in enumerate(part, lo):
-            if cursor[owner] >= len(rows[owner]):
-                partial = True  # the owner ran out of time before this state
-                break
-            prow = rows[owner][cursor[owner]]
-            cursor[owner] += 1
-            for r in prow:
+        copies: list[list[int]] = [[] for _ in range(n)]  # successors kept as copies, per owner
+        while parent < total:
+            owner = frontier[parent][0]
+            if not waiting[owner]:
+                break  # its owner has not expanded it yet: the next round
+            for r in waiting[owner].popleft():
                 if r is None:
                     avoided += 1
                     continue
@@ -270,46 +284,83 @@ def _level(search: _Search, frontier: list[tuple[int, Any]], peers: list[Any], s
                     zs = none
                 if not seen.insert(fp):  # seen before
                     k = where.get(fp)
-                    if k is not None and sleeping:
-                        nxt[k][2] = nxt[k][2] & zs
+                    if k is not None:
+                        e = nxt[k]
+                        if sleeping:
+                            e[2] = e[2] & zs
+                        if e[0] != owner and (e[4] is None or owner not in e[4]):
+                            # another worker's state, which this one holds too: keep the copy
+                            if e[4] is None:
+                                e[4] = {}
+                            e[4][owner] = idx
+                            copies[owner].append(idx)
                     continue
                 slot = -1
                 if not pruned:
                     slot = where[fp] = len(nxt)
-                    nxt.append([owner, None, zs, idx])
+                    nxt.append([owner, None, zs, idx, None])
                 new.append((owner, idx, parent, trans, avoided, slot))
+            parent += 1
         # judge the new states where they live, count them here in the serial order
-        asks: list[list[int]] = [[] for _ in range(n)]
+        asks_j: list[list[int]] = [[] for _ in range(n)]
         for owner, idx, *_ in new:
-            asks[owner].append(idx)
+            asks_j[owner].append(idx)
         goals = bool(search.pending_goals)
-        answers = _ask(peers, [("judge", a, goals) for a in asks])
+        answers = _ask(peers, [("judge", a, goals, c, u) for a, c, u in zip(asks_j, copies, nsucc, strict=True)])
         verdicts = [v for v, _ in answers]
         if n > 1:
             search.worker_cpu = [c for _, c in answers]
         vcur = [0] * n
-        for owner, _, parent, tr, av, slot in new:
+        for owner, _, at, tr, av, slot in new:
             problem, reached, a = verdicts[owner][vcur[owner]]
             vcur[owner] += 1
-            nlink = (frontier[parent][1], a)
+            nlink = (frontier[at][1], a)
             if slot >= 0:
                 nxt[slot][1] = nlink
             search.transitions = t0 + tr
             search.avoided = av0 + av
             if search.judged(problem, lambda _s, r=reached: r, None, nlink, level):
-                search.frontier = total - parent
+                search.frontier = total - at
                 return False
         search.transitions = t0 + trans
         search.avoided = av0 + avoided
-        search.frontier = total - lo - len(part)
-        if partial:
+        search.frontier = total - parent
+        if short and parent < total:
             search.budget_hit = True
             raise _Budget
         if search.progress is not None and time.perf_counter() - search._last_report >= _REPORT_EVERY:
             search.tick()
+    _balance(nxt, n)
     keeps: list[list[tuple[int, frozenset]]] = [[] for _ in range(n)]
-    for owner, _, asleep, idx in nxt:
+    for owner, _, asleep, idx, _ in nxt:
         keeps[owner].append((idx, asleep))
     _ask(peers, [("keep", k) for k in keeps])
     frontier[:] = [(e[0], e[1]) for e in nxt]
     return True
+
+
+def _quota(total: int, workers: int) -> int:
+    """States each worker expands per round in a level of ``total`` states: about 32 rounds."""
+    return max(32, -(-total // (32 * workers)))
+
+
+def _balance(nxt: list[list], workers: int) -> None:
+    """Even out the next level's shares (a level ends when its busiest worker is done): a
+    state that another worker also holds (a copy: it found the same state after the owner
+    did) moves to it, in the serial order, while the owner has more states than the copy's
+    holder.  Only who expands a state changes -- equal fingerprints are equal states to the
+    search -- and the order of the frontier stays."""
+    have = [0] * workers
+    for e in nxt:
+        have[e[0]] += 1
+    for e in nxt:
+        alt = e[4]
+        if alt is None:
+            continue
+        o = e[0]
+        w = min(alt, key=lambda k: (have[k], k))
+        if have[o] > have[w] + 1:
+            have[o] -= 1
+            have[w] += 1
+            e[0] = w
+            e[3] = alt[w]
