@@ -50,7 +50,11 @@ Part 6 (``--only 6``) -- the slow twins at their default settings (Paxos
 length, states, CPU seconds and states per second.  With ``--baseline DIR`` (a
 checkout of another version, e.g. ``git archive main | tar -x -C DIR``) each
 twin is also searched by that version, in a child process, right before this
-one: before/after in the same run, under the same load.
+one: before/after in the same run, under the same load; the ratio row gives how many fewer
+states, how much less CPU (the critical path's), how many more states per CPU second and how
+much less wall time.  ``--cli-defaults`` searches with the command line's defaults (reduction
+and workers auto) instead of ``explore()``'s, against the baseline's ``explore()`` in one
+process: e.g. ``--baseline`` a checkout of 8593668, the explorer when issue 20 was filed.
 
 Part 7 (``--only 7``) -- what a student waits for: every broken twin of two-phase commit, Paxos,
 Multi-Paxos and Raft at the command line's default settings (``--reduction auto``: symmetry
@@ -234,19 +238,20 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import consensus_lab
 from consensus_lab.explore import explore
-c = time.process_time()
+c, w = time.process_time(), time.perf_counter()
 r = explore(sys.argv[2], variant=sys.argv[3], progress=False, time_budget=None)
-print(json.dumps({"cpu": time.process_time() - c, "states": r.states, "length": r.counterexample_length,
-                  "where": consensus_lab.__file__}))
+print(json.dumps({"cpu": time.process_time() - c, "wall": time.perf_counter() - w, "states": r.states,
+                  "length": r.counterexample_length, "where": consensus_lab.__file__}))
 """
 
 
-def part6(baseline: str | None) -> None:
+def part6(baseline: str | None, cli: bool = False) -> None:
     import json
     import subprocess
 
-    print("== the slow twins at their default settings (BFS, one process; loaded machine) ==")
-    print(f"{'twin':28s} {'version':9s} {'length':>6s} {'states':>8s} {'cpu s':>7s} {'states/s':>8s}")
+    how = "the command line's defaults" if cli else "BFS, one process"
+    print(f"== the slow twins at their default settings ({how}; the baseline: explore() in one process) ==")
+    print(f"{'twin':28s} {'version':9s} {'length':>6s} {'states':>8s} {'cpu s':>7s} {'states/s':>8s} {'wall s':>7s}")
     for proto, variant in SLOW:
         rows = []
         if baseline is not None:
@@ -254,14 +259,20 @@ def part6(baseline: str | None) -> None:
                                  capture_output=True, text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             assert got["where"].startswith(str(Path(baseline).resolve())), got["where"]
-            rows.append(("baseline", got["length"], got["states"], got["cpu"]))
-        r, c, _ = timed(protocol=proto, variant=variant)
-        rows.append(("this", r.counterexample_length, r.states, c))
-        for version, length, states, cpu in rows:
-            print(f"{proto + ' ' + variant:28s} {version:9s} {length!s:>6s} {states:8d} {cpu:7.1f} {states / cpu:8,.0f}")
+            rows.append(("baseline", got["length"], got["states"], got["cpu"], got["wall"]))
+        if cli:
+            r, c, w = _critical(dict(protocol=proto, variant=variant, **_DEFAULTS))
+        else:
+            r, c, w = timed(protocol=proto, variant=variant)
+        rows.append(("this", r.counterexample_length, r.states, c, w))
+        for version, length, states, cpu, wall in rows:
+            print(f"{proto + ' ' + variant:28s} {version:9s} {length!s:>6s} {states:8d} {cpu:7.1f} {states / cpu:8,.0f} "
+                  f"{wall:7.1f}")
         if baseline is not None:
             assert rows[0][1] == rows[1][1], "the shortest counterexample lengths differ"
-            print(f"{'':28s} {'ratio':9s} {'':6s} {'':8s} {rows[0][3] / rows[1][3]:6.2f}x")
+            b, t = rows
+            print(f"{'':28s} {'ratio':9s} {'':6s} {b[2] / t[2]:7.2f}x {b[3] / t[3]:6.2f}x "
+                  f"{(t[2] / t[3]) / (b[2] / b[3]):7.2f}x {b[4] / t[4]:6.2f}x")
     print()
 
 
@@ -325,6 +336,8 @@ def main() -> None:
                     help="run only these parts, e.g. 1,4 (6: the slow twins; 7: the defaults)")
     ap.add_argument("--baseline", default=None, metavar="DIR",
                     help="part 6: also time the checkout in DIR (before/after in the same run)")
+    ap.add_argument("--cli-defaults", action="store_true",
+                    help="part 6: search with the command line's defaults (reduction and workers auto)")
     ap.add_argument("--raft-depth", type=int, default=7, help="part 7: the stated bound of correct Raft")
     ap.add_argument("--no-before", action="store_true", help="part 7: skip the searches with the former defaults")
     ap.add_argument("--before-one-process", action="store_true",
@@ -344,7 +357,7 @@ def main() -> None:
     if 5 in parts:
         part5(args.quick, args.workers)
     if 6 in parts:
-        part6(args.baseline)
+        part6(args.baseline, args.cli_defaults)
     if 7 in parts:
         part7(args.raft_depth, not args.no_before, args.before_one_process)
 
