@@ -7,10 +7,14 @@ checks that the search still finds exactly these paths.
 
 Beside them, one path written by hand (:data:`FIGURE8_ASYNC`): Raft's figure 8
 over single deliveries, beyond what the search reaches; it is not known to be
-the shortest.
+the shortest.  Lesson 09 draws it (:func:`figure8_async_path`) beside the
+seven-step counterexample the search finds in the network of partitions.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from ..protocols._raft_messages import (
     AppendEntries,
@@ -21,10 +25,11 @@ from ..protocols._raft_messages import (
 from ..protocols.paxos import Accept, Ballot, Prepare, Promise
 from ..protocols.raft_log import Command, Entry
 from ..sim import Run
-from .search import replay
+from .search import make_world, replay
 from .world import ClientOp, Step
 
-__all__ = ["KEPT_PATHS", "kept_counterexample", "FIGURE8_ASYNC", "FIGURE8_ASYNC_CONFIG", "figure8_async"]
+__all__ = ["KEPT_PATHS", "kept_counterexample", "FIGURE8_ASYNC", "FIGURE8_ASYNC_CONFIG", "figure8_async",
+           "figure8_async_path", "ReplayedPath"]
 
 
 def _timer(node: str, name: str) -> Step:
@@ -102,3 +107,26 @@ FIGURE8_ASYNC: tuple[Step, ...] = (
 def figure8_async(*, upto: int | None = None) -> Run:
     """Replay :data:`FIGURE8_ASYNC` (its first ``upto`` steps) over single deliveries, as a Run."""
     return replay("raft", FIGURE8_ASYNC[:upto], variant="commit-previous-term", **FIGURE8_ASYNC_CONFIG)
+
+
+@dataclass(frozen=True)
+class ReplayedPath:
+    """A schedule replayed step by step, in the shape ``plot_counterexample`` draws (protocol,
+    variant, ``path``, ``counterexample``: the Run, and the world it ran in).  Not a search
+    result: nothing was searched."""
+
+    protocol: str
+    variant: str
+    path: tuple[Step, ...]
+    counterexample: Run
+    _world: Any
+
+    @property
+    def verdict(self) -> str:
+        return "violation" if self.counterexample.violations else "no violation"
+
+
+def figure8_async_path() -> ReplayedPath:
+    """:data:`FIGURE8_ASYNC` replayed over single deliveries, ready for ``plot_counterexample``."""
+    world, _ = make_world("raft", variant="commit-previous-term", **FIGURE8_ASYNC_CONFIG)
+    return ReplayedPath("raft", "commit-previous-term", FIGURE8_ASYNC, figure8_async(), world)

@@ -175,7 +175,8 @@ def plot_counterexample(result: Any, *, upto: int | None = None, title: str | No
     fig.subplots_adjust(left=0.1 if panels else 0.07, right=0.99, top=1 - 0.35 / height,
                         bottom=(0.3 if panels else 1.0 if legend and not side_list else 0.5) / height)
     if panels and first is not None:
-        fig.text(0.01, first.get_position().y1 + 0.32 / height, "the logs after each step: a cell per entry, its "
+        which = "after each step" if log_panels == "every" else "after the last step drawn"
+        fig.text(0.01, first.get_position().y1 + 0.32 / height, f"the logs {which}: a cell per entry, its "
                  "term written in it (tN = term N); solid = known committed, black bar = commit index",
                  fontsize=7.5, color="#555555")
     return fig
