@@ -79,6 +79,16 @@ def test_cli_default_without_symmetry_is_the_plain_search(capsys, monkeypatch):
     assert auto["path"] == [str(s) for s in plain.path]
 
 
+def test_cli_summary_says_when_two_processes_searched(capsys, monkeypatch):
+    monkeypatch.setattr(search_mod.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    for argv, processes in ((["twopc", "--variant", "no-vote-log"], True),
+                            (["twopc", "--variant", "no-vote-log", "--workers", "1"], False),
+                            (["paxos", "--variant", "article"], False)):  # 2 states: never split
+        assert main(["explore", *argv]) == 1
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  explored "))
+        assert line.endswith("states/s; 2 processes)") is processes, line
+
+
 def test_cli_summary_names_the_reduction(capsys):
     code = main(["explore", "paxos", "--depth", "2", "--workers", "1"])
     out = capsys.readouterr().out

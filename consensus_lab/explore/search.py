@@ -139,7 +139,8 @@ class ExploreResult:
                if self.network == "partitions" else ""),
             *([f"  reduction: {self.reduction_note}"] if self.reduction_note else []),
             f"  explored {self.states:,} distinct states ({self.transitions:,} transitions), deepest step {self.depth}"
-            + (f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s)" if timing else ""),
+            + (f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s"
+               + (f"; {len(self.worker_cpu)} processes" if self.worker_cpu else "") + ")" if timing else ""),
         ]
         if self.verdict == "violation" and self.violation is not None:
             lines.append(f"  VIOLATION of {self.violation.invariant!r} after {len(self.path)} steps: "
