@@ -26,10 +26,11 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["calm_collector"]
+__all__ = ["calm_collector", "leave_alone"]
 
 
-def _nothing() -> None:
+def leave_alone() -> None:
+    """The freeze of a search that is not inside :func:`calm_collector`: nothing."""
     return None
 
 
@@ -43,7 +44,7 @@ def calm_collector() -> Iterator[Callable[[], None]]:
     """
     mine = gc.isenabled() and gc.get_freeze_count() == 0
     try:
-        yield gc.freeze if mine else _nothing
+        yield gc.freeze if mine else leave_alone
     finally:
         if mine:
             gc.unfreeze()

@@ -29,7 +29,7 @@ from typing import Any
 from ..sim.invariants import Violation
 from ..sim.run import Run
 from ..sim.scenario import ProtocolSpec
-from .collector import calm_collector
+from .collector import calm_collector, leave_alone
 from .parallel import parallel_bfs
 from .progress import ProgressInfo, make_progress
 from .setups import ExploreSetup, default_nodes, setup_for
@@ -291,10 +291,6 @@ class _Budget(Exception):
     pass
 
 
-def _nothing() -> None:
-    return None
-
-
 class _Search:
     def __init__(self, world: ExploreWorld, *, strategy: str, goal: str | None, time_budget: float | None,
                  max_states: int | None, progress: Any, reduction: str | None = None) -> None:
@@ -322,7 +318,7 @@ class _Search:
         self.start = time.perf_counter()
         self._last_report = self.start
         self._tick = 0
-        self.freeze: Callable[[], None] = _nothing  # gc.freeze inside explore() (see collector.py)
+        self.freeze: Callable[[], None] = leave_alone  # gc.freeze inside explore() (see collector.py)
 
     # a path is a linked list (parent link, action), shared between siblings
     @staticmethod
