@@ -129,6 +129,10 @@ class ExploreResult:
         """
         b = self.bounds
         kinds = ", ".join(b.fault_kinds) if b.faults else "none"
+        took = ""
+        if timing:
+            shared = f"; {len(self.worker_cpu)} processes" if self.worker_cpu else ""
+            took = f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s{shared})"
         lines = [
             f"{self.protocol} ({self.variant}), {self.nodes} nodes"
             + (f", {self.note}" if self.note else "")
@@ -139,8 +143,7 @@ class ExploreResult:
                if self.network == "partitions" else ""),
             *([f"  reduction: {self.reduction_note}"] if self.reduction_note else []),
             f"  explored {self.states:,} distinct states ({self.transitions:,} transitions), deepest step {self.depth}"
-            + (f", in {self.seconds:.2f}s ({self.states_per_second:,.0f} states/s"
-               + (f"; {len(self.worker_cpu)} processes" if self.worker_cpu else "") + ")" if timing else ""),
+            + took,
         ]
         if self.verdict == "violation" and self.violation is not None:
             lines.append(f"  VIOLATION of {self.violation.invariant!r} after {len(self.path)} steps: "
