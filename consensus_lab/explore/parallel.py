@@ -192,7 +192,7 @@ def parallel_bfs(search: _Search, workers: int) -> bool:
     level = 0
     try:
         while frontier and level < search.max_depth:
-            search.tick()  # the time budget and progress, between slices (workers watch the clock within)
+            search.tick()  # the time budget and progress, between levels (workers watch the clock within a round)
             if len(peers) == 1 and workers > 1 and len(frontier) >= _SPLIT_AT * workers:
                 peers, procs = _split(peers[0].ex, workers)
                 frontier = [(k % workers, link) for k, (_, link) in enumerate(frontier)]
